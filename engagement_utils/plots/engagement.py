@@ -1,0 +1,3 @@
+"""engagement charts."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""experiments charts."""
+
+__all__: list[str] = []

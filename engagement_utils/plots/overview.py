@@ -1,0 +1,3 @@
+"""overview charts."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""personas charts."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""retention charts."""
+
+__all__: list[str] = []
