@@ -20,7 +20,7 @@ def wilson_ci(successes, trials, confidence: float = 0.95) -> tuple[np.ndarray, 
     --------
     >>> lo, hi = wilson_ci(41, 100)
     >>> round(float(lo), 4), round(float(hi), 4)
-    (0.3164, 0.5106)
+    (0.3187, 0.508)
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence={confidence!r} must be between 0 and 1, e.g. 0.95")
