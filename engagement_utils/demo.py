@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -319,7 +320,8 @@ def _curve_truth(prob, q, observed, groups: pd.Series, max_k: int) -> dict:
         obs = observed[idx]
         ret = np.where(obs, prob[idx], np.nan)
         conv = np.where(obs, 1 - no_purchase[idx], np.nan)
-        with np.errstate(invalid="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: nobody observed that long
             out[str(name)] = {
                 "retention": [round(float(v), 6) for v in np.nanmean(ret, axis=0)],
                 "purchase_within_days": {str(w): round(float(np.nanmean(conv[:, w - 1])), 6) for w in (1, 7, 14, 30) if w <= max_k + 1},

@@ -78,7 +78,7 @@ def period_ordinal(timestamps: pd.Series, period: str = "day", tz: str = "UTC") 
     --------
     >>> ts = pd.Series(pd.to_datetime(["2024-01-01", "2024-01-07", "2024-01-08"], utc=True))
     >>> period_ordinal(ts, "week").tolist()  # Mon, Sun, next Mon
-    [2817, 2817, 2818]
+    [2818, 2818, 2819]
     """
     check_period(period)
     local = to_local(timestamps, tz)
@@ -99,7 +99,7 @@ def ordinal_to_start(ordinals, period: str = "day") -> pd.DatetimeIndex:
 
     Examples
     --------
-    >>> ordinal_to_start([2817], "week")[0]
+    >>> ordinal_to_start([2818], "week")[0]
     Timestamp('2024-01-01 00:00:00')
     """
     check_period(period)
