@@ -12,6 +12,11 @@ page views), ``n_screens`` (distinct screens), ``bounce`` (one event, or one
 view with ``bounce_on="views"``), ``converted`` (any conversion event),
 ``engaged`` (GA4 rule: at least 10 s, or at least 2 views, or a conversion)
 and ``revenue`` when the events carry it.
+
+Summaries of a session table: :func:`session_summary` (sessions per user,
+mean / median duration, bounce and engaged-session rates with Wilson CIs,
+optionally per segment) and :func:`time_in_app` (time in app per user per
+calendar period).
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["assign_sessions", "session_table", "sessionize", "Sessionized", "parse_duration"]
+from . import periods
+from .stats import wilson_ci
+
+__all__ = ["assign_sessions", "session_table", "sessionize", "Sessionized", "parse_duration",
+           "session_summary", "time_in_app"]
 
 VIEW_EVENTS = ("screen_view", "page_view", "app_open")
 CONVERSION_EVENTS = ("purchase",)
@@ -107,6 +116,7 @@ def session_table(
     bounce_on: str = "events",
     engaged_min_seconds: float = 10.0,
     engaged_min_views: int = 2,
+    keep: Iterable[str] = (),
 ) -> pd.DataFrame:
     """One row per session from events that carry a ``session_id`` (see :func:`assign_sessions`).
 
@@ -119,6 +129,9 @@ def session_table(
     bounce_on : {"events", "views"}
         A bounce is a session with one event (default) or with at most one view.
     engaged_min_seconds, engaged_min_views : GA4 engaged-session thresholds.
+    keep : iterable of str
+        Further event columns to carry into the table, taken from each
+        session's first event (e.g. a user property used as a segment).
 
     Returns
     -------
@@ -177,8 +190,12 @@ def session_table(
         table["user_id"] = pd.Categorical(table["user_id"], categories=events["user_id"].cat.categories)
     if "revenue" in events.columns:
         table["revenue"] = np.add.reduceat(np.nan_to_num(events["revenue"].to_numpy(dtype=float)), first)
-    if "platform" in events.columns:
-        table["platform"] = events["platform"].iloc[first].to_numpy()
+    keep = list(keep)
+    missing = [c for c in keep if c not in events.columns]
+    if missing:
+        raise ValueError(f"keep names column(s) {missing} that the events do not have; available: {list(events.columns)}")
+    for col in dict.fromkeys((["platform"] if "platform" in events.columns else []) + keep):
+        table[col] = events[col].iloc[first].reset_index(drop=True)
     return table
 
 
@@ -204,3 +221,126 @@ def sessionize(events: pd.DataFrame, timeout="30min", *, max_duration=None, rebu
     """
     with_ids = assign_sessions(events, timeout=timeout, max_duration=max_duration, rebuild=rebuild)
     return Sessionized(with_ids, session_table(with_ids, **table_options))
+
+
+def _check_segment(frame: pd.DataFrame, segment: str | None, what: str) -> list[str]:
+    """Grouping columns for an optional segment; a clear error when it cannot be used."""
+    if segment is None:
+        return []
+    if segment not in frame.columns:
+        raise ValueError(f"segment={segment!r} is not a column of the {what}; available: {list(frame.columns)}")
+    if frame[segment].notna().sum() == 0:
+        raise ValueError(f"segment column {segment!r} has no values in the {what}; choose another segment or fill it")
+    return [segment]
+
+
+def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Headline session statistics, overall or per segment.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        A session table (:func:`session_table` / :func:`sessionize`).
+    segment : str, optional
+        Column of the session table to break down by (e.g. ``"platform"``;
+        carry user properties with ``session_table(..., keep=[...])``).
+    confidence : float
+        Level of the Wilson intervals.
+
+    Returns
+    -------
+    DataFrame
+        One row (per segment): ``sessions, users, sessions_per_user``
+        (sessions / users), ``median_sessions_per_user``,
+        ``mean_duration_s, median_duration_s``, ``bounce_rate`` (bounced
+        sessions / sessions) and ``engaged_rate`` (engaged sessions /
+        sessions), each with ``*_ci_low`` / ``*_ci_high`` Wilson bounds.
+        The intervals treat sessions as independent; a user's sessions are
+        correlated, so read them as a lower bound on the uncertainty.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["app_open", "screen_view", "app_open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00:00", "2024-01-01 10:00:20", "2024-01-01 12:00:00"], utc=True)})
+    >>> s = session_summary(sessionize(ev).sessions)
+    >>> s[["sessions", "users", "mean_duration_s", "bounce_rate", "engaged_rate"]].values.tolist()
+    [[2.0, 2.0, 10.0, 0.5, 0.5]]
+    """
+    keys = _check_segment(sessions, segment, "session table")
+    frame = sessions.assign(_all="all") if not keys else sessions
+    keys = keys or ["_all"]
+    grouped = frame.groupby(keys, observed=True, sort=True)
+    per_user = frame.groupby(keys + ["user_id"], observed=True, sort=True).size().rename("n").reset_index()
+    out = pd.DataFrame({
+        "sessions": grouped.size(),
+        "users": grouped["user_id"].nunique(),
+        "mean_duration_s": grouped["duration_s"].mean(),
+        "median_duration_s": grouped["duration_s"].median(),
+        "bounced": grouped["bounce"].sum(),
+        "engaged": grouped["engaged"].sum(),
+    })
+    out["sessions_per_user"] = out["sessions"] / out["users"]
+    out["median_sessions_per_user"] = per_user.groupby(keys, observed=True, sort=True)["n"].median()
+    for name, count in (("bounce", "bounced"), ("engaged", "engaged")):
+        out[f"{name}_rate"] = out[count] / out["sessions"]
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(out[count], out["sessions"], confidence)
+    columns = ["sessions", "users", "sessions_per_user", "median_sessions_per_user", "mean_duration_s",
+               "median_duration_s", "bounce_rate", "bounce_ci_low", "bounce_ci_high",
+               "engaged_rate", "engaged_ci_low", "engaged_ci_high"]
+    out = out[columns].astype(float).reset_index()
+    return out.drop(columns="_all") if "_all" in out.columns else out
+
+
+def time_in_app(
+    sessions: pd.DataFrame,
+    period: str = "week",
+    *,
+    tz: str = "UTC",
+    segment: str | None = None,
+    by_user: bool = False,
+) -> pd.DataFrame:
+    """Time spent in the app per user per calendar period.
+
+    A session counts in the period in which it starts; a user's time in the
+    period is the sum of their session durations (last − first event of
+    each session, so one-event sessions add 0 s).
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        A session table.
+    period : {"day", "week", "month"}
+        Calendar period in ``tz``.
+    segment : str, optional
+        Session-table column to break down by.
+    by_user : bool, default False
+        Return the per-user rows (``user_id, period_start, sessions, time_s``)
+        instead of the per-period summary.
+
+    Returns
+    -------
+    DataFrame
+        Per period (and segment): ``period_start, active_users, sessions,
+        total_time_s, mean_time_per_user_s, median_time_per_user_s``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "a", "b"], "event": ["x"] * 4,
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05", "2024-01-01 12:00",
+    ...                                  "2024-01-02 09:00"], utc=True)})
+    >>> t = time_in_app(sessionize(ev).sessions, "week")
+    >>> t[["active_users", "sessions", "total_time_s", "median_time_per_user_s"]].values.tolist()
+    [[2.0, 3.0, 300.0, 150.0]]
+    """
+    periods.check_period(period)
+    keys = _check_segment(sessions, segment, "session table")
+    frame = sessions[["user_id", "start", "duration_s"] + keys].copy(deep=False)
+    frame["period_start"] = periods.period_start(frame["start"], period, tz).to_numpy()
+    per_user = (frame.groupby(keys + ["period_start", "user_id"], observed=True, sort=True)
+                .agg(sessions=("duration_s", "size"), time_s=("duration_s", "sum")).reset_index())
+    if by_user:
+        return per_user
+    grouped = per_user.groupby(keys + ["period_start"], observed=True, sort=True)
+    out = grouped.agg(active_users=("user_id", "size"), sessions=("sessions", "sum"), total_time_s=("time_s", "sum"),
+                      mean_time_per_user_s=("time_s", "mean"), median_time_per_user_s=("time_s", "median"))
+    return out.astype(float).reset_index()
