@@ -237,8 +237,13 @@ def _parse_timestamps(values: pd.Series, fmt: str | None) -> pd.Series:
         return values.dt.tz_convert("UTC")
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values.dt.tz_localize("UTC")
-    kwargs = {"format": fmt} if fmt else {"format": "mixed"} if values.dtype == object else {}
-    parsed = pd.to_datetime(values, errors="coerce", utc=True, **kwargs)
+    if fmt:
+        return pd.to_datetime(values, errors="coerce", utc=True, format=fmt).astype("datetime64[ns, UTC]")
+    parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    retry = parsed.isna() & values.notna()
+    if retry.any():
+        # Non-ISO strings (e.g. "12/1/2010 8:26"): infer their format element by element.
+        parsed[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
     return parsed.astype("datetime64[ns, UTC]")
 
 
@@ -264,21 +269,19 @@ def _categorize_text(frame: pd.DataFrame, skip: set[str]) -> None:
             frame[col] = frame[col].astype("category")
 
 
-def _window(frame: pd.DataFrame, column: str, start, end, checker: _Checker) -> int:
-    """Keep rows with start <= column < end; return how many were dropped."""
+def _window(frame: pd.DataFrame, column: str, start, end, checker: _Checker) -> tuple[pd.DataFrame, int]:
+    """Rows with start <= column < end, and how many were dropped."""
     if start is None and end is None:
-        return 0
+        return frame, 0
     keep = pd.Series(True, index=frame.index)
     if start is not None:
         keep &= frame[column] >= _as_utc(start)
     if end is not None:
         keep &= frame[column] < _as_utc(end)
-    dropped = int((~keep).sum())
     if not keep.any():
         span = f"{frame[column].min()} to {frame[column].max()}" if len(frame) else "no rows"
         checker.add(f"no rows left after the date window start={start!r}, end={end!r}; the data span {span}")
-    checker.frame = frame.loc[keep]
-    return dropped
+    return frame.loc[keep], int((~keep).sum())
 
 
 def _as_utc(value) -> pd.Timestamp:
@@ -373,9 +376,9 @@ def load_events(
         if report.duplicates_dropped:
             report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
             events = events.loc[~duplicated]
-    report.rows_outside_window = _window(events, "timestamp", start, end, check)
+    events, report.rows_outside_window = _window(events, "timestamp", start, end, check)
     check.raise_if_any()
-    return _finish(check.frame, ["user_id", "timestamp"], report)
+    return _finish(events, ["user_id", "timestamp"], report)
 
 
 def load_assignments(
