@@ -43,6 +43,8 @@ __all__ = [
     "COHORT_TYPES",
     "WINDOWS",
     "MISSING_SEGMENT",
+    "CURVE_METHODS",
+    "CORRECTIONS",
     "user_retention",
     "assign_cohorts",
     "retention_matrix",
@@ -416,3 +418,606 @@ def _check_offsets(values, name: str) -> np.ndarray:
     if ks.size == 0 or not np.issubdtype(ks.dtype, np.integer) or (ks < 0).any():
         raise ValueError(f"{name}={values!r}: give whole numbers of periods ≥ 0, e.g. (1, 7, 30)")
     return ks.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- cohorts
+
+
+def assign_cohorts(
+    events: pd.DataFrame,
+    period: str = "week",
+    by: str | Sequence[str] = "first_event",
+    *,
+    tz: str = "UTC",
+    properties: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per user: the cohort (period of the first start event over all history).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events.
+    period : {"day", "week", "month"}
+    by : "first_event" or event name(s)
+        What starts a user's life: any event, or e.g. ``"signup"``.  Users who
+        never did it get no row.
+    tz : str
+        Timezone in which calendar periods are cut.
+    properties : sequence of str
+        Event columns to copy from the user's first start event (``platform``,
+        ``channel``, a property attached with ``io.attach_user_properties``...).
+
+    Returns
+    -------
+    DataFrame
+        ``user_id``, ``cohort`` (local start of the cohort period), ``first_seen``
+        (UTC timestamp of the first start event), then the requested properties.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "open", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-07 10:00", "2024-01-08 10:00", "2024-01-08 11:00"], utc=True),
+    ...     "platform": ["ios", "web", "web"]})
+    >>> assign_cohorts(ev, "week", properties=["platform"])
+      user_id     cohort                first_seen platform
+    0       a 2024-01-01 2024-01-07 10:00:00+00:00      ios
+    1       b 2024-01-08 2024-01-08 11:00:00+00:00      web
+    """
+    _check_events(events, properties)
+    start_events = None if by == "first_event" else by
+    log = _prepare(events, period, tz, start_events, None, None)
+    members = _members_from_events(log, "first_time")
+    out = pd.DataFrame({
+        "user_id": np.asarray(log.users.take(members.code)),
+        "cohort": periods.ordinal_to_start(members.cohort, period),
+        "first_seen": pd.to_datetime(members.start_ns, utc=True),
+    })
+    for name in properties:
+        out[name] = events[name].iloc[log.rows[members.row]].to_numpy()
+    return out
+
+
+def _segment_labels(events: pd.DataFrame, segment: str | None, log: _Log, members: _Members) -> np.ndarray | None:
+    """Each member's segment: the value on its start event, as text (missing -> MISSING_SEGMENT)."""
+    if segment is None:
+        return None
+    values = pd.Series(events[segment].iloc[log.rows[members.row]].to_numpy())
+    return values.astype("string").fillna(MISSING_SEGMENT).to_numpy(dtype=object)
+
+
+@dataclass(frozen=True)
+class _Cohorts:
+    log: _Log
+    members: _Members
+    segment: np.ndarray | None  # per member label
+    group: np.ndarray  # per member group code (cohort × segment)
+    group_cohort: np.ndarray  # per group cohort ordinal
+    group_segment: np.ndarray | None  # per group segment label
+    size: np.ndarray  # per group members
+
+
+def _cohorts(events, *, period, tz, cohorts, start_events, return_events, segment, start, end, window) -> _Cohorts:
+    """Members of the cohorts starting in ``[start, end)``, with their cohort × segment group."""
+    _choice("cohorts", cohorts, COHORT_TYPES)
+    _check_window(window, period, cohorts)
+    _check_events(events, [segment] if segment is not None else [])
+    log = _prepare(events, period, tz, start_events, return_events, end)
+    members = _members_from_events(log, cohorts)
+    keep = np.ones(len(members.code), dtype=bool)
+    if start is not None:
+        start_ts = _as_utc(start, "start")
+        if not (log.ns >= start_ts.value).any():
+            raise ValueError(
+                f"no events in the window start={start!r}, end={end!r}; the data span "
+                f"{pd.Timestamp(int(log.ns.min()), tz='UTC')} to {pd.Timestamp(int(log.ns.max()), tz='UTC')}"
+            )
+        keep = members.cohort >= _ordinal_of(start_ts, period, tz)
+    if not keep.any():
+        raise ValueError(
+            f"no {cohorts.replace('_', '-')} cohort starts in the window start={start!r}, end={end!r}: users seen "
+            "earlier belong to earlier cohorts (first events are looked up over all history)"
+        )
+    members = _Members(*(field[keep] for field in (members.code, members.cohort, members.start_ns, members.row)))
+    labels = _segment_labels(events, segment, log, members)
+    seg_code, seg_names = pd.factorize(labels, sort=True) if labels is not None else (np.zeros(len(members.code), np.int64), None)
+    n_seg = 1 if seg_names is None else len(seg_names)
+    first = members.cohort.min()
+    groups, group = np.unique((members.cohort - first) * n_seg + seg_code, return_inverse=True)
+    return _Cohorts(
+        log=log, members=members, segment=labels, group=group.ravel(),
+        group_cohort=groups // n_seg + first,
+        group_segment=None if seg_names is None else np.asarray(seg_names, dtype=object)[groups % n_seg],
+        size=np.bincount(group.ravel(), minlength=len(groups)),
+    )
+
+
+def _max_offset(c: _Cohorts, window: str, include_partial: bool) -> int:
+    """Longest offset any member can be observed at."""
+    log = c.log
+    if window == "calendar":
+        horizon = log.last_observed + 1 if include_partial else log.first_incomplete
+        return max(int(horizon - 1 - c.members.cohort.min()), 0)
+    length = _ROLLING_NS[log.period]
+    span = log.end_ns - int(c.members.start_ns.min())
+    return max(int(span // length) - (0 if include_partial else 1), 0)
+
+
+def _counts(lookup: _Lookup, c: _Cohorts, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Retained and eligible members per group (rows) and offset (columns)."""
+    retained = np.zeros((len(c.size), len(ks)), dtype=np.int64)
+    eligible = np.zeros_like(retained)
+    for j, k in enumerate(ks):
+        ret, elig = lookup(int(k))
+        retained[:, j] = np.bincount(c.group, weights=ret, minlength=len(c.size))
+        eligible[:, j] = np.bincount(c.group, weights=elig, minlength=len(c.size))
+    return retained, eligible
+
+
+def _tidy(c: _Cohorts, columns: dict, retained: np.ndarray, eligible: np.ndarray, confidence: float) -> pd.DataFrame:
+    """Long frame: one row per group × column of the count arrays, with rate and Wilson CI."""
+    n_groups, n_cols = retained.shape
+    frame = {"cohort": periods.ordinal_to_start(np.repeat(c.group_cohort, n_cols), c.log.period)}
+    if c.group_segment is not None:
+        frame["segment"] = np.repeat(c.group_segment, n_cols)
+    frame.update({name: np.tile(np.asarray(values), n_groups) for name, values in columns.items()})
+    frame["cohort_size"] = np.repeat(c.size, n_cols)
+    frame["eligible"] = eligible.ravel()
+    frame["retained"] = retained.ravel()
+    out = pd.DataFrame(frame)
+    _add_rate(out, confidence)
+    return out
+
+
+def _add_rate(frame: pd.DataFrame, confidence: float) -> None:
+    eligible = frame["eligible"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["rate"] = np.where(eligible > 0, frame["retained"] / eligible, np.nan)
+    frame["ci_low"], frame["ci_high"] = wilson_ci(frame["retained"], eligible, confidence)
+
+
+def retention_matrix(
+    events: pd.DataFrame,
+    period: str = "week",
+    kind: str = "n_period",
+    *,
+    cohorts: str = "first_time",
+    start_events=None,
+    return_events=None,
+    segment: str | None = None,
+    max_periods: int | None = None,
+    start=None,
+    end=None,
+    tz: str = "UTC",
+    window: str = "calendar",
+    include_partial: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Cohort × period retention as a tidy long frame (DESIGN §5).
+
+    * ``kind="n_period"``: share of the cohort with a return event in period k
+      after the cohort period.
+    * ``kind="unbounded"``: share with a return event in period k **or any later
+      period observed** (each user's last return is compared with k; rates are
+      never added up).
+
+    Rates are ``retained / eligible`` with a Wilson interval; a cohort that was
+    not observed for k full periods has ``eligible == 0`` and NaN rate (censored,
+    never 0).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events, full history if possible (first events are looked up
+        over all of it).
+    period : {"day", "week", "month"}
+        Calendar periods in ``tz`` (weeks start on Monday).
+    kind : {"n_period", "unbounded"}
+    cohorts : {"first_time", "recurring"}
+        First-time: a user's cohort is the period of their first start event.
+        Recurring: a user belongs to every period in which they did the start event.
+    start_events, return_events : str or list of str, optional
+        What starts a cohort and what counts as a return (default: any event).
+        A return in the start period counts for period 0.
+    segment : str, optional
+        Event column to break cohorts down by (value on the member's start event;
+        missing values become ``"(missing)"``).  Attach user-table properties with
+        ``io.attach_user_properties`` first.
+    max_periods : int, optional
+        Largest k (default: the longest observable).
+    start, end : str or Timestamp, optional
+        Report cohorts whose period starts in ``[start, end)``; events at or after
+        ``end`` are ignored (``end`` is then the data end), events before ``start``
+        still decide who is new.
+    tz : str
+    window : {"calendar", "rolling"}
+        "rolling": period k is the window ``[start + k·24h, start + (k+1)·24h)``
+        after each user's first start (7·24h for weeks); first-time cohorts only.
+    include_partial : bool, default False
+        Count periods still in progress at the data end instead of censoring them.
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    DataFrame
+        ``cohort`` (local period start), [``segment``], ``period`` (k),
+        ``cohort_size``, ``eligible``, ``retained``, ``rate``, ``ci_low``,
+        ``ci_high``; sorted by cohort, segment, period.  ``attrs["retention"]``
+        records the definition used (kind, cohorts, window, include_partial, data end...).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01", "2024-01-02", "2024-01-05"], utc=True)})
+    >>> m = retention_matrix(ev, "day", max_periods=2)
+    >>> m.loc[m["cohort"] == "2024-01-01", ["period", "eligible", "retained", "rate"]]
+       period  eligible  retained  rate
+    0       0         2         2   1.0
+    1       1         2         1   0.5
+    2       2         2         1   0.5
+    >>> retention_matrix(ev, "day", "unbounded", max_periods=2)["rate"].tolist()[:3]  # b counts at 1 (day 1 ≥ 1)
+    [1.0, 1.0, 0.5]
+    """
+    _choice("kind", kind, KINDS)
+    c = _cohorts(events, period=period, tz=tz, cohorts=cohorts, start_events=start_events,
+                 return_events=return_events, segment=segment, start=start, end=end, window=window)
+    if max_periods is None:
+        max_periods = _max_offset(c, window, include_partial)
+    if isinstance(max_periods, bool) or not isinstance(max_periods, (int, np.integer)) or max_periods < 0:
+        raise ValueError(f"max_periods={max_periods!r}: give a whole number of periods >= 0, or None for all observed")
+    ks = np.arange(int(max_periods) + 1)
+    lookup = _Lookup(c.log, c.members, kind, window, include_partial)
+    retained, eligible = _counts(lookup, c, ks)
+    out = _tidy(c, {"period": ks}, retained, eligible, confidence)
+    out.attrs["retention"] = _attrs(c.log, kind=kind, cohorts=cohorts, window=window, include_partial=include_partial,
+                                    segment=segment, confidence=confidence)
+    return out
+
+
+def retention_table(matrix: pd.DataFrame, values: str = "rate") -> pd.DataFrame:
+    """Pivot a tidy retention frame to the familiar cohort × period table.
+
+    Rows are cohorts (and segments), columns the periods (or brackets); censored
+    cells stay NaN.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"], utc=True)})
+    >>> retention_table(retention_matrix(ev, "day", max_periods=1))
+    period        0    1
+    cohort              
+    2024-01-01  1.0  1.0
+    2024-01-03  NaN  NaN
+    """
+    if values not in matrix.columns:
+        raise ValueError(f"values={values!r} is not a column of the retention frame; choose one of {list(matrix.columns)}")
+    index = [c for c in ("cohort", "segment") if c in matrix.columns]
+    column = "period" if "period" in matrix.columns else "bracket"
+    table = matrix.pivot(index=index, columns=column, values=values)
+    if column == "bracket":
+        table = table[pd.unique(matrix["bracket"])]
+    return table
+
+
+def bracket_retention(
+    events: pd.DataFrame,
+    brackets: Sequence[tuple[int, int]] = ((1, 1), (2, 7), (8, 30)),
+    period: str = "day",
+    *,
+    cohorts: str = "first_time",
+    start_events=None,
+    return_events=None,
+    segment: str | None = None,
+    start=None,
+    end=None,
+    tz: str = "UTC",
+    window: str = "calendar",
+    include_partial: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Share of each cohort active at least once inside each bracket of periods.
+
+    A bracket ``(first, last)`` covers periods ``first..last`` after the cohort
+    period; a cohort is eligible for it once its last period is observed.
+    Parameters as in :func:`retention_matrix`.
+
+    Returns
+    -------
+    DataFrame
+        ``cohort``, [``segment``], ``bracket`` (label such as ``"2–7"``), ``first``,
+        ``last``, ``cohort_size``, ``eligible``, ``retained``, ``rate``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "z"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-01", "2024-01-12"], utc=True)})
+    >>> b = bracket_retention(ev, [(1, 1), (2, 7)])
+    >>> b.loc[b["cohort"] == "2024-01-01", ["bracket", "eligible", "retained", "rate"]]
+      bracket  eligible  retained  rate
+    0       1         2         0   0.0
+    1     2–7         2         1   0.5
+    """
+    bounds = np.asarray(brackets)
+    if bounds.ndim != 2 or bounds.shape[1] != 2 or not np.issubdtype(bounds.dtype, np.integer) or (bounds < 0).any() or (
+        bounds[:, 0] > bounds[:, 1]
+    ).any():
+        raise ValueError(f"brackets={brackets!r}: give (first, last) pairs of periods with 0 <= first <= last, e.g. [(1, 1), (2, 7)]")
+    c = _cohorts(events, period=period, tz=tz, cohorts=cohorts, start_events=start_events,
+                 return_events=return_events, segment=segment, start=start, end=end, window=window)
+    lookup = _Lookup(c.log, c.members, "n_period", window, include_partial)
+    retained = np.zeros((len(c.size), len(bounds)), dtype=np.int64)
+    eligible = np.zeros_like(retained)
+    for j, (first, last) in enumerate(bounds):
+        active = np.zeros(len(c.members.code), dtype=bool)
+        for k in range(first, last + 1):
+            active |= lookup(int(k))[0]
+        observed = lookup.eligible(int(last))
+        retained[:, j] = np.bincount(c.group, weights=active & observed, minlength=len(c.size))
+        eligible[:, j] = np.bincount(c.group, weights=observed, minlength=len(c.size))
+    labels = [str(a) if a == b else f"{a}–{b}" for a, b in bounds]
+    out = _tidy(c, {"bracket": labels, "first": bounds[:, 0], "last": bounds[:, 1]}, retained, eligible, confidence)
+    out.attrs["retention"] = _attrs(c.log, kind="bracket", cohorts=cohorts, window=window,
+                                    include_partial=include_partial, segment=segment, confidence=confidence)
+    return out
+
+
+# --------------------------------------------------------------------------- pooled curves
+
+
+CURVE_METHODS = ("weighted", "mean")
+CORRECTIONS = ("holm", "fdr_bh", "bonferroni", "none")
+
+
+def _keys(frame: pd.DataFrame) -> list[str]:
+    """Columns that identify a curve point: segment and period (or bracket)."""
+    point = ["period"] if "period" in frame.columns else ["bracket", "first", "last"]
+    missing = [c for c in ("eligible", "retained", *point) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"expected a frame from retention_matrix / bracket_retention / retention_curve; missing {missing}")
+    return (["segment"] if "segment" in frame.columns else []) + point
+
+
+def retention_curve(matrix: pd.DataFrame, method: str = "weighted", confidence: float = 0.95) -> pd.DataFrame:
+    """Pool cohorts into one retention curve per segment.
+
+    ``method="weighted"`` (default): ``rate_k = Σ retained_k / Σ eligible_k``
+    over the cohorts observed at k, with a Wilson interval; censored cohorts
+    are left out of both sums.  ``method="mean"``: the simple mean of the
+    observed cohorts' rates, with a t interval across cohorts (NaN with fewer
+    than two cohorts); it weights a small cohort like a large one.
+
+    Parameters
+    ----------
+    matrix : DataFrame
+        Output of :func:`retention_matrix` (any kind) or :func:`bracket_retention`.
+    method : {"weighted", "mean"}
+    confidence : float, default 0.95
+
+    Returns
+    -------
+    DataFrame
+        [``segment``], ``period`` (or ``bracket``, ``first``, ``last``),
+        ``cohorts`` (observed cohorts), ``eligible``, ``retained``, ``rate``,
+        ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"cohort": ["w1", "w1", "w2", "w2"], "period": [0, 1, 0, 1],
+    ...                   "eligible": [10, 10, 30, 0], "retained": [10, 4, 30, 0]})
+    >>> retention_curve(m)[["period", "cohorts", "eligible", "retained", "rate"]]
+       period  cohorts  eligible  retained  rate
+    0       0        2        40        40   1.0
+    1       1        1        10         4   0.4
+    """
+    _choice("method", method, CURVE_METHODS)
+    keys = _keys(matrix)
+    observed = matrix["eligible"] > 0
+    grouped = matrix.assign(
+        cohorts=observed.astype(int),
+        cohort_rate=(matrix["retained"] / matrix["eligible"].where(observed)),
+    ).groupby(keys, sort=False, observed=True)
+    curve = grouped.agg(cohorts=("cohorts", "sum"), eligible=("eligible", "sum"), retained=("retained", "sum")).reset_index()
+    curve = curve.sort_values([k for k in keys if k != "bracket"], kind="stable", ignore_index=True)
+    if method == "weighted":
+        _add_rate(curve, confidence)
+        return curve
+    stats = grouped["cohort_rate"].agg(["mean", "std", "count"]).reset_index()
+    curve = curve.merge(stats, on=keys, how="left")
+    half = sps.t.ppf(0.5 + confidence / 2, np.maximum(curve["count"] - 1, 1)) * curve["std"] / np.sqrt(curve["count"])
+    half = half.where(curve["count"] >= 2)
+    curve["rate"] = curve["mean"]
+    curve["ci_low"], curve["ci_high"] = (curve["rate"] - half).clip(0, 1), (curve["rate"] + half).clip(0, 1)
+    return curve.drop(columns=["mean", "std", "count"])
+
+
+def _z_test(x_a, n_a, x_b, n_b, confidence: float) -> dict:
+    """Difference b − a with a Wald CI, and the pooled two-proportion z test (vectorized)."""
+    x_a, n_a, x_b, n_b = (np.asarray(v, dtype=float) for v in (x_a, n_a, x_b, n_b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_a, p_b = x_a / n_a, x_b / n_b
+        pooled = (x_a + x_b) / (n_a + n_b)
+        se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+        z = np.where(se0 > 0, (p_b - p_a) / se0, np.nan)
+        se = np.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
+    crit = sps.norm.ppf(0.5 + confidence / 2)
+    diff = p_b - p_a
+    return {"difference": diff, "diff_ci_low": diff - crit * se, "diff_ci_high": diff + crit * se,
+            "z": z, "p_value": 2 * sps.norm.sf(np.abs(z))}
+
+
+def compare_retention(
+    curve_a: pd.DataFrame,
+    curve_b: pd.DataFrame | None = None,
+    *,
+    baseline: str | None = None,
+    correction: str = "holm",
+    alpha: float = 0.05,
+    confidence: float = 0.95,
+    labels: tuple[str, str] = ("a", "b"),
+) -> pd.DataFrame:
+    """Per-period difference of two retention curves, with CI, z test and a multiple-testing correction.
+
+    Two modes:
+
+    * ``compare_retention(curve_a, curve_b)``: curve b minus curve a (named by ``labels``);
+    * ``compare_retention(curve, baseline="web")``: each segment of a segmented
+      curve minus the baseline segment (default: the largest segment).
+
+    Per period: difference of pooled rates with a Wald interval
+    ``d ± z·sqrt(p_a(1−p_a)/n_a + p_b(1−p_b)/n_b)`` and the two-proportion z test
+    with pooled variance (as ``statsmodels.stats.proportion.proportions_ztest``).
+    p-values are adjusted across all tested rows (periods × segments) with
+    ``statsmodels.stats.multitest.multipletests`` (Holm by default; Holm holds
+    under any dependence between periods).  Rows where a test is undefined
+    (a rate of exactly 0 or 1 in both, e.g. period 0, or a censored period) get
+    NaN p-values and are not counted in the correction.  The test assumes each
+    user counts once per period (first-time cohorts).
+
+    Parameters
+    ----------
+    curve_a, curve_b : DataFrame
+        Outputs of :func:`retention_curve` (weighted).
+    baseline : str, optional
+        Segment compared against (segment mode).
+    correction : {"holm", "fdr_bh", "bonferroni", "none"}
+    alpha : float, default 0.05
+        Level at which ``significant`` is set (on adjusted p-values).
+    confidence : float, default 0.95
+    labels : (str, str)
+        Names of curve a and b in two-curve mode.
+
+    Returns
+    -------
+    DataFrame
+        ``segment``, ``baseline``, the period key, ``eligible_base``, ``rate_base``,
+        ``eligible``, ``rate``, ``difference``, ``diff_ci_low``, ``diff_ci_high``, ``z``,
+        ``p_value``, ``p_adjusted``, ``significant``; ``attrs["comparison"]`` holds
+        correction, alpha and confidence.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"period": [1, 2], "eligible": [1000, 1000], "retained": [400, 300]})
+    >>> b = pd.DataFrame({"period": [1, 2], "eligible": [1000, 1000], "retained": [460, 310]})
+    >>> c = compare_retention(a, b, labels=("control", "treatment"))
+    >>> c[["segment", "period", "difference", "significant"]]
+         segment  period  difference  significant
+    0  treatment       1        0.06         True
+    1  treatment       2        0.01        False
+    """
+    _choice("correction", correction, CORRECTIONS)
+    if curve_b is not None:
+        keys_a, keys_b = _keys(curve_a), _keys(curve_b)
+        if "segment" in keys_a or "segment" in keys_b:
+            raise ValueError("two-curve mode compares unsegmented curves; for segments pass one curve and baseline=")
+        frame = pd.concat([curve_a.assign(segment=labels[0]), curve_b.assign(segment=labels[1])], ignore_index=True)
+        baseline = labels[0]
+    else:
+        if "segment" not in curve_a.columns:
+            raise ValueError("curve has no 'segment' column: pass two curves, or build the curve with segment=...")
+        frame = curve_a
+        sizes = frame.groupby("segment", sort=True)["eligible"].max()
+        baseline = sizes.idxmax() if baseline is None else baseline
+        if baseline not in sizes.index:
+            raise ValueError(f"baseline={baseline!r} is not a segment; segments: {list(sizes.index)}")
+    point = [k for k in _keys(frame) if k != "segment"]
+    base = frame.loc[frame["segment"] == baseline, [*point, "eligible", "retained"]]
+    others = frame.loc[frame["segment"] != baseline, ["segment", *point, "eligible", "retained"]]
+    merged = others.merge(base, on=point, suffixes=("", "_base"), how="inner")
+    merged.insert(1, "baseline", baseline)
+    tests = _z_test(merged["retained_base"], merged["eligible_base"], merged["retained"], merged["eligible"], confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        merged["rate_base"] = merged["retained_base"] / merged["eligible_base"]
+        merged["rate"] = merged["retained"] / merged["eligible"]
+    for name, values in tests.items():
+        merged[name] = values
+    tested = merged["p_value"].notna().to_numpy()
+    adjusted = np.full(len(merged), np.nan)
+    if tested.any():
+        adjusted[tested] = (merged["p_value"].to_numpy()[tested] if correction == "none"
+                            else multipletests(merged["p_value"].to_numpy()[tested], alpha=alpha, method=correction)[1])
+    merged["p_adjusted"] = adjusted
+    merged["significant"] = merged["p_adjusted"] < alpha
+    columns = ["segment", "baseline", *point, "eligible_base", "rate_base", "eligible", "rate", *tests, "p_adjusted", "significant"]
+    out = merged[columns].reset_index(drop=True)
+    out.attrs["comparison"] = {"correction": correction, "alpha": alpha, "confidence": confidence}
+    return out
+
+
+def describe_comparison(comparison: pd.DataFrame, unit: str = "period") -> str:
+    """One plain-language sentence summarising :func:`compare_retention`.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"period": [1, 2], "eligible": [1000, 1000], "retained": [400, 300]})
+    >>> b = pd.DataFrame({"period": [1, 2], "eligible": [1000, 1000], "retained": [460, 310]})
+    >>> describe_comparison(compare_retention(a, b, labels=("control", "treatment")), unit="day")
+    'treatment vs control: 1 of 2 tested days differ after holm correction (alpha 0.05); largest gap at day 1: 46.0% vs 40.0% (+6.0 pp, 95% CI +1.7 to +10.3 pp).'
+    """
+    info = comparison.attrs.get("comparison", {"correction": "holm", "alpha": 0.05, "confidence": 0.95})
+    tested = comparison[comparison["p_value"].notna()]
+    if tested.empty:
+        return "No period could be tested (too few observed users, or rates of exactly 0% or 100%)."
+    key = "period" if "period" in tested.columns else "bracket"
+    sentences = []
+    for segment, rows in tested.groupby("segment", sort=False):
+        top = rows.loc[rows["difference"].abs().idxmax()]
+        sentences.append(
+            f"{segment} vs {top['baseline']}: {int(rows['significant'].sum())} of {len(rows)} tested {unit}s differ "
+            f"after {info['correction']} correction (alpha {info['alpha']:g}); largest gap at {unit} {top[key]}: "
+            f"{top['rate']:.1%} vs {top['rate_base']:.1%} ({100 * top['difference']:+.1f} pp, "
+            f"{info['confidence']:.0%} CI {100 * top['diff_ci_low']:+.1f} to {100 * top['diff_ci_high']:+.1f} pp)."
+        )
+    return " ".join(sentences)
+
+
+def retention_summary(
+    curve: pd.DataFrame,
+    thresholds: Sequence[float] = (0.5, 0.25),
+    *,
+    tail_periods: int = 5,
+    tolerance: float = 0.02,
+    min_eligible: int = 30,
+) -> pd.DataFrame:
+    """Half-life style milestones and the long-run plateau of pooled curves (one row per segment).
+
+    * ``below_{t}pct_period``: the first period k ≥ 1 whose rate is below ``t``
+      × the period-1 rate (NaN if it never falls that low within the observed periods).
+    * ``plateau``: the pooled rate ``Σ retained / Σ eligible`` over the last
+      ``tail_periods`` periods with at least ``min_eligible`` users, reported only
+      when a weighted least-squares line through them changes by at most
+      ``tolerance`` (absolute) across the tail, i.e. the curve has flattened;
+      otherwise NaN and ``plateau_supported`` is False.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"period": range(9), "eligible": 100,
+    ...                   "retained": [100, 60, 40, 28, 20, 20, 21, 20, 20]})
+    >>> retention_summary(c).iloc[0].to_dict()
+    {'rate_1': 0.6, 'below_50pct_period': 3, 'below_25pct_period': nan, 'plateau': 0.202, 'plateau_supported': True, 'observed_periods': 8}
+    """
+    if "period" not in curve.columns:
+        raise ValueError("retention_summary needs a curve with a 'period' column (from retention_curve)")
+    if not 0 < tolerance < 1 or tail_periods < 2:
+        raise ValueError("tolerance must be in (0, 1) and tail_periods >= 2")
+    frame = curve if "segment" in curve.columns else curve.assign(segment="all")
+    rows = []
+    for segment, c in frame.groupby("segment", sort=True):
+        c = c[(c["eligible"] >= min_eligible)].sort_values("period")
+        rate = c["retained"] / c["eligible"]
+        later = c["period"] >= 1
+        rate_1 = float(rate[c["period"] == 1].iloc[0]) if (c["period"] == 1).any() else np.nan
+        row = {"segment": segment, "rate_1": rate_1}
+        for t in thresholds:
+            below = c.loc[later & (rate < t * rate_1), "period"]
+            row[f"below_{round(100 * t)}pct_period"] = int(below.iloc[0]) if len(below) else np.nan
+        tail = c[later].tail(tail_periods)
+        flat = False
+        if len(tail) == tail_periods:
+            slope = np.polyfit(tail["period"], tail["retained"] / tail["eligible"], 1, w=np.sqrt(tail["eligible"]))[0]
+            flat = abs(slope) * (tail["period"].iloc[-1] - tail["period"].iloc[0]) <= tolerance
+        row["plateau"] = float(tail["retained"].sum() / tail["eligible"].sum()) if flat else np.nan
+        row["plateau_supported"] = bool(flat)
+        row["observed_periods"] = int(c["period"].max()) if len(c) else 0
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return out.drop(columns="segment") if "segment" not in curve.columns else out
