@@ -61,6 +61,16 @@ def _power_from_effect(effect: float, n_per_arm: float, alpha: float, kind: str)
     return float(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc))
 
 
+def _increasing_root(gap, low: float, limit: float) -> float:
+    """Root of an increasing ``gap`` above ``low``: double the bracket (far-out noncentral t values are NaN), then Brent."""
+    high = low * 2
+    while gap(high) < 0:
+        if high >= limit:
+            raise ValueError("no practical sample size or effect reaches the requested power")
+        low, high = high, high * 2
+    return optimize.brentq(gap, low, high, xtol=1e-12, rtol=1e-15)
+
+
 def statistical_power(
     n_per_arm: float,
     baseline: float,
@@ -134,11 +144,9 @@ def sample_size_per_arm(
     if effect == 0:
         raise ValueError("mde must be non-zero: no sample size detects an effect of 0")
     gap = lambda n: _power_from_effect(effect, n, alpha_each, kind) - power  # noqa: E731
-    if gap(_MAX_N) < 0:
-        raise ValueError(f"an effect of {mde!r} is too small to detect with any practical sample size")
     if gap(2) >= 0:
         return 2
-    return int(math.ceil(optimize.brentq(gap, 2, _MAX_N, xtol=1e-10, rtol=1e-14) - 1e-9))
+    return int(math.ceil(_increasing_root(gap, 2, _MAX_N) - 1e-9))
 
 
 def minimum_detectable_effect(
@@ -176,8 +184,7 @@ def minimum_detectable_effect(
     if kind == "binary" and not 0 < baseline < 1:
         raise ValueError(f"baseline={baseline!r} must be a rate strictly between 0 and 1")
     gap = lambda e: _power_from_effect(e, n_per_arm, alpha_each, kind) - power  # noqa: E731
-    upper = math.pi if kind == "binary" else 1e6
-    effect = optimize.brentq(gap, 1e-12, upper, xtol=1e-14, rtol=1e-14)
+    effect = _increasing_root(gap, 1e-6, 1e6)
     if kind == "binary":
         angle = math.asin(math.sqrt(baseline)) + effect / 2
         absolute = math.sin(angle) ** 2 - baseline if angle <= math.pi / 2 else np.nan
