@@ -228,3 +228,12 @@ def test_date_window_is_logged(tmp_path):
     ev = retail(filters=[{"drop": "CustomerID is missing"}], start="2010-12-02")
     assert removed(ev)["keep 2010-12-02 <= timestamp < ..."] == 4
     assert len(ev) == 1
+
+
+def test_options_on_a_file_report_its_path_and_rows_read(tmp_path):
+    path = tmp_path / "retail.csv"
+    transactions().to_csv(path, index=False)
+    ev = load_source(path, column_map=MAP, event="purchase", filters=[{"drop": "CustomerID is missing"}])
+    pd.testing.assert_frame_equal(ev, retail(filters=[{"drop": "CustomerID is missing"}]))
+    report = io.load_report(ev)
+    assert (report.source, report.rows_read, report.rows_loaded) == (str(path), 7, 5)
