@@ -604,15 +604,20 @@ def cuped(
     """
     plain = compare_means(data, metric, variant=variant, control=control, alpha=alpha)
     adjusted = compare_means(data, metric, variant=variant, control=control, alpha=alpha, covariate=covariate)
+    return _side_by_side(plain, adjusted, covariate)
+
+
+def _side_by_side(plain: pd.DataFrame, adjusted: pd.DataFrame, covariate: str) -> pd.DataFrame:
+    """Plain and CUPED estimates of the same comparison in one row per variant."""
     keep = ["difference", "ci_low", "ci_high", "p_value"]
     out = plain[["metric", "variant"] + keep].copy()
     out.insert(1, "covariate", covariate)
-    out.insert(3, "theta", adjusted["theta"])
-    out.insert(4, "variance_reduction", adjusted["variance_reduction"])
+    out.insert(3, "theta", adjusted["theta"].to_numpy())
+    out.insert(4, "variance_reduction", adjusted["variance_reduction"].to_numpy())
     for column in keep:
-        out[f"cuped_{column}"] = adjusted[column]
+        out[f"cuped_{column}"] = adjusted[column].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["ci_width_ratio"] = (adjusted["ci_high"] - adjusted["ci_low"]) / (plain["ci_high"] - plain["ci_low"])
+        out["ci_width_ratio"] = (out["cuped_ci_high"] - out["cuped_ci_low"]) / (out["ci_high"] - out["ci_low"])
     return out
 
 
