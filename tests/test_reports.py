@@ -1,0 +1,282 @@
+"""Report runner: parameter checks, offline HTML, index, failure handling.
+
+The tests in the "end to end" section start real kernels (a few seconds
+each); select them with ``-k end_to_end`` or skip them with ``-k "not end_to_end"``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import types
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from engagement_utils import reports
+from engagement_utils.display import KEY_NUMBERS_METADATA
+
+FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
+NETWORK_REF = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//", re.IGNORECASE)
+
+
+def run_main(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = reports.main(argv)
+    return code, err.getvalue()
+
+
+# ---------------------------------------------------------------- usage errors (no kernel)
+
+
+def test_unknown_parameter_is_rejected_with_valid_names(tmp_path):
+    out = tmp_path / "out"
+    code, err = run_main(["ok_report", "--notebooks-dir", str(FIXTURES), "-p", "lable", "x", "--output-dir", str(out)])
+    assert code == 2
+    assert "'lable'" in err and "did you mean 'label'" in err
+    assert "valid names: data_path, label, repeat" in err
+    assert not out.exists()  # nothing ran
+
+
+def test_notebook_specific_parameter_must_be_declared_by_that_notebook(tmp_path):
+    params = tmp_path / "p.yml"
+    params.write_text("notebook_parameters:\n  broken: {repeat: 3}\n")
+    code, err = run_main(["--notebooks-dir", str(FIXTURES), "--params", str(params), "--output-dir", str(tmp_path / "o")])
+    assert code == 2
+    assert "notebook 'broken' has no parameter 'repeat'" in err and "its parameters are: label" in err
+
+
+def test_unknown_notebook_names_are_rejected_with_a_suggestion(tmp_path):
+    code, err = run_main(["ok_reprt", "--notebooks-dir", str(FIXTURES), "--output-dir", str(tmp_path)])
+    assert code == 2 and "did you mean 'ok_report'" in err and "broken, ok_report" in err
+
+    params = tmp_path / "p.yml"
+    params.write_text("notebook_parameters:\n  ok_reprt: {repeat: 3}\n")
+    code, err = run_main(["--notebooks-dir", str(FIXTURES), "--params", str(params), "--output-dir", str(tmp_path)])
+    assert code == 2 and "no notebook named 'ok_reprt'" in err
+
+
+def test_params_file_keeps_dates_as_text_and_checks_keys(tmp_path):
+    good = tmp_path / "good.yml"
+    good.write_text(
+        "output_dir: reports/x\nnotebooks: [a]\n"
+        "parameters: {start: 2024-01-31, when: 2024-01-31 10:00, n: 3, flag: yes}\n"
+        "notebook_parameters:\n  a: {period: month}\n"
+    )
+    config = reports.load_params_file(good)
+    assert config["parameters"] == {"start": "2024-01-31", "when": "2024-01-31 10:00", "n": 3, "flag": True}
+    assert config["notebook_parameters"] == {"a": {"period": "month"}}
+    assert config["output_dir"] == "reports/x" and config["notebooks"] == ["a"]
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text("notebook: [a]\nparameters: [1, 2]\nnotebook_parameters:\n  a: {on: 1}\n")
+    with pytest.raises(reports.UsageError) as info:
+        reports.load_params_file(bad)
+    assert "unknown key 'notebook' (did you mean 'notebooks'?)" in str(info.value)
+    assert "parameters must be a mapping" in str(info.value)
+    assert "name True is not text" in str(info.value) and "quote it" in str(info.value)
+    with pytest.raises(reports.UsageError, match="not found"):
+        reports.load_params_file(tmp_path / "missing.yml")
+    (tmp_path / "broken.yml").write_text("parameters: {a: [1\n")
+    with pytest.raises(reports.UsageError, match="not valid YAML"):
+        reports.load_params_file(tmp_path / "broken.yml")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("010", "010"), ("10", 10), ("-3", -3), ("0.5", 0.5), ("1.50", "1.50"), ("true", True),
+     ("False", False), ("None", None), ("2024-01-31", "2024-01-31"), ("nan", "nan"),
+     ('{"a": 1}', {"a": 1}), ("[1, 2]", [1, 2]), ("[not json", "[not json"), ("data/x.parquet", "data/x.parquet")],
+)
+def test_cli_values_only_become_numbers_when_nothing_is_lost(text, expected):
+    assert reports.parse_cli_value(text) == expected
+
+
+def test_non_json_values_are_rejected_before_running(tmp_path):
+    with pytest.raises(reports.UsageError, match="PosixPath values cannot be passed"):
+        reports.build_reports(["ok_report"], notebooks_dir=FIXTURES, output_dir=tmp_path,
+                              parameters={"data_path": Path("x")})
+
+
+def test_list_shows_notebooks_and_parameters(capsys):
+    assert reports.main(["--notebooks-dir", str(FIXTURES), "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "ok_report" in out and "Fixture report: overview & checks" in out
+    assert 'data_path = "input.txt"' in out and "broken" in out
+
+
+# ---------------------------------------------------------------- kernel check
+
+
+def fake_kernelspecs(monkeypatch, argv0: str) -> None:
+    spec = types.SimpleNamespace(argv=[argv0, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                 resource_dir="/elsewhere/share/jupyter/kernels/python3")
+    manager = types.SimpleNamespace(get_kernel_spec=lambda name: spec)
+    monkeypatch.setattr(reports, "KernelSpecManager", lambda: manager)
+
+
+def test_kernel_from_another_environment_is_refused(monkeypatch, tmp_path):
+    fake_kernelspecs(monkeypatch, "/opt/other-env/bin/python")
+    with pytest.raises(reports.KernelSetupError) as info:
+        reports.check_kernel()
+    assert "/opt/other-env/bin/python" in str(info.value)
+    assert "-m ipykernel install --sys-prefix --name python3" in str(info.value)
+
+    code, err = run_main(["ok_report", "--notebooks-dir", str(FIXTURES), "--output-dir", str(tmp_path / "o")])
+    assert code == 2 and "ipykernel install" in err
+    assert not (tmp_path / "o" / "ok_report.html").exists()
+
+
+@pytest.mark.parametrize("argv0", ["python", "python3"])
+def test_bare_python_kernel_runs_this_interpreter(monkeypatch, argv0):
+    import sys
+
+    fake_kernelspecs(monkeypatch, argv0)
+    assert reports.check_kernel() == sys.executable
+
+
+def test_installed_kernel_of_this_environment_is_accepted():
+    assert reports.check_kernel()
+
+
+# ---------------------------------------------------------------- HTML rendering (no kernel)
+
+
+def executed_notebook(extra_outputs=()) -> nbformat.NotebookNode:
+    params = new_code_cell('tz = "UTC"')
+    params.metadata["tags"] = ["parameters"]
+    injected = new_code_cell('tz = "Europe/Berlin"')
+    injected.metadata["tags"] = ["injected-parameters"]
+    key = new_code_cell("show_key_numbers(...)", outputs=[
+        new_output("display_data", data={"text/html": "<b>inline block</b>", "text/plain": "x"},
+                   metadata={KEY_NUMBERS_METADATA: {"Users": "1,234", "<b>": "<i>"}})])
+    chart = new_code_cell("plt.show()", outputs=[
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}),
+        new_output("stream", name="stderr", text="UserWarning: noisy\n"),
+        *extra_outputs])
+    hidden = new_code_cell("print('debug')", outputs=[new_output("stream", name="stdout", text="DEBUG OUTPUT\n")])
+    hidden.metadata["tags"] = ["remove-output"]
+    return new_notebook(cells=[new_markdown_cell("# Retention <by cohort>\n\ntext"), params, injected, key, chart, hidden])
+
+
+def test_render_html_hides_code_and_plumbing_and_embeds_figures():
+    page = reports.render_html(executed_notebook(), name="01_retention",
+                               parameters={"tz": "Europe/Berlin"},
+                               declared={"tz": {"default": '"UTC"'}, "period": {"default": '"week"'}})
+    assert "show_key_numbers(...)" not in page and "plt.show()" not in page
+    assert "UserWarning" not in page and "DEBUG OUTPUT" not in page
+    assert "inline block" not in page  # key numbers move to the header
+    assert "1,234" in page and "&lt;b&gt;" in page and "<b>:" not in page
+    assert "data:image/png;base64,iVBORw0KGgo=" in page
+    assert "<title>Retention &lt;by cohort&gt;</title>" in page
+    assert '<code>"Europe/Berlin"</code>' in page and "set for this run" in page and '<code>"week"</code>' in page
+    assert not NETWORK_REF.search(page) and not reports.remote_resources(page)
+    assert "mathjax" not in page.lower() and "require.js" not in page.lower()
+
+
+def test_render_html_is_reproducible_despite_random_cell_ids():
+    first, second = executed_notebook(), executed_notebook()
+    assert [c.id for c in first.cells] != [c.id for c in second.cells]
+    assert reports.render_html(first, name="nb") == reports.render_html(second, name="nb")
+
+
+def test_render_html_refuses_outputs_that_load_from_the_network():
+    remote = new_output("display_data", data={"text/html": '<script src="https://cdn.plot.ly/plotly.js"></script>'})
+    with pytest.raises(ValueError, match="from the network.*remove-output"):
+        reports.render_html(executed_notebook([remote]), name="nb")
+
+
+def test_index_escapes_everything_from_data():
+    ok = reports.NotebookResult("nb<1>", Path("nb.ipynb"), "ok", "T <x>", {"event": "<script>"}, 1.0,
+                                html_path=Path("out/nb<1>.html"), key_numbers={"<k>": "<v>"})
+    failed = reports.NotebookResult("bad", Path("bad.ipynb"), "failed", "Bad", {}, 1.0, failed_cell=2,
+                                    failed_cell_source="raise X('<y>')", error_type="X", error_message="<y>")
+    page = reports.render_index([ok, failed], Path("out"))
+    assert "<script>" not in page and "<x>" not in page and "<k>" not in page and "<y>" not in page
+    assert 'href="nb%3C1%3E.html"' in page
+    assert "cell 2" in page and "no earlier report" in page and "1 of 2 reports built, 1 failed" in page
+
+
+# ---------------------------------------------------------------- end to end (runs kernels)
+
+
+@dataclass
+class Run:
+    code: int
+    stderr: str
+    out: Path
+    previous_good: bytes
+
+
+@pytest.fixture(scope="module")
+def end_to_end_run(tmp_path_factory) -> Run:
+    """Both fixture notebooks in one run: ok_report succeeds, broken fails in cell 5."""
+    work = tmp_path_factory.mktemp("report-run")
+    (work / "input.txt").write_text("signup&login <b>bold</b>\n")
+    out = work / "out"
+    out.mkdir()
+    previous_good = b"<html><body>previous good report</body></html>\n"
+    (out / "broken.html").write_bytes(previous_good)
+    (work / "run.yml").write_text(
+        "output_dir: ignored-because-of-cli\n"
+        "parameters:\n  label: from-yaml\n"
+        "notebook_parameters:\n  ok_report: {repeat: 3}\n"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(work)  # data_path="input.txt" resolves from here
+        code, err = run_main(["--notebooks-dir", str(FIXTURES), "--params", "run.yml",
+                              "-p", "label", "010", "--output-dir", "out"])
+    return Run(code, err, out, previous_good)
+
+
+def test_end_to_end_failure_exits_1_and_names_notebook_and_cell(end_to_end_run):
+    assert end_to_end_run.code == 1
+    err = end_to_end_run.stderr
+    assert "FAILED broken: cell 5" in err
+    assert 'raise ValueError("fixture failure for " + label)' in err
+    assert "ValueError: fixture failure for 010" in err
+    assert "1 of 2 report(s) built" in err
+
+
+def test_end_to_end_previous_good_report_is_untouched(end_to_end_run):
+    assert (end_to_end_run.out / "broken.html").read_bytes() == end_to_end_run.previous_good
+    assert not list(end_to_end_run.out.glob(".*.tmp"))
+
+
+def test_end_to_end_failed_notebook_is_kept_for_debugging(end_to_end_run):
+    failed = nbformat.read(end_to_end_run.out / "_failed" / "broken.ipynb", as_version=4)
+    # global parameters only reach notebooks that declare them
+    assert failed.metadata.papermill.parameters == {"label": "010"}
+    assert any(o.output_type == "error" for c in failed.cells for o in c.get("outputs", []))
+
+
+def test_end_to_end_report_is_self_contained_without_code(end_to_end_run):
+    page = (end_to_end_run.out / "ok_report.html").read_text(encoding="utf-8")
+    assert "Fixture report: overview &amp; checks" in page
+    # key numbers from the output metadata, with the run's parameters
+    assert ">010<" in page and "3,000" in page
+    assert "signup&amp;login &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "SOURCE_MARKER_NOT_IN_REPORT" not in page and "check_parameters" not in page
+    assert "Traceback" not in page and "stderr noise" not in page
+    assert "stdout line shown" in page
+    assert "data:image/png;base64," in page
+    assert not NETWORK_REF.search(page) and not reports.remote_resources(page)
+
+
+def test_end_to_end_index_lists_every_report(end_to_end_run):
+    page = (end_to_end_run.out / "index.html").read_text(encoding="utf-8")
+    assert '<a href="ok_report.html">Fixture report: overview &amp; checks</a>' in page
+    assert "3,000" in page and "label = &quot;010&quot;" in page and "repeat = 3" in page
+    assert "failed" in page and "cell 5" in page and "ValueError: fixture failure for 010" in page
+    assert '<a href="broken.html">broken.html</a>' in page and "_failed/broken.ipynb" in page
+    assert "<script" not in page and not NETWORK_REF.search(page)
+
+
+def test_end_to_end_nothing_written_next_to_the_notebooks(end_to_end_run):
+    assert sorted(p.name for p in FIXTURES.iterdir()) == ["broken.ipynb", "ok_report.ipynb"]
