@@ -628,7 +628,9 @@ def cpa_cac(
     people = _user_frame(events, users, [channel_column])
     people = people[people["first_seen"].notna()]
     people["channel"] = people[channel_column].astype(object)
-    first_conv = _user_frame(events[_event_filter(events, conversion_event)])
+    # No conversions at all is a valid outcome here (CPA NaN with a warning), not a data error.
+    names = [conversion_event] if isinstance(conversion_event, str) else list(conversion_event)
+    first_conv = _user_frame(events[events["event"].isin(names).to_numpy()])
     people = people.merge(first_conv.rename(columns={"first_seen": "first_conversion"}).assign(
         user_id=lambda f: f["user_id"].astype(object)), on="user_id", how="left")
     paid = set(spend["channel"].astype(object))
