@@ -1,3 +1,150 @@
-"""engagement charts."""
+"""Engagement charts: active users, lifecycle, funnels, sessions, screen flow, group comparisons.
 
-__all__: list[str] = []
+Each function draws a frame returned by :mod:`engagement_utils.metrics`,
+:mod:`engagement_utils.funnels` or :mod:`engagement_utils.sessions` and
+returns the matplotlib ``Axes`` (``Figure`` for multi-panel charts).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ._style import percent_axis
+
+__all__ = [
+    "plot_active_users",
+    "plot_active_days",
+    "plot_lifecycle",
+    "plot_funnel",
+    "plot_session_durations",
+    "plot_transitions",
+    "plot_group_comparison",
+]
+
+_LIFECYCLE_COLORS = {"new": "#4c9be8", "returning": "#3aa655", "resurrecting": "#f0a830", "dormant": "#d9534f"}
+
+
+def plot_active_users(active: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """DAU, WAU and MAU lines (left axis) with stickiness DAU/MAU (right axis), from :func:`metrics.active_users`."""
+    ax = ax or plt.subplots()[1]
+    for column, label in (("dau", "DAU"), ("wau", "WAU"), ("mau", "MAU")):
+        ax.plot(active["date"], active[column], label=label)
+    ax.set_ylabel("active users")
+    right = ax.twinx()
+    right.plot(active["date"], active["stickiness"], color="0.3", linestyle="--", label="stickiness (DAU/MAU)")
+    right.set_ylabel("stickiness")
+    right.grid(False)
+    percent_axis(right)
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles, [h.get_label() for h in handles], loc="upper left", frameon=True)
+    ax.set_title("Active users on trailing windows")
+    ax.figure.autofmt_xdate()
+    return ax
+
+
+def plot_active_days(distribution: pd.DataFrame, period: str = "week", ax: Axes | None = None) -> Axes:
+    """Share of active users by exact number of active days (bars) and "at least N days" (line)."""
+    ax = ax or plt.subplots()[1]
+    x = distribution["active_days"].astype(int).to_numpy()
+    ax.bar(x, distribution["share"], label="exactly N days")
+    ax.plot(x, distribution["share_at_least"], marker="o", color="0.25", label="at least N days")
+    ax.set_xticks(x)
+    ax.set_xlabel(f"active days in the {period}")
+    ax.set_ylabel(f"share of users active in the {period}")
+    percent_axis(ax)
+    ax.legend()
+    ax.set_title(f"How many days a {period} users are active")
+    return ax
+
+
+def plot_lifecycle(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Stacked bars of new / returning / resurrecting users per period, dormant drawn below zero."""
+    ax = ax or plt.subplots()[1]
+    wide = table.pivot(index="period_start", columns="status", values="users")
+    labels = wide.index.strftime("%Y-%m-%d")
+    x = np.arange(len(wide))
+    bottom = np.zeros(len(wide))
+    for status in ("returning", "resurrecting", "new"):
+        ax.bar(x, wide[status], bottom=bottom, color=_LIFECYCLE_COLORS[status], label=status)
+        bottom = bottom + wide[status].to_numpy()
+    ax.bar(x, -wide["dormant"], color=_LIFECYCLE_COLORS["dormant"], label="dormant")
+    ax.axhline(0, color="0.2", linewidth=0.8)
+    step = max(1, len(x) // 12)
+    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right")
+    ax.set_ylabel("users")
+    ax.legend(ncols=4, loc="upper left")
+    ax.set_title("User lifecycle per period")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_funnel(steps: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Horizontal bars of conversion from step 1 with CIs, annotated with users and drop-off."""
+    ax = ax or plt.subplots()[1]
+    y = np.arange(len(steps))[::-1]
+    err = np.vstack([steps["conversion"] - steps["ci_low"], steps["ci_high"] - steps["conversion"]])
+    ax.barh(y, steps["conversion"], xerr=err, color=sns.color_palette()[0], capsize=3)
+    for yi, (_, row) in zip(y, steps.iterrows()):
+        note = f"{int(row['users']):,} users ({row['conversion']:.1%})"
+        if row["step"] > 1:
+            note += f"  −{row['drop_off_rate']:.0%} from previous"
+        inside = row["conversion"] > 0.5
+        ax.text(0.01 if inside else row["ci_high"] + 0.02, yi, note, va="center", ha="left",
+                color="white" if inside else "0.1", fontsize=9)
+    ax.set_yticks(y, [f"{int(s)}. {name}".replace(" | ", " |\n") for s, name in zip(steps["step"], steps["step_name"])])
+    ax.set_xlim(0, 1)
+    percent_axis(ax, "x")
+    ax.set_xlabel("conversion from step 1 (95% CI)")
+    ax.set_title("Funnel")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_session_durations(sessions: pd.DataFrame, ax: Axes | None = None, clip_s: float = 3600.0) -> Axes:
+    """Histogram of session durations in minutes (zero-length sessions shown in the first bin, long ones clipped)."""
+    ax = ax or plt.subplots()[1]
+    minutes = np.minimum(sessions["duration_s"].to_numpy(dtype=float), clip_s) / 60
+    ax.hist(minutes, bins=40, color=sns.color_palette()[0])
+    ax.set_xlabel(f"session duration (minutes; longer than {clip_s / 60:.0f} shown at the right edge)")
+    ax.set_ylabel("sessions")
+    ax.set_title("Session duration")
+    return ax
+
+
+def plot_transitions(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Screen-flow heatmap: share of transitions from each source (rows) to each target (columns)."""
+    ax = ax or plt.subplots(figsize=(8, 6))[1]
+    wide = table.pivot(index="source", columns="target", values="share").fillna(0.0)
+    sns.heatmap(wide, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax, vmin=0, vmax=1)
+    ax.set_xlabel("next")
+    ax.set_ylabel("from")
+    ax.set_title("Screen flow: where users go next")
+    ax.figure.tight_layout()
+    return ax
+
+
+def plot_group_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | None = None, *,
+                          title: str | None = None) -> Figure:
+    """One panel per metric: each group's value with its CI (from :func:`metrics.compare_groups`)."""
+    metrics = list(dict.fromkeys(comparison["metric"])) if metrics is None else list(metrics)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        rows = comparison[comparison["metric"] == metric]
+        x = np.arange(len(rows))
+        err = np.vstack([rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]])
+        ax.errorbar(x, rows["value"], yerr=err, fmt="o", capsize=4)
+        ax.set_xticks(x, [str(g) for g in rows["group"]])
+        ax.set_xlim(-0.5, len(rows) - 0.5)
+        ax.set_title(metric, fontsize=10)
+        percent_axis(ax)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
