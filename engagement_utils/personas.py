@@ -33,6 +33,7 @@ __all__ = [
     "rfm_summary",
     "Segmentation",
     "segment_users",
+    "feature_zscores",
     "describe_personas",
     "project_personas",
     "PersonaOutcomes",
@@ -284,9 +285,9 @@ def omitted_features(features: pd.DataFrame) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- clustering
 
-# Features describing when a user arrived rather than how they behave: left out of
-# clustering by default so personas do not split by signup date.
-_NOT_BEHAVIOUR = ("recency_days", "tenure_days")
+# Tenure says when a user arrived rather than how they behave: left out of clustering
+# by default so personas do not split by signup date.
+_NOT_BEHAVIOUR = ("tenure_days",)
 DEFAULT_SAMPLE = 10_000
 
 
@@ -377,8 +378,8 @@ def segment_users(
     """Cluster users into behavioural personas with k-means.
 
     Steps: take the numeric behaviour features (default: every numeric or
-    boolean column without missing values except ``recency_days`` and
-    ``tenure_days``, which describe when a user arrived, not how they behave);
+    boolean column without missing values except ``tenure_days``, which
+    says when a user arrived, not how they behave);
     ``log1p`` the non-negative ones with skewness above 1; drop constant ones;
     standardize to z-scores; run k-means (scikit-learn, k-means++ with
     ``n_init`` starts) for each k; keep the k with the highest mean silhouette
@@ -642,3 +643,451 @@ def rfm_summary(scores: pd.DataFrame) -> pd.DataFrame:
     total = scores["monetary"].sum()
     out.insert(2, "monetary_share", out["monetary_total"] / total if total else np.nan)
     return out
+
+
+# --------------------------------------------------------------------------- descriptions
+
+# How each known feature reads in words: (label, wording when higher, wording when lower).
+FEATURE_WORDS: dict[str, tuple[str, str, str]] = {
+    "recency_days": ("days since last visit", "were last seen longer ago", "were seen more recently"),
+    "tenure_days": ("days since first visit", "joined earlier", "joined more recently"),
+    "active_days": ("active days", "are active on more days", "are active on fewer days"),
+    "active_day_share": ("share of days active", "visit on more of their days", "visit on fewer of their days"),
+    "events": ("events", "generate more events", "generate fewer events"),
+    "sessions": ("sessions", "have more sessions", "have fewer sessions"),
+    "mean_session_s": ("session length", "have longer sessions", "have shorter sessions"),
+    "events_per_session": ("events per session", "do more per session", "do less per session"),
+    "bounce_rate": ("bounce rate", "bounce more often", "bounce less often"),
+    "orders": ("orders", "place more orders", "place fewer orders"),
+    "revenue": ("revenue", "spend more", "spend less"),
+    "aov": ("average order value", "buy bigger baskets", "buy smaller baskets"),
+    "converted": ("buyers", "are more likely to buy", "are less likely to buy"),
+    "channels_reached": ("channels reached", "are reached on more channels", "are reached on fewer channels"),
+}
+# Thresholds in standard deviations for the generated names.
+_HIGH, _SOME = 0.8, 0.3
+
+
+def _words(feature: str) -> tuple[str, str, str]:
+    readable = feature.replace("_", " ")
+    return FEATURE_WORDS.get(feature, (readable, f"have more {readable}", f"have fewer {readable}"))
+
+
+def _numeric_columns(features: pd.DataFrame, columns: Iterable[str] | None) -> list[str]:
+    if columns is not None:
+        missing = [c for c in columns if c not in features.columns]
+        if missing:
+            raise ValueError(f"feature(s) {missing} are not columns of the features; available: {list(features.columns)}")
+        return list(columns)
+    return [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])]
+
+
+def _aligned_labels(features: pd.DataFrame, labels: pd.Series) -> np.ndarray:
+    aligned = pd.Series(labels).reindex(features.index)
+    if aligned.isna().any():
+        raise ValueError(f"{int(aligned.isna().sum())} user(s) in the features have no persona label; "
+                         "pass the labels of segment_users(features)")
+    return aligned.to_numpy()
+
+
+def feature_zscores(features: pd.DataFrame, labels: pd.Series, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """Standardized difference of each persona from everyone else, per feature.
+
+    ``d = (mean_in − mean_out) / sd_all`` on the feature scale used for
+    clustering (``log1p`` for skewed non-negative features), so one heavy user
+    does not make a persona look different.  Missing values (e.g. ``aov`` of
+    non-buyers) are left out of that feature's means; constant features get 0.
+
+    Returns
+    -------
+    DataFrame: persona × feature.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"events": [1, 2, 10, 11]}, index=pd.Index(list("abcd"), name="user_id"))
+    >>> feature_zscores(f, pd.Series([1, 1, 0, 0], index=f.index)).round(2)["events"].tolist()
+    [1.99, -1.99]
+    """
+    cols = _numeric_columns(features, columns)
+    lab = _aligned_labels(features, labels)
+    X = features[cols].astype(float)
+    skewed = (X.min() >= 0) & (X.skew().fillna(0) > 1)
+    X.loc[:, skewed] = np.log1p(X.loc[:, skewed])
+    sd = X.std(ddof=0).replace(0, np.nan)
+    sums = X.groupby(lab).sum(min_count=1)
+    counts = X.notna().groupby(lab).sum()
+    mean_in = sums / counts
+    mean_out = (X.sum() - sums) / (X.notna().sum() - counts)
+    out = ((mean_in - mean_out) / sd).fillna(0.0)
+    out.index.name = "persona"
+    return out
+
+
+def _persona_name(z: pd.Series, medians: pd.Series, share_buyers: float, taken: set[str]) -> str:
+    """Short name from the persona's standing on activity, spending and browsing."""
+    activity = next((c for c in ("active_day_share", "active_days", "events") if c in z.index), None)
+    act = z.get(activity, 0.0)
+    if medians.get("active_days", np.inf) <= 1:
+        adjective = "One-and-done"
+    elif act >= _HIGH:
+        adjective = "Loyal"
+    elif act >= _SOME:
+        adjective = "Regular"
+    else:
+        adjective = "Occasional"
+    if share_buyers >= 0.5:
+        if z.get("revenue", 0.0) >= _HIGH and z.get("aov", 0.0) >= -_SOME:
+            noun = "big spenders"
+        elif z.get("aov", 0.0) <= -_SOME:
+            noun = "small-basket buyers"
+        else:
+            noun = "buyers"
+    elif z.get("bounce_rate", 0.0) >= _SOME or z.get("mean_session_s", 0.0) <= -_SOME:
+        noun = "visitors" if adjective == "One-and-done" else "browsers"
+    else:
+        noun = "window shoppers"
+    name = f"{adjective} {noun}"
+    if name in taken:
+        top = z.drop([c for c in (activity, "revenue", "aov", "converted") if c in z.index]).abs().idxmax()
+        name = f"{name}, {_words(top)[0]} {'high' if z[top] > 0 else 'low'}"
+    return name
+
+
+def _fmt(value: float, money: bool = False) -> str:
+    if money:
+        return f"{value:,.2f}"
+    return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:,.1f}"
+
+
+def _description(name: str, size: int, share: float, medians: pd.Series, means: pd.Series,
+                 traits: list[tuple[str, float]]) -> str:
+    """One paragraph from the persona's numbers; sentences only for the features present."""
+    parts = [f"{name}: {share:.0%} of users ({size:,})."]
+    if "active_days" in medians.index:
+        days = medians["active_days"]
+        if days <= 1:
+            parts.append("The typical member was active on a single day only and did not come back.")
+        else:
+            parts.append(f"The typical member was active on {_fmt(days)} days")
+            if "recency_days" in medians.index:
+                parts[-1] += f" and was last seen {_fmt(medians['recency_days'])} days before the end of the data"
+            parts[-1] += "."
+    if "mean_session_s" in medians.index:
+        session = f"Sessions last about {medians['mean_session_s'] / 60:.1f} minutes"
+        if "events_per_session" in medians.index:
+            session += f" with {_fmt(medians['events_per_session'])} events each"
+        if "bounce_rate" in means.index:
+            session += f"; {means['bounce_rate']:.0%} of their sessions bounce"
+        parts.append(session + ".")
+    if "converted" in means.index:
+        buying = f"{means['converted']:.0%} of them bought at least once"
+        if "orders" in means.index:
+            buying += f" ({means['orders']:.1f} orders per person on average"
+            if "revenue" in means.index:
+                buying += f", {means['revenue']:,.2f} revenue per person"
+            if "aov" in medians.index and pd.notna(medians["aov"]):
+                buying += f", median basket {medians['aov']:,.2f}"
+            buying += ")"
+        parts.append(buying + ".")
+    if traits:
+        said = [f"{_words(f)[1 if d > 0 else 2]} ({d:+.1f} SD)" for f, d in traits]
+        parts.append("Compared with everyone else they " + ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1] + ".")
+    return " ".join(parts)
+
+
+def describe_personas(
+    features: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    columns: Iterable[str] | None = None,
+    top: int = 3,
+) -> pd.DataFrame:
+    """A persona card per label: size, share, medians, distinguishing traits, name and description.
+
+    What sets a persona apart are its ``top`` features with the largest
+    absolute standardized difference from everyone else
+    (:func:`feature_zscores`, at least 0.3 SD).  The name combines an
+    activity word (One-and-done: median of one active day; Loyal / Regular /
+    Occasional: activity at least 0.8 / 0.3 SD above the others, or less) with
+    a buying word (big spenders, small-basket buyers, buyers — when at least
+    half of them bought — or browsers / visitors / window shoppers); the
+    description is assembled from the persona's own numbers.  Nothing is
+    written per cluster by hand, so new data get new words.
+
+    Parameters
+    ----------
+    features : DataFrame
+        From :func:`user_features` (index ``user_id``).
+    labels : Series
+        Persona per user, e.g. ``segment_users(features).labels``.
+    columns : iterable of str, optional
+        Features to profile (default: all numeric / boolean ones).
+    top : int
+        Traits listed per persona.
+
+    Returns
+    -------
+    DataFrame indexed by ``persona``: ``name, users, share, traits,
+    description`` and ``median_<feature>`` per feature (``converted`` as a
+    share, ``mean_converted``).
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"active_days": [1, 1, 1, 20, 25, 30], "revenue": [0, 0, 0, 200.0, 300, 250],
+    ...                   "converted": [False, False, False, True, True, True]},
+    ...                  index=pd.Index(list("abcdef"), name="user_id"))
+    >>> cards = describe_personas(f, pd.Series([1, 1, 1, 0, 0, 0], index=f.index))
+    >>> cards["name"].tolist()
+    ['Loyal big spenders', 'One-and-done window shoppers']
+    """
+    cols = _numeric_columns(features, columns)
+    lab = _aligned_labels(features, labels)
+    z = feature_zscores(features, labels, cols)
+    numeric = features[cols].astype(float)
+    medians = numeric.groupby(lab).median()
+    means = numeric.groupby(lab).mean()
+    sizes = pd.Series(lab).value_counts().reindex(z.index)
+    rows, taken = [], set()
+    for persona in z.index:  # a handful of personas, not users
+        zp = z.loc[persona]
+        strongest = zp.abs().sort_values(ascending=False, kind="stable")
+        traits = [(f, float(zp[f])) for f in strongest.index[:top] if strongest[f] >= _SOME]
+        buyers = float(means.loc[persona, "converted"]) if "converted" in means.columns else 0.0
+        name = _persona_name(zp, medians.loc[persona], buyers, taken)
+        taken.add(name)
+        size = int(sizes[persona])
+        rows.append({"persona": persona, "name": name, "users": size, "share": size / len(lab),
+                     "traits": ", ".join(f"{_words(f)[1 if d > 0 else 2]} ({d:+.1f} SD)" for f, d in traits),
+                     "description": _description(name, size, size / len(lab), medians.loc[persona], means.loc[persona], traits)})
+    cards = pd.DataFrame(rows).set_index("persona")
+    cards = cards.join(medians.add_prefix("median_"))
+    if "converted" in means.columns:
+        cards = cards.drop(columns="median_converted").join(means[["converted"]].add_prefix("mean_"))
+    return cards
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class PersonaOutcomes:
+    """Result of :func:`persona_outcomes` (tidy frames, one row per persona [× period | × channel]).
+
+    Attributes
+    ----------
+    summary : DataFrame
+        ``persona, users, converted, conversion_rate, conversion_ci_low/high,
+        revenue_per_user, revenue_ci_low/high``.
+    retention : DataFrame
+        Pooled day-k retention per persona (``segment`` = persona name, ``period``,
+        ``eligible``, ``retained``, ``rate``, ``ci_low``, ``ci_high``) from
+        :func:`engagement_utils.retention.retention_curve`.
+    channels : DataFrame or None
+        ``persona, channel, users, channel_share, converted, conversion_rate,
+        ci_low, ci_high, index`` (conversion rate / the persona's overall rate),
+        None when no channel column is available.
+    """
+
+    summary: pd.DataFrame
+    retention: pd.DataFrame
+    channels: pd.DataFrame | None = None
+
+
+def _persona_names(labels: pd.Series, names: Mapping | pd.Series | None) -> pd.Series:
+    if names is None:
+        return labels.map(lambda p: f"Persona {p}").astype("category")
+    mapped = labels.map(dict(names))
+    if mapped.isna().any():
+        raise ValueError(f"names has no entry for persona(s) {sorted(set(labels[mapped.isna()]))}")
+    return mapped.astype("category")
+
+
+def persona_outcomes(
+    events: pd.DataFrame,
+    labels: pd.Series,
+    *,
+    names: Mapping | pd.Series | None = None,
+    conversion_events: Iterable[str] = CONVERSION_EVENTS,
+    max_days: int = 30,
+    users: pd.DataFrame | None = None,
+    channel: str = "acquisition_channel",
+    tz: str = "UTC",
+    confidence: float = 0.95,
+) -> PersonaOutcomes:
+    """Retention, conversion, revenue per user and channel response per persona, with CIs.
+
+    * Conversion rate = persona users with a conversion event / persona users;
+      Wilson interval (DESIGN §5).
+    * Revenue per user = mean of each user's total revenue (0 for non-buyers);
+      t interval ``mean ± t(n-1) · sd / √n``.
+    * Retention: classic calendar-day retention from each user's first event
+      (:func:`engagement_utils.retention.retention_matrix` with the persona as
+      segment, censored cohorts left out, pooled by
+      :func:`~engagement_utils.retention.retention_curve`).
+    * Channels: the channel column of ``users`` (e.g. acquisition channel), or
+      of the events (each user's first value) when no user table is given.
+      Per persona × channel: users, the channel's share of the persona,
+      conversion rate with Wilson CI, and ``index`` = that rate / the
+      persona's overall rate (above 1: the persona responds better to this channel).
+
+    Parameters
+    ----------
+    events : DataFrame
+        Canonical events (the same users as ``labels``; others are ignored).
+    labels : Series
+        Persona per ``user_id`` (e.g. ``segment_users(...).labels``).
+    names : mapping or Series, optional
+        Persona → display name (e.g. ``describe_personas(...)["name"]``).
+    max_days : int
+        Last retention day.
+    users : DataFrame, optional
+        User table holding ``channel``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "event": ["open", "purchase", "open", "open"],
+    ...     "revenue": [None, 10.0, None, None],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"], utc=True)})
+    >>> out = persona_outcomes(ev, pd.Series({"a": 0, "b": 1, "c": 1}), max_days=1)
+    >>> out.summary[["persona", "users", "converted", "revenue_per_user"]].values.tolist()
+    [['Persona 0', 1, 1, 10.0], ['Persona 1', 2, 0, 0.0]]
+    """
+    from scipy import stats as sps
+
+    from . import retention
+    from .stats import wilson_ci
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence={confidence!r} must be between 0 and 1, e.g. 0.95")
+    labels = pd.Series(labels)
+    persona = _persona_names(labels, names)
+    codes, ids = _user_codes(events)
+    position = pd.Index(labels.index).get_indexer(ids)
+    event_persona_pos = np.where(codes >= 0, position[codes], -1)
+    keep = event_persona_pos >= 0
+    if not keep.any():
+        raise ValueError("no event belongs to a labelled user; pass labels indexed by the events' user_id")
+    ev = events.loc[keep].copy(deep=False)
+    ev["persona"] = persona.to_numpy()[event_persona_pos[keep]]
+
+    n = len(labels)
+    lab_codes = position[codes[keep]]
+    is_conv = ev["event"].isin(list(conversion_events)).to_numpy()
+    converted = np.bincount(lab_codes[is_conv], minlength=n) > 0
+    revenue = (np.bincount(lab_codes, weights=np.nan_to_num(ev["revenue"].to_numpy(dtype=float)), minlength=n)
+               if "revenue" in ev.columns else np.full(n, np.nan))
+    per_user = pd.DataFrame({"persona": persona.to_numpy(), "converted": converted, "revenue": revenue})
+    g = per_user.groupby("persona", observed=True, sort=False)
+    summary = g.agg(users=("converted", "size"), converted=("converted", "sum"),
+                    revenue_per_user=("revenue", "mean"), revenue_sd=("revenue", "std")).reset_index()
+    order = pd.Series(labels.to_numpy()).groupby(persona.to_numpy(), observed=True).first()
+    summary = summary.assign(_o=summary["persona"].map(order)).sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+    summary["conversion_rate"] = summary["converted"] / summary["users"]
+    summary["conversion_ci_low"], summary["conversion_ci_high"] = wilson_ci(summary["converted"], summary["users"], confidence)
+    t = sps.t.ppf(0.5 + confidence / 2, np.maximum(summary["users"] - 1, 1))
+    half = t * summary["revenue_sd"] / np.sqrt(summary["users"])
+    summary["revenue_ci_low"] = summary["revenue_per_user"] - half
+    summary["revenue_ci_high"] = summary["revenue_per_user"] + half
+    summary = summary.drop(columns="revenue_sd")
+    summary["persona"] = summary["persona"].astype(str)
+
+    matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=tz, confidence=confidence)
+    curve = retention.retention_curve(matrix, confidence=confidence)
+
+    channels = None
+    channel_values = None
+    if users is not None:
+        if channel not in users.columns or "user_id" not in users.columns:
+            raise ValueError(f"users have no {channel!r} (or 'user_id') column; pass channel=<a column of users>")
+        channel_values = pd.Series(users[channel].to_numpy(), index=users["user_id"].to_numpy()).reindex(labels.index)
+    elif channel in ev.columns:
+        first_row = np.unique(lab_codes, return_index=True)[1]
+        channel_values = pd.Series(np.asarray(ev[channel].to_numpy(), dtype=object)[first_row],
+                                   index=labels.index[lab_codes[first_row]]).reindex(labels.index)
+    if channel_values is not None:
+        per_user["channel"] = pd.Series(channel_values.to_numpy(), dtype=object).fillna("(missing)").astype(str).to_numpy()
+        c = per_user.groupby(["persona", "channel"], observed=True).agg(users=("converted", "size"), converted=("converted", "sum")).reset_index()
+        c["persona"] = c["persona"].astype(str)
+        base = summary.set_index("persona")
+        c["channel_share"] = c["users"] / c["persona"].map(base["users"])
+        c["conversion_rate"] = c["converted"] / c["users"]
+        c["ci_low"], c["ci_high"] = wilson_ci(c["converted"], c["users"], confidence)
+        overall = c["persona"].map(base["conversion_rate"])
+        c["index"] = c["conversion_rate"] / overall.where(overall > 0)
+        rank = c["persona"].map({p: i for i, p in enumerate(summary["persona"])})
+        channels = c.assign(_r=rank).sort_values(["_r", "channel"], kind="stable").drop(columns="_r").reset_index(drop=True)
+        channels = channels[["persona", "channel", "users", "channel_share", "converted", "conversion_rate", "ci_low", "ci_high", "index"]]
+    return PersonaOutcomes(summary=summary, retention=curve, channels=channels)
+
+
+# --------------------------------------------------------------------------- projection and export
+
+
+def project_personas(features: pd.DataFrame, segmentation: Segmentation, *, sample_size: int = 5000,
+                     random_state: int = 0) -> pd.DataFrame:
+    """2-D PCA projection of the clustering features, for a scatter plot coloured by persona.
+
+    The features are transformed exactly as in :func:`segment_users`; at most
+    ``sample_size`` users (a seeded sample) are returned.  No user ids:
+    columns ``pc1, pc2, persona``; ``attrs["explained_variance"]`` holds the
+    share of variance of each axis.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"events": [1, 2, 1, 50, 52, 51], "minutes": [1.0, 1.2, 0.9, 30, 29, 31]},
+    ...                  index=pd.Index(list("abcdef"), name="user_id"))
+    >>> p = project_personas(f, segment_users(f, k=2))
+    >>> list(p.columns), len(p)
+    (['pc1', 'pc2', 'persona'], 6)
+    """
+    from sklearn.decomposition import PCA
+
+    order = np.argsort(np.asarray(features.index), kind="stable")
+    ordered = features.iloc[order]
+    X, _, _, _ = _clustering_matrix(ordered, segmentation.columns)
+    n = len(ordered)
+    rng = np.random.default_rng(random_state)
+    sample = np.sort(rng.choice(n, size=sample_size, replace=False)) if n > sample_size else np.arange(n)
+    n_components = min(2, X.shape[1])
+    pca = PCA(n_components=n_components, random_state=random_state).fit(X)
+    coords = pca.transform(X[sample])
+    out = pd.DataFrame({"pc1": coords[:, 0], "pc2": coords[:, 1] if n_components > 1 else 0.0,
+                        "persona": segmentation.labels.reindex(ordered.index).to_numpy()[sample]})
+    out.attrs["explained_variance"] = pca.explained_variance_ratio_.tolist()
+    return out
+
+
+def export_personas(labels: pd.Series, path: str | os.PathLike, *, names: Mapping | pd.Series | None = None,
+                    rfm_scores: pd.DataFrame | None = None) -> Path:
+    """Write user → persona assignments for activation in a marketing tool.
+
+    Columns: ``user_id, persona, persona_name`` (+ ``rfm_segment``,
+    ``rfm_code`` when ``rfm_scores`` are given).  The format follows the
+    suffix: ``.csv`` / ``.csv.gz`` or ``.parquet``.  The file holds user ids:
+    keep it out of shared reports.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = export_personas(pd.Series({"a": 0, "b": 1}), os.path.join(tempfile.mkdtemp(), "personas.csv"))
+    >>> pd.read_csv(path).columns.tolist()
+    ['user_id', 'persona', 'persona_name']
+    """
+    path = Path(path)
+    name = path.name.lower()
+    if not name.endswith((".csv", ".csv.gz", ".parquet")):
+        raise ValueError(f"cannot export to {path.name!r}: use a .csv, .csv.gz or .parquet file name")
+    labels = pd.Series(labels)
+    out = pd.DataFrame({"user_id": np.asarray(labels.index), "persona": labels.to_numpy(),
+                        "persona_name": _persona_names(labels, names).astype(str).to_numpy()})
+    if rfm_scores is not None:
+        scores = rfm_scores.reindex(labels.index)
+        for col, new in (("segment", "rfm_segment"), ("rfm_code", "rfm_code")):
+            if col in scores.columns:
+                out[new] = scores[col].astype(object).to_numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".parquet"):
+        out.to_parquet(path, index=False)
+    else:
+        out.to_csv(path, index=False)
+    return path
