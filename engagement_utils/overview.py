@@ -75,7 +75,7 @@ def value_mix(events: pd.DataFrame, column: str, top: int | None = None) -> pd.D
     Missing values are shown as ``"(missing)"``; with ``top`` the rarest values
     are folded into ``"(other)"``.  Columns: ``value, events, event_share,
     users, user_share`` (a user can have several values, so user shares need
-    not sum to 1), sorted by events descending.
+    not sum to 1), sorted by events descending with ``"(other)"`` last.
 
     Examples
     --------
@@ -86,16 +86,26 @@ def value_mix(events: pd.DataFrame, column: str, top: int | None = None) -> pd.D
     """
     if column not in events.columns:
         raise ValueError(f"no column {column!r} in the events; available: {list(events.columns)}")
-    values = events[column].astype("string").fillna("(missing)")
-    if top is not None:
-        keep = values.value_counts().index[:top]
-        values = values.where(values.isin(keep), "(other)")
-    frame = pd.DataFrame({"value": values.to_numpy(), "user_id": events["user_id"].to_numpy()})
-    mix = frame.groupby("value").agg(events=("user_id", "size"), users=("user_id", "nunique")).reset_index()
-    mix["event_share"] = mix["events"] / len(events)
-    mix["user_share"] = mix["users"] / events["user_id"].nunique()
-    mix = mix.sort_values(["events", "value"], ascending=[False, True], ignore_index=True)
-    return mix[["value", "events", "event_share", "users", "user_share"]]
+    codes, uniques = pd.factorize(events[column])
+    labels = np.append(np.asarray(uniques.astype(str), dtype=object), "(missing)")
+    codes = np.where(codes < 0, len(labels) - 1, codes)
+    events_per_value = np.bincount(codes, minlength=len(labels))
+    if top is not None and np.count_nonzero(events_per_value) > top:
+        keep = np.argsort(-events_per_value, kind="stable")[:top]
+        labels = np.append(labels[keep], "(other)")
+        remap = np.full(len(events_per_value), len(keep))
+        remap[keep] = np.arange(len(keep))
+        codes = remap[codes]
+        events_per_value = np.bincount(codes, minlength=len(labels))
+    user = pd.factorize(events["user_id"])[0].astype(np.int64)
+    n_users = int(user.max()) + 1
+    # Distinct users per value from unique (value, user) pairs.
+    pairs = np.unique(codes.astype(np.int64) * n_users + user)
+    users_per_value = np.bincount(pairs // n_users, minlength=len(labels))
+    mix = pd.DataFrame({"value": labels, "events": events_per_value, "event_share": events_per_value / len(events),
+                        "users": users_per_value, "user_share": users_per_value / n_users})
+    mix = mix[mix["events"] > 0].assign(folded=lambda m: m["value"] == "(other)")
+    return mix.sort_values(["folded", "events", "value"], ascending=[True, False, True], ignore_index=True).drop(columns="folded")
 
 
 def missing_values(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,55 @@
+"""Data overview summaries, pinned on hand-made logs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from engagement_utils import io, overview
+
+
+@pytest.fixture
+def events():
+    return io.load_events(pd.DataFrame({
+        "user_id": ["a", "a", "a", "b", "c", "c"],
+        "timestamp": ["2024-01-01 10:00", "2024-01-01 23:30", "2024-01-04 08:00", "2024-01-01 12:00", "2024-01-02 01:00", "2024-01-04 09:00"],
+        "event": ["open", "buy", "open", "open", "open", "open"],
+        "platform": ["ios", "ios", "web", None, "web", "web"],
+    }))
+
+
+def test_events_per_day_fills_gaps_and_counts_distinct_users(events):
+    daily = overview.events_per_period(events, "day")
+    assert daily["period"].dt.strftime("%m-%d").tolist() == ["01-01", "01-02", "01-03", "01-04"]
+    assert daily["events"].tolist() == [3, 1, 0, 2]
+    assert daily["users"].tolist() == [2, 1, 0, 2]
+
+
+def test_events_per_day_in_another_timezone(events):
+    # 23:30 UTC on Jan 1 is Jan 2 in Berlin; 01:00 UTC on Jan 2 stays Jan 2.
+    daily = overview.events_per_period(events, "day", tz="Europe/Berlin")
+    assert daily["events"].tolist() == [2, 2, 0, 2]
+
+
+def test_value_mix_shares_missing_and_top(events):
+    mix = overview.value_mix(events, "platform").set_index("value")
+    assert mix.loc["web", "events"] == 3 and mix.loc["web", "users"] == 2
+    assert mix.loc["(missing)", "events"] == 1
+    assert mix["event_share"].sum() == pytest.approx(1.0)
+    assert mix.loc["web", "user_share"] == pytest.approx(2 / 3)
+    folded = overview.value_mix(events, "platform", top=1)
+    assert folded["value"].tolist() == ["web", "(other)"]
+    assert folded["events"].tolist() == [3, 3]
+    assert folded.loc[1, "users"] == 2  # a (ios) and b (missing)
+
+
+def test_value_mix_unknown_column(events):
+    with pytest.raises(ValueError, match="no column 'channel'"):
+        overview.value_mix(events, "channel")
+
+
+def test_data_summary_numbers(events):
+    summary = overview.data_summary(events).set_index("metric")["value"]
+    assert summary["events"] == 6 and summary["users"] == 3 and summary["days covered"] == 4
+    assert summary["events per user (median)"] == 2.0
+    assert summary["duplicates dropped"] == 0
