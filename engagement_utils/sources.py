@@ -27,7 +27,9 @@ validates it exactly as it validates any event log.
 
 Column names
     Rules and expressions name the input's own columns (as in the file, before
-    ``column_map`` renames them) and the derived ``event`` and ``revenue``.
+    ``column_map`` renames them) and the derived ``event`` (when the ``event``
+    option creates it) and ``revenue``.  ``event_rules`` that refine an
+    existing event column write into that column, under its own name.
     Write a name containing spaces or symbols in backticks: ```Customer ID```.
 
 Conditions (``event_rules`` values and ``filters`` entries)
@@ -70,7 +72,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -257,12 +259,21 @@ class Condition:
     value: str | float | None
 
     def __str__(self) -> str:
+        column = self.column if _is_bare_word(self.column) else f"`{self.column}`"
         if self.value is None:
-            return f"{self.column} {self.operator}"
-        value = repr(self.value) if isinstance(self.value, str) and not self.value.isalnum() else self.value
-        if isinstance(value, float) and value.is_integer():
+            return f"{column} {self.operator}"
+        value = self.value
+        if isinstance(value, str):
+            value = value if _is_bare_word(value) else repr(value)
+        elif value.is_integer():
             value = int(value)
-        return f"{self.column} {self.operator} {value}"
+        return f"{column} {self.operator} {value}"
+
+
+def _is_bare_word(text: str) -> bool:
+    """True when ``text`` reads back as the same single unquoted word."""
+    token = _TOKEN.fullmatch(text)
+    return token is not None and token.lastgroup == "word"
 
 
 def parse_condition(condition: str) -> Condition:
@@ -503,14 +514,6 @@ def load_source(
 
     frame = _read_table(source, "events")
     rows_read = len(frame)
-    derived = ["event"] if (event is not None or rules) else []
-    derived += ["revenue"] if revenue_tree is not None else []
-    available = list(frame.columns)
-    _check_columns(available, [c.column for c in rules.values()], "event_rules")
-    _check_columns(available, [] if revenue_tree is None else _expression_columns(revenue_tree), "revenue")
-    _check_columns(available + derived, [c.column for _, c in steps if c is not None], "filters")
-    _check_columns(available, list(id_columns or []), "id_columns")
-
     event_column = _canonical_event_column(frame, column_map)
     if event is not None and event_column is not None:
         raise ValueError(
@@ -519,27 +522,31 @@ def load_source(
         )
     if rules and event is None and event_column is None:
         raise ValueError("event_rules need a default for rows no rule matches: give event='<name>' (e.g. 'purchase')")
+    # event_rules refine an existing event column in place, under its own name; otherwise 'event' is new.
+    derived = ["event"] if event is not None else []
+    derived += ["revenue"] if revenue_tree is not None else []
     for name in derived:
         if name in frame.columns or name in column_map.values():
-            if name == "event" and event_column is not None:
-                continue  # event_rules refine the input's own event column
             raise ValueError(
                 f"the {name} option would overwrite the input's {name!r} column; rename that column in column_map or drop the option"
             )
+    available = list(frame.columns)
+    _check_columns(available, [c.column for c in rules.values()], "event_rules")
+    _check_columns(available, [] if revenue_tree is None else _expression_columns(revenue_tree), "revenue")
+    _check_columns(available + derived, [c.column for _, c in steps if c is not None], "filters")
+    _check_columns(available, list(id_columns or []), "id_columns")
 
     frame = frame.copy(deep=False)
     ruled = np.zeros(len(frame), dtype=bool)
-    if derived and derived[0] == "event":
-        names = pd.Series(event, index=frame.index, dtype=object) if event is not None else frame[event_column].astype(object)
+    if event is not None or rules:
+        target = event_column or "event"
+        names = pd.Series(event, index=frame.index, dtype=object) if event is not None else frame[target].astype(object)
         # The first matching rule wins, so apply them in reverse and let earlier rules overwrite later ones.
         for name, condition in reversed(list(rules.items())):
             matched = _matches(frame, condition, f"event_rules[{name!r}]")
             names = names.mask(matched, name)
             ruled |= matched
-        if event_column is not None and event_column != "event":
-            frame = frame.drop(columns=event_column)
-            column_map.pop(event_column)
-        frame["event"] = names.astype("string")
+        frame[target] = names.astype("string")
     if revenue_tree is not None:
         numbers = {name: _numeric(frame, name, f"revenue {revenue!r}") for name in _expression_columns(revenue_tree)}
         values = pd.Series(_evaluate(revenue_tree, numbers), index=frame.index, dtype="float64")

@@ -237,3 +237,23 @@ def test_options_on_a_file_report_its_path_and_rows_read(tmp_path):
     pd.testing.assert_frame_equal(ev, retail(filters=[{"drop": "CustomerID is missing"}]))
     report = io.load_report(ev)
     assert (report.source, report.rows_read, report.rows_loaded) == (str(path), 7, 5)
+
+
+def test_filters_see_the_refined_event_column_under_its_own_name():
+    raw = pd.DataFrame({"uid": [1, 1, 2], "ts": ["2024-01-01", "2024-01-02", "2024-01-03"],
+                        "action": ["open", "order", "order"], "amount": [None, 5, 500]})
+    ev = load_source(raw, column_map={"uid": "user_id", "ts": "timestamp", "action": "event"},
+                     event_rules={"big_order": "amount >= 100"}, filters=[{"drop": "action == open"}])
+    assert ev["event"].tolist() == ["order", "big_order"]
+    with pytest.raises(DataValidationError, match="filters names column 'event'"):
+        load_source(raw, column_map={"uid": "user_id", "ts": "timestamp", "action": "event"},
+                    event_rules={"big_order": "amount >= 100"}, filters=[{"drop": "event == open"}])
+
+
+@pytest.mark.parametrize("condition", [
+    "action == app_open", "Country == 'United Kingdom'", "q > -1.5", "`Customer ID` is missing",
+    "code == '5'", "StockCode == 85123A", "x is not missing",
+])
+def test_logged_rule_text_reads_back_as_the_same_condition(condition):
+    parsed = parse_condition(condition)
+    assert parse_condition(str(parsed)) == parsed
