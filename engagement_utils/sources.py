@@ -503,7 +503,8 @@ def load_source(
     loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates}
     if _no_options(event, event_rules, revenue, filters, id_columns):
         events = io.load_events(source, column_map=column_map, **loader_options)
-        events.attrs["cleaning_log"] = _loader_steps(events, [], len(events) + _loader_removed(events), drop_duplicates, start, end)
+        rows_read = events.attrs["load_report"]["rows_read"]
+        events.attrs["cleaning_log"] = _loader_steps(events, [], rows_read, drop_duplicates, start, end)
         return events
 
     steps = _parse_filters(filters)
@@ -563,6 +564,11 @@ def load_source(
             frame = frame.loc[~matched if action == "drop" else matched]
             rule = f"{action} {condition}"
         log.append(_log_row(rule, before, len(frame)))
+        if before and frame.empty:
+            raise DataValidationError(
+                [f"filter step {len(log)} ({rule}) removed every remaining row ({before:,}); check its condition"],
+                f"events ({_describe(source)})",
+            )
     for column in id_columns or []:
         frame[column] = _clean_ids(frame[column])
 
@@ -576,11 +582,6 @@ def load_source(
     events.attrs["load_report"] = report
     events.attrs["cleaning_log"] = _loader_steps(events, log, len(frame), drop_duplicates, start, end)
     return events
-
-
-def _loader_removed(events: pd.DataFrame) -> int:
-    report = events.attrs["load_report"]
-    return report["duplicates_dropped"] + report["rows_outside_window"]
 
 
 def _loader_steps(events: pd.DataFrame, log: list[dict], rows_in: int, drop_duplicates: bool, start, end) -> list[dict]:

@@ -257,3 +257,8 @@ def test_filters_see_the_refined_event_column_under_its_own_name():
 def test_logged_rule_text_reads_back_as_the_same_condition(condition):
     parsed = parse_condition(condition)
     assert parse_condition(str(parsed)) == parsed
+
+
+def test_a_filter_that_empties_the_table_is_named():
+    with pytest.raises(DataValidationError, match=r"filter step 2 \(keep Quantity > 100\) removed every remaining row \(6\)"):
+        retail(filters=[{"drop": "CustomerID is missing"}, {"keep": "Quantity > 100"}])
