@@ -31,6 +31,7 @@ __all__ = [
     "omitted_features",
     "rfm",
     "rfm_summary",
+    "rfm_grid",
     "Segmentation",
     "segment_users",
     "feature_zscores",
@@ -281,6 +282,25 @@ def omitted_features(features: pd.DataFrame) -> dict[str, str]:
     ['aov', 'bounce_rate', 'channels_reached', 'events_per_session', 'main_platform', 'mean_session_s', 'revenue', 'sessions']
     """
     return dict(features.attrs.get("omitted", {}))
+
+
+
+def rfm_grid(scores: pd.DataFrame) -> pd.DataFrame:
+    """Users and mean monetary value per R × F score cell (tidy), for the RFM grid chart.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"recency_days": [1, 30, 200, 5], "orders": [9, 3, 1, 6], "revenue": [900.0, 120, 10, 300]},
+    ...                  index=pd.Index(list("abcd"), name="user_id"))
+    >>> rfm_grid(rfm(f)).query("users > 0")[["R", "F", "users"]].values.tolist()
+    [[1, 1, 1], [3, 3, 1], [4, 4, 1], [5, 5, 1]]
+    """
+    bins = int(max(scores["R"].max(), scores["F"].max()))
+    cells = pd.MultiIndex.from_product([range(1, bins + 1), range(1, bins + 1)], names=["R", "F"])
+    g = scores.groupby(["R", "F"])
+    out = pd.DataFrame({"users": g.size(), "monetary_mean": g["monetary"].mean()}).reindex(cells)
+    out["users"] = out["users"].fillna(0).astype(np.int64)
+    return out.reset_index()
 
 
 # --------------------------------------------------------------------------- clustering
