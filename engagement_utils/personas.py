@@ -293,7 +293,7 @@ def rfm_grid(scores: pd.DataFrame) -> pd.DataFrame:
     >>> f = pd.DataFrame({"recency_days": [1, 30, 200, 5], "orders": [9, 3, 1, 6], "revenue": [900.0, 120, 10, 300]},
     ...                  index=pd.Index(list("abcd"), name="user_id"))
     >>> rfm_grid(rfm(f)).query("users > 0")[["R", "F", "users"]].values.tolist()
-    [[1, 1, 1], [3, 3, 1], [4, 4, 1], [5, 5, 1]]
+    [[1, 1, 1], [2, 2, 1], [4, 4, 1], [5, 5, 1]]
     """
     bins = int(max(scores["R"].max(), scores["F"].max()))
     cells = pd.MultiIndex.from_product([range(1, bins + 1), range(1, bins + 1)], names=["R", "F"])
