@@ -100,6 +100,7 @@ def test_cohort_loading_keeps_every_customer_with_clean_ids(cohort_events):
     assert len(ids) == 4_372 and pd.api.types.is_integer_dtype(ids.dtype) and 17850 in ids
     assert cleaning_log(cohort_events).loc[0, ["rule", "rows_removed"]].tolist() == ["drop CustomerID is missing", 135_080]
     assert set(cohort_events["event"].cat.categories) == {"purchase", "refund"}
+    assert cohort_events["country"].nunique() == 37  # 38 in the file; Hong Kong's lines have no customer
     assert (cohort_events["revenue"].dropna() >= 0).all()
 
 
