@@ -24,7 +24,7 @@ from .stats import (
     srm_check,
 )
 
-__all__ = ["ExperimentAnalysis", "analyze_experiment", "metric_label", "metric_kind"]
+__all__ = ["ExperimentAnalysis", "analyze_experiment", "metric_label", "metric_kind", "format_chance"]
 
 ROLES = ("primary", "secondary", "guardrail")
 _ESTIMATES = ["difference", "ci_low", "ci_high", "relative_lift", "lift_ci_low", "lift_ci_high",
@@ -124,7 +124,14 @@ def _fmt_p(p: float) -> str:
     return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
 
 
-def _fmt_chance(c: float) -> str:
+def format_chance(c: float) -> str:
+    """A probability as a percentage that never rounds to a misleading 0% or 100%.
+
+    Examples
+    --------
+    >>> format_chance(0.9997), format_chance(0.9951), format_chance(0.42)
+    ('> 99.9%', '99.5%', '42%')
+    """
     if c > 0.999:
         return "> 99.9%"
     if c < 0.001:
@@ -334,7 +341,7 @@ def _metric_sentence(row, settings: dict, family_size: int) -> str:
     adjusted = ""
     if settings["correction"] != "none" and family_size > 1:
         adjusted = f", {_CORRECTION_NAMES[settings['correction']]}-adjusted {_fmt_p(row.p_value_adjusted)[2:]}"
-    stats_text = f"{estimate}, {level} CI {lo} to {hi}, {_fmt_p(row.p_value)}{adjusted}; chance to beat control {_fmt_chance(row.chance_to_beat)}"
+    stats_text = f"{estimate}, {level} CI {lo} to {hi}, {_fmt_p(row.p_value)}{adjusted}; chance to beat control {format_chance(row.chance_to_beat)}"
     control_value, variant_value = _fmt_value(row.control_value, kind), _fmt_value(row.variant_value, kind)
     if row.significant:
         verb = "raised" if row.difference > 0 else "lowered"
