@@ -365,7 +365,7 @@ def _clustering_matrix(features: pd.DataFrame, columns: Iterable[str] | None):
                 raise ValueError(f"feature {c!r} is not numeric; cluster on numeric features or encode it first")
             if features[c].isna().any():
                 raise ValueError(f"feature {c!r} has {int(features[c].isna().sum())} missing value(s); fill them or leave it out")
-    X = features[candidates].to_numpy(dtype=float)
+    X = features[candidates].to_numpy(dtype=float, copy=True)  # transformed in place below
     # Counts, durations and money are right-skewed: log1p keeps a few heavy users from
     # dominating the distances.
     skew = pd.DataFrame(X, columns=candidates).skew().fillna(0).to_numpy()
