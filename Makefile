@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/truth.json
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv data reports test test-unit test-notebooks lab bench clean
+.PHONY: help venv data reports reports-online-retail test test-unit test-notebooks lab bench clean
 
 help:
 	@echo "make reports  build the HTML reports on the demo data into reports/"
 	@echo "make test     run the unit, doctest, notebook (nbval) and end-to-end tests"
+	@echo "make reports-online-retail  the same reports on the shipped UCI Online Retail export"
 	@echo "make data     generate the demo data into data/demo/"
 	@echo "make lab      open JupyterLab on the project's kernel"
 	@echo "make bench    run the performance benchmarks"
@@ -34,8 +35,12 @@ $(DEMO): $(STAMP) engagement_utils/demo.py
 
 data: $(DEMO)
 
+# `make reports PARAMS=reports/params/online_retail.yml` builds another data set's reports.
 reports: venv data
-	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/engagement-report $(REPORT_ARGS)
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/engagement-report $(if $(PARAMS),--params $(PARAMS)) $(REPORT_ARGS)
+
+reports-online-retail:
+	$(MAKE) reports PARAMS=reports/params/online_retail.yml
 
 test: venv data
 	JUPYTER_PREFER_ENV_PATH=1 $(PYTEST) -n 2 --dist loadfile \
