@@ -20,8 +20,9 @@ Funnel
 
 Steps are given as event names (``"purchase"``), alternatives separated by
 ``|`` (``"screen_view[screen=product] | add_to_cart"``), a property filter in
-brackets (``event[column=value]``), or a dict ``{"event": ..., column: value}``
-(a list of such specs means alternatives).
+brackets (``event[column=value]``, or ``event[column:value]``, which papermill
+can parse in a notebook's parameters cell), or a dict ``{"event": ...,
+column: value}`` (a list of such specs means alternatives).
 
 Paths and screen flow work inside sessions: the sequence of ``column``
 values (event names by default, or screens) of each session.  An exit is the
@@ -44,7 +45,7 @@ __all__ = ["ORDERINGS", "parse_step", "funnel", "cart_abandonment", "top_paths",
 
 ORDERINGS = ("sequential", "strict", "any")
 ENTRY, EXIT = "(entry)", "(exit)"
-_FILTER = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[\s*([^=\]]+?)\s*=\s*([^\]]*?)\s*\])?\s*$")
+_FILTER = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[\s*([^=:\]]+?)\s*[=:]\s*([^\]]*?)\s*\])?\s*$")
 
 
 def parse_step(step) -> list[dict]:
@@ -54,6 +55,8 @@ def parse_step(step) -> list[dict]:
     --------
     >>> parse_step("screen_view[screen=product] | add_to_cart")
     [{'event': 'screen_view', 'screen': 'product'}, {'event': 'add_to_cart'}]
+    >>> parse_step("screen_view[screen:product]")
+    [{'event': 'screen_view', 'screen': 'product'}]
     >>> parse_step({"event": "purchase"})
     [{'event': 'purchase'}]
     """
@@ -69,7 +72,7 @@ def parse_step(step) -> list[dict]:
     for part in step.split("|"):
         match = _FILTER.match(part)
         if not match:
-            raise ValueError(f"cannot read funnel step {part!r}; write 'event' or 'event[column=value]'")
+            raise ValueError(f"cannot read funnel step {part!r}; write 'event', 'event[column=value]' or 'event[column:value]'")
         name, column, value = match.groups()
         alternatives.append({"event": name, column: value} if column else {"event": name})
     return alternatives
