@@ -489,7 +489,6 @@ def _segment_labels(events: pd.DataFrame, segment: str | None, log: _Log, member
 class _Cohorts:
     log: _Log
     members: _Members
-    segment: np.ndarray | None  # per member label
     group: np.ndarray  # per member group code (cohort × segment)
     group_cohort: np.ndarray  # per group cohort ordinal
     group_segment: np.ndarray | None  # per group segment label
@@ -524,7 +523,7 @@ def _cohorts(events, *, period, tz, cohorts, start_events, return_events, segmen
     first = members.cohort.min()
     groups, group = np.unique((members.cohort - first) * n_seg + seg_code, return_inverse=True)
     return _Cohorts(
-        log=log, members=members, segment=labels, group=group.ravel(),
+        log=log, members=members, group=group.ravel(),
         group_cohort=groups // n_seg + first,
         group_segment=None if seg_names is None else np.asarray(seg_names, dtype=object)[groups % n_seg],
         size=np.bincount(group.ravel(), minlength=len(groups)),

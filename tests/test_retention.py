@@ -473,3 +473,28 @@ def test_segments_differ_in_the_generated_direction(demo_with_truth_segments):
     channels = r.retention_curve(r.retention_matrix(demo_with_truth_segments, "day", segment="n_channels", max_periods=7))
     day7 = channels[channels["period"] == 7].set_index("segment")["rate"]
     assert day7["3"] > day7["2"] > day7["1"]
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def test_plots_draw_what_they_are_given(cohort_log):
+    import matplotlib.pyplot as plt
+
+    from engagement_utils import plots
+
+    matrix = r.retention_matrix(cohort_log, "day", max_periods=3)
+    ax = plots.plot_retention_heatmap(matrix)
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "2024-01-01  (n=3)"
+    assert "33%" in [t.get_text() for t in ax.texts]
+    segmented = r.retention_matrix(cohort_log, "day", segment="platform", max_periods=3)
+    curve = r.retention_curve(segmented)
+    ax = plots.plot_retention_curves(curve)
+    assert sorted(line.get_label() for line in ax.get_lines()) == sorted(curve["segment"].unique())
+    ax = plots.plot_cohort_sizes(segmented)
+    assert sum(p.get_height() for p in ax.patches) == cohort_log["user_id"].nunique()
+    ax = plots.plot_retention_difference(r.compare_retention(curve, baseline="ios"))
+    assert "vs ios" in ax.get_title()
+    with pytest.raises(ValueError, match="one segment"):
+        plots.plot_retention_heatmap(segmented)
+    plt.close("all")
