@@ -393,8 +393,7 @@ def _conversion_flags(events, people, conversion_event, within_days, tz, end):
         raise ValueError(f"within_days={within_days!r} must be a whole number of days >= 1")
     install = pd.Series(periods.period_ordinal(people["first_seen"], "day", tz), index=ids.to_numpy())
     conv = conv[conv["day"] < conv["user_id"].map(install) + int(within_days)]
-    limit = (periods.first_incomplete_ordinal(end, "day", tz, end_is_exclusive=True) if end is not None
-             else periods.first_incomplete_ordinal(events["timestamp"].max(), "day", tz))
+    limit = periods.first_incomplete_ordinal(events["timestamp"].max() if end is None else end, "day", tz)
     converted = ids.isin(set(conv["user_id"])).astype(float).to_numpy()
     return np.where(install.to_numpy() + int(within_days) <= limit, converted, np.nan)
 
@@ -776,8 +775,7 @@ def user_outcomes(
     inside = (position >= 0) & (day >= 0) & (day < horizon_days)
     active_days = np.bincount(np.unique(position[inside] * horizon_days + day[inside]) // horizon_days,
                               minlength=len(people)).astype(float)
-    limit = (periods.first_incomplete_ordinal(end, "day", tz, end_is_exclusive=True) if end is not None
-             else periods.first_incomplete_ordinal(events["timestamp"].max(), "day", tz))
+    limit = periods.first_incomplete_ordinal(events["timestamp"].max() if end is None else end, "day", tz)
     observed = install + horizon_days <= limit
     h = int(horizon_days)
     people[f"engaged_{h}d"] = np.where(observed, (active_days > 1).astype(float), np.nan)

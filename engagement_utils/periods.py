@@ -128,25 +128,25 @@ def period_start(timestamps: pd.Series, period: str = "day", tz: str = "UTC") ->
     return pd.Series(ordinal_to_start(period_ordinal(ts, period, tz), period), index=ts.index, name=ts.name)
 
 
-def first_incomplete_ordinal(end: pd.Timestamp, period: str = "day", tz: str = "UTC", *, end_is_exclusive: bool = False) -> int:
-    """Ordinal of the first period that the data do not cover completely.
+def first_incomplete_ordinal(end: pd.Timestamp, period: str = "day", tz: str = "UTC") -> int:
+    """Ordinal of the first period that the data do not cover completely: the one holding ``end``.
 
-    ``end`` is the data's end.  By default it is the last observed timestamp and
-    the period containing it is treated as still in progress (incomplete).  With
-    ``end_is_exclusive=True`` (an explicit end such as ``"2024-04-01"``) a period
-    that ends exactly at ``end`` counts as complete.
+    ``end`` is either the last observed timestamp (the period containing it is
+    still in progress) or an explicit exclusive end such as ``"2024-04-01"``
+    (the period starting there is not observed at all; one that ``end`` falls
+    inside is only partly observed).  Either way every period before the one
+    holding ``end`` is complete.
 
     Examples
     --------
     >>> first_incomplete_ordinal(pd.Timestamp("2024-01-31 18:00", tz="UTC"), "month")
     648
-    >>> first_incomplete_ordinal(pd.Timestamp("2024-02-01", tz="UTC"), "month", end_is_exclusive=True)
+    >>> first_incomplete_ordinal(pd.Timestamp("2024-02-01", tz="UTC"), "month")  # January complete
+    649
+    >>> first_incomplete_ordinal(pd.Timestamp("2024-02-15", tz="UTC"), "month")  # February partial
     649
     """
     end = pd.Timestamp(end)
     if end.tzinfo is None:
         end = end.tz_localize("UTC")
-    if end_is_exclusive:
-        end = end - pd.Timedelta(1, "ns")
-        return int(period_ordinal(pd.Series([end]), period, tz)[0]) + 1
     return int(period_ordinal(pd.Series([end]), period, tz)[0])

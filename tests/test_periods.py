@@ -50,7 +50,10 @@ def test_first_incomplete_ordinal():
     assert periods.first_incomplete_ordinal(pd.Timestamp("2011-12-09 12:50", tz="UTC"), "month") == \
         periods.period_ordinal(ts("2011-12-01"), "month")[0]
     # an exclusive end on the boundary: the month before is complete
-    assert periods.first_incomplete_ordinal(pd.Timestamp("2012-01-01", tz="UTC"), "month", end_is_exclusive=True) == \
+    assert periods.first_incomplete_ordinal(pd.Timestamp("2012-01-01", tz="UTC"), "month") == \
+        periods.period_ordinal(ts("2012-01-01"), "month")[0]
+    # an exclusive end inside a month: that month is only partly observed
+    assert periods.first_incomplete_ordinal(pd.Timestamp("2012-01-15", tz="UTC"), "month") == \
         periods.period_ordinal(ts("2012-01-01"), "month")[0]
 
 

@@ -157,9 +157,7 @@ def experiment_users(
         end_ts = end_ts.tz_localize("UTC") if end_ts.tzinfo is None else end_ts
         before_end = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64) < end_ts.tz_convert("UTC").value
         owner_all = np.where(before_end, owner_all, -1)
-        first_incomplete = periods.first_incomplete_ordinal(end_ts, "day", tz, end_is_exclusive=True)
-    else:
-        first_incomplete = periods.first_incomplete_ordinal(events["timestamp"].max(), "day", tz)
+    first_incomplete = periods.first_incomplete_ordinal(events["timestamp"].max() if end is None else end_ts, "day", tz)
     keep = owner_all >= 0
     ev = events.loc[keep]
     owner = owner_all[keep]
