@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/truth.json
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv data reports reports-online-retail test test-unit test-notebooks lab bench clean
+.PHONY: help venv data notebooks reports reports-online-retail test test-unit test-notebooks lab bench clean
 
 help:
 	@echo "make reports  build the HTML reports on the demo data into reports/"
@@ -16,6 +16,7 @@ help:
 	@echo "make reports-online-retail  the same reports on the shipped UCI Online Retail export"
 	@echo "make data     generate the demo data into data/demo/"
 	@echo "make lab      open JupyterLab on the project's kernel"
+	@echo "make notebooks  re-execute the notebooks in place (refreshes the outputs nbval compares)"
 	@echo "make bench    run the performance benchmarks"
 	@echo "make clean    remove generated reports and demo data"
 
@@ -52,6 +53,15 @@ test-unit: venv data
 
 test-notebooks: venv data
 	$(PYTEST) --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+
+# Re-execute the notebooks in place so their stored outputs (compared by nbval) are current;
+# per-cell execution timestamps are stripped so re-runs do not churn the diffs.
+notebooks: venv data
+	for nb in notebooks/*.ipynb; do \
+		JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ClearMetadataPreprocessor.enabled=True --ClearMetadataPreprocessor.clear_notebook_metadata=False \
+			--ClearMetadataPreprocessor.preserve_cell_metadata_mask='[("tags")]' "$$nb" || exit 1; \
+	done
 
 lab: venv data
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=.
