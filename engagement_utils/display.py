@@ -118,7 +118,9 @@ def show_key_numbers(numbers: Mapping[str, object], title: str = "Key numbers") 
 
     Examples
     --------
-    >>> show_key_numbers({"Events": "123,456", "Users": 5_321})  # doctest: +SKIP
+    Usage in a notebook cell (it displays HTML, so it is not a doctest)::
+
+        show_key_numbers({"Events": "123,456", "Users": 5_321})
     """
     shown = {str(label): _format_value(value) for label, value in numbers.items()}
     display(
@@ -203,7 +205,9 @@ def show_table(
 
     Examples
     --------
-    >>> show_table(pd.DataFrame({"event": ["<b>login</b>"], "users": [12]}))  # doctest: +SKIP
+    Usage in a notebook cell (it displays HTML, so it is not a doctest)::
+
+        show_table(pd.DataFrame({"event": ["<b>login</b>"], "users": [12]}))
     """
     display(HTML(table_html(df, caption=caption, max_rows=max_rows, float_format=float_format)))
 
@@ -276,7 +280,9 @@ def show_note(text: str, kind: str = "info") -> None:
 
     Examples
     --------
-    >>> show_note("Cohorts younger than 7 days have no day-7 value.")  # doctest: +SKIP
+    Usage in a notebook cell (it displays HTML, so it is not a doctest)::
+
+        show_note("Cohorts younger than 7 days have no day-7 value.")
     """
     if kind not in _NOTE_STYLES:
         raise ValueError(f"kind must be one of {', '.join(map(repr, _NOTE_STYLES))}, got {kind!r}")

@@ -362,8 +362,10 @@ def load_params_file(path: str | os.PathLike) -> dict[str, Any]:
 
     Examples
     --------
-    >>> load_params_file("reports/params/demo.yml")  # doctest: +SKIP
-    {'output_dir': None, 'notebooks': None, 'parameters': {'start': '2024-01-01'}, ...}
+    Usage (it reads project files or runs notebooks, so it is not a doctest)::
+
+        load_params_file("reports/params/demo.yml")
+        {'output_dir': None, 'notebooks': None, 'parameters': {'start': '2024-01-01'}, ...}
     """
     path = Path(path)
     try:
@@ -553,8 +555,10 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
 
     Examples
     --------
-    >>> check_kernel()  # doctest: +SKIP
-    '/work/main/.venv/bin/python'
+    Usage (it reads project files or runs notebooks, so it is not a doctest)::
+
+        check_kernel()
+        '/work/main/.venv/bin/python'
     """
     fix = (
         f"install this environment's kernel with:\n    {sys.executable} -m ipykernel install "
@@ -735,8 +739,10 @@ def render_html(
 
     Examples
     --------
-    >>> page = render_html(nbformat.read("notebooks/00_data_overview.ipynb", 4),
-    ...                    name="00_data_overview")  # doctest: +SKIP
+    Usage (it reads project files or runs notebooks, so it is not a doctest)::
+
+        page = render_html(nbformat.read("notebooks/00_data_overview.ipynb", 4),
+                           name="00_data_overview")
     """
     title = _title(nb, name)
     body = _report_body(nb)
@@ -974,10 +980,12 @@ def build_reports(
 
     Examples
     --------
-    >>> summary = build_reports(["01_cohort_retention"], parameters={"period": "month"},
-    ...                         output_dir="reports/monthly")  # doctest: +SKIP
-    >>> [(r.name, r.status) for r in summary.results]  # doctest: +SKIP
-    [('01_cohort_retention', 'ok')]
+    Usage (it reads project files or runs notebooks, so it is not a doctest)::
+
+        summary = build_reports(["01_cohort_retention"], parameters={"period": "month"},
+                                output_dir="reports/monthly")
+        [(r.name, r.status) for r in summary.results]
+        [('01_cohort_retention', 'ok')]
     """
     config = (
         load_params_file(params_file)
@@ -1069,8 +1077,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Examples
     --------
-    >>> main(["01_cohort_retention", "-p", "period", "month"])  # doctest: +SKIP
-    0
+    Usage (it reads project files or runs notebooks, so it is not a doctest)::
+
+        main(["01_cohort_retention", "-p", "period", "month"])
+        0
     """
     args = _parser().parse_args(argv)
     notebooks_dir = Path(args.notebooks_dir)
