@@ -46,11 +46,12 @@ import json
 import sys
 import warnings
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PERSONAS", "generate_demo_data", "write_demo_data", "main", "DEFAULT_DIR"]
+__all__ = ["PERSONAS", "LIGHT_MIX", "generate_demo_data", "write_demo_data", "main", "DEFAULT_DIR"]
 
 DEFAULT_DIR = Path("data/demo")
 ACTIVITY_CAP = 0.98
@@ -87,6 +88,10 @@ PERSONAS: dict[str, dict] = {
         view_mix=(0.50, 0.30, 0.15, 0.03, 0.02),
     ),
 }
+
+# Mostly one-visit users with a tail of regulars: about 10 events per user over
+# 180 days (the default mix gives about 150), as in a typical product export.
+LIGHT_MIX = {"power_user": 0.004, "casual_browser": 0.065, "bargain_hunter": 0.011, "one_and_done": 0.92}
 
 PLATFORMS = ("ios", "android", "web")
 PLATFORM_SHARE = (0.40, 0.35, 0.25)
@@ -126,9 +131,22 @@ def _persona_array(key: str, persona_idx: np.ndarray) -> np.ndarray:
     return np.array([PERSONAS[name][key] for name in PERSONAS], dtype=float)[persona_idx]
 
 
-def _simulate_users(rng: np.random.Generator, n_users: int, days: int) -> pd.DataFrame:
+def _persona_shares(persona_mix: Mapping[str, float] | None) -> dict[str, float]:
+    """Share of each persona: the defaults of :data:`PERSONAS`, or ``persona_mix`` (weights, normalized)."""
+    if persona_mix is None:
+        return {name: params["share"] for name, params in PERSONAS.items()}
+    unknown = sorted(set(persona_mix) - set(PERSONAS))
+    if unknown:
+        raise ValueError(f"persona_mix: unknown persona(s) {unknown}; allowed: {', '.join(PERSONAS)}")
+    weights = np.array([float(persona_mix.get(name, 0.0)) for name in PERSONAS])
+    if (weights < 0).any() or weights.sum() <= 0:
+        raise ValueError("persona_mix: weights must be >= 0 with a positive sum")
+    return dict(zip(PERSONAS, (weights / weights.sum()).tolist()))
+
+
+def _simulate_users(rng: np.random.Generator, n_users: int, days: int, shares: dict[str, float]) -> pd.DataFrame:
     names = list(PERSONAS)
-    persona = rng.choice(len(names), size=n_users, p=[PERSONAS[n]["share"] for n in names])
+    persona = rng.choice(len(names), size=n_users, p=[shares[n] for n in names])
     platform = rng.choice(len(PLATFORMS), size=n_users, p=PLATFORM_SHARE)
     platform_name = np.array(PLATFORMS)[platform]
     reach = {ch: rng.random(n_users) < pd.Series(platform_name).map(share).to_numpy() for ch, share in CHANNEL_REACH.items()}
@@ -330,7 +348,8 @@ def _curve_truth(prob, q, observed, groups: pd.Series, max_k: int) -> dict:
     return out
 
 
-def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, start: str = "2024-01-01") -> dict:
+def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, start: str = "2024-01-01",
+                       persona_mix: Mapping[str, float] | None = None) -> dict:
     """Generate the demo tables and their truth.
 
     Parameters
@@ -343,6 +362,10 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
         Seed of the random generator: the same seed gives identical tables.
     start : str, default "2024-01-01"
         First calendar day (UTC).
+    persona_mix : dict, optional
+        Weights per persona name (normalized; missing personas get 0) instead
+        of the default shares, e.g. :data:`LIGHT_MIX` (about 10 events per user
+        over 180 days, for benchmark-sized logs).  The truth records the shares used.
 
     Returns
     -------
@@ -360,7 +383,8 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
         raise ValueError("n_users must be >= 1 and days >= 2")
     rng = np.random.default_rng(seed)
     origin = pd.Timestamp(start, tz="UTC")
-    users = _simulate_users(rng, n_users, days)
+    shares = _persona_shares(persona_mix)
+    users = _simulate_users(rng, n_users, days, shares)
     window = (int(days * EXPERIMENT["window_start_frac"]), int(days * EXPERIMENT["window_end_frac"]))
 
     event_frames, assignment_frames, survey_frames = [], [], []
@@ -427,7 +451,8 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
     truth = {
         "seed": seed, "n_users": n_users, "days": days, "start": str(origin.date()),
         "timezone": "UTC",
-        "personas": {name: {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()} for name, params in PERSONAS.items()},
+        "personas": {name: {k: (list(v) if isinstance(v, tuple) else v) for k, v in {**params, "share": shares[name]}.items()}
+                     for name, params in PERSONAS.items()},
         "persona_counts": users["persona"].value_counts().sort_index().astype(int).to_dict(),
         "retention_definition": "classic calendar-day retention in UTC from the first event (day 0 = signup day)",
         "by_persona": _curve_truth(prob, q, observed, users["persona"], TRUTH_MAX_K),
@@ -460,13 +485,14 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
 
 
 def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, seed: int = 42,
-                    start: str = "2024-01-01", csv: bool = False) -> dict[str, Path]:
+                    start: str = "2024-01-01", csv: bool = False,
+                    persona_mix: Mapping[str, float] | None = None) -> dict[str, Path]:
     """Generate the demo data and write it to ``out_dir``; return the written paths.
 
     Events go to ``events.parquet`` (and ``events.csv.gz`` with ``csv=True``),
     the other tables to CSV, the truth to ``truth.json``.
     """
-    data = generate_demo_data(n_users=n_users, days=days, seed=seed, start=start)
+    data = generate_demo_data(n_users=n_users, days=days, seed=seed, start=start, persona_mix=persona_mix)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"events": out / "events.parquet"}
@@ -483,7 +509,7 @@ def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``engagement-demo-data [--out DIR] [--users N] [--days D] [--seed S] [--csv]``."""
+    """Command line: ``engagement-demo-data [--out DIR] [--users N] [--days D] [--seed S] [--csv] [--light]``."""
     parser = argparse.ArgumentParser(description="Generate the deterministic demo data set with its truth file.")
     parser.add_argument("--out", default=str(DEFAULT_DIR), help="output folder (default: data/demo)")
     parser.add_argument("--users", type=int, default=5000, help="number of users (default: 5000)")
@@ -491,8 +517,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
     parser.add_argument("--start", default="2024-01-01", help="first day, YYYY-MM-DD (default: 2024-01-01)")
     parser.add_argument("--csv", action="store_true", help="also write events as gzipped CSV")
+    parser.add_argument("--light", action="store_true",
+                        help="light users (LIGHT_MIX persona shares: about 10 events per user over 180 days)")
     args = parser.parse_args(argv)
-    paths = write_demo_data(args.out, n_users=args.users, days=args.days, seed=args.seed, start=args.start, csv=args.csv)
+    paths = write_demo_data(args.out, n_users=args.users, days=args.days, seed=args.seed, start=args.start, csv=args.csv,
+                            persona_mix=LIGHT_MIX if args.light else None)
     n_events = len(pd.read_parquet(paths["events"], columns=["event"]))
     print(f"wrote {n_events:,} events for {args.users:,} users over {args.days} days to {args.out}", file=sys.stderr)
     return 0
