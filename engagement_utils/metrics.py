@@ -41,6 +41,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from . import periods
+from ._arrays import distinct
 from .retention import user_retention
 from .sessions import _time_order
 from .stats import wilson_ci
@@ -207,7 +208,7 @@ def active_users(
     n_days, n_seg = last_day - first_day + 1, len(seg_labels)
     # Unique (segment, user, day) triples, sorted so that a unit's days are consecutive.
     unit = seg_codes[mask].astype(np.int64) * (codes.max() + 1) + codes[mask]
-    key = np.unique(unit * n_days + (day[mask] - first_day))
+    key = distinct(unit * n_days + (day[mask] - first_day))
     unit, d = key // n_days, key % n_days
     seg = unit // (codes.max() + 1)
     next_day = np.r_[np.where(unit[1:] == unit[:-1], d[1:], np.iinfo(np.int64).max), np.iinfo(np.int64).max]
@@ -481,7 +482,7 @@ def lifecycle(events: pd.DataFrame, period: str = "week", *, tz: str = "UTC", ac
     codes, _ = _user_codes(events)
     p = periods.period_ordinal(events["timestamp"][mask], period, tz)
     n_per = int(p.max() - p.min() + 2)
-    key = np.unique(codes[mask] * n_per + (p - p.min()))
+    key = distinct(codes[mask] * n_per + (p - p.min()))
     user, rel = key // n_per, key % n_per
     same_prev = np.r_[False, user[1:] == user[:-1]]
     prev = np.r_[-10, rel[:-1]]
@@ -773,7 +774,7 @@ def user_outcomes(
     position = pd.Index(ids).get_indexer(categories.astype(object))[codes]
     day = periods.period_ordinal(events["timestamp"], "day", tz) - install[np.maximum(position, 0)]
     inside = (position >= 0) & (day >= 0) & (day < horizon_days)
-    active_days = np.bincount(np.unique(position[inside] * horizon_days + day[inside]) // horizon_days,
+    active_days = np.bincount(distinct(position[inside] * horizon_days + day[inside]) // horizon_days,
                               minlength=len(people)).astype(float)
     limit = periods.first_incomplete_ordinal(events["timestamp"].max() if end is None else end, "day", tz)
     observed = install + horizon_days <= limit

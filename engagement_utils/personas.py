@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from ._arrays import distinct
 from .sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration, sessionize
 
 __all__ = [
@@ -198,7 +199,7 @@ def user_features(
     day = periods.period_ordinal(win["timestamp"], "day", tz)
     day0 = day.min() if len(day) else 0
     span = day.max() - day0 + 1 if len(day) else 1
-    user_day = np.unique(wcodes * span + (day - day0))
+    user_day = distinct(wcodes * span + (day - day0))
     out["active_days"] = np.bincount(user_day // span, minlength=n)
     out["events"] = np.bincount(wcodes, minlength=n)
     # Days the user could have been active: from their first day (or the window start) to as_of's day.
@@ -240,7 +241,7 @@ def user_features(
     out["converted"] = orders > 0
     if "channel" in win.columns:
         ch = pd.factorize(win["channel"])[0]
-        pairs = np.unique(wcodes[ch >= 0] * (ch.max() + 1) + ch[ch >= 0]) if (ch >= 0).any() else np.array([], dtype=np.int64)
+        pairs = distinct(wcodes[ch >= 0] * (ch.max() + 1) + ch[ch >= 0]) if (ch >= 0).any() else np.array([], dtype=np.int64)
         out["channels_reached"] = np.bincount(pairs // max(ch.max() + 1, 1), minlength=n)
     else:
         omitted["channels_reached"] = "the events have no 'channel' column"

@@ -36,6 +36,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from . import periods
+from ._arrays import distinct, order_by
 from .stats import wilson_ci
 
 __all__ = [
@@ -202,7 +203,7 @@ class _Members:
 def _first_per_key(log: _Log, mask: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Log positions of the earliest masked event per distinct key."""
     rows = np.flatnonzero(mask)
-    order = np.lexsort((log.ns[rows], key[rows]))
+    order = order_by(key[rows], log.ns[rows])
     ordered = key[rows][order]
     first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
     return rows[order[first]]
@@ -246,11 +247,29 @@ class _Lookup:
             self.base = np.zeros(len(members.code), dtype=np.int64)
         self.has_code = has_code
         if kind == "n_period":
-            self.keys = np.unique(_pack(code, x))
+            self.keys = distinct(_pack(code, x))
         else:
             last = np.full(len(log.users), np.iinfo(np.int64).min, dtype=np.int64)
             np.maximum.at(last, code, x)
             self.last = np.where(has_code, last[np.maximum(members.code, 0)], np.iinfo(np.int64).min)
+
+    def last_eligible(self) -> np.ndarray:
+        """Per member, the largest k that :meth:`eligible` accepts (negative: none)."""
+        if self.window == "calendar":
+            return self.horizon - 1 - self.members.cohort
+        span = self.end_ns - self.members.start_ns
+        return (span - 1) // self.length if self.include_partial else span // self.length - 1
+
+    def last_retained(self) -> np.ndarray | None:
+        """Per member, the largest k at which it is active and eligible (negative: never).
+
+        One value per member describes every k only for unbounded retention
+        (active at k = last return offset >= k); n-period activity has gaps.
+        """
+        if self.kind != "unbounded":
+            return None
+        # clamp first: members without any return have last = int64 min, which would overflow
+        return np.minimum(np.maximum(self.last, self.base - 1) - self.base, self.last_eligible())
 
     def eligible(self, k: int) -> np.ndarray:
         if self.window == "calendar":
@@ -541,14 +560,42 @@ def _max_offset(c: _Cohorts, window: str, include_partial: bool) -> int:
     return max(int(span // length) - (0 if include_partial else 1), 0)
 
 
-def _counts(lookup: _Lookup, c: _Cohorts, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Retained and eligible members per group (rows) and offset (columns)."""
-    retained = np.zeros((len(c.size), len(ks)), dtype=np.int64)
-    eligible = np.zeros_like(retained)
-    for j, k in enumerate(ks):
-        ret, elig = lookup(int(k))
-        retained[:, j] = np.bincount(c.group, weights=ret, minlength=len(c.size))
-        eligible[:, j] = np.bincount(c.group, weights=elig, minlength=len(c.size))
+def _at_least(group: np.ndarray, last: np.ndarray, n_groups: int, n_ks: int) -> np.ndarray:
+    """Members per group (rows) with ``last >= k`` for k = 0 .. n_ks - 1 (columns): a histogram, summed from the right."""
+    keep = last >= 0
+    hist = np.bincount(group[keep] * n_ks + np.minimum(last[keep], n_ks - 1), minlength=n_groups * n_ks)
+    return np.cumsum(hist.reshape(n_groups, n_ks)[:, ::-1], axis=1)[:, ::-1]
+
+
+def _counts(lookup: _Lookup, c: _Cohorts, n_ks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Retained and eligible members per group (rows) and offset k = 0 .. n_ks - 1 (columns).
+
+    Eligibility (and unbounded activity) is a threshold in k per member, so
+    both are histograms of each member's last k.  N-period activity of
+    first-time cohorts (one member per user) is one pass over the distinct
+    user × period keys; recurring cohorts (several members per user) test
+    every member at every k.
+    """
+    n_groups = len(c.size)
+    eligible = _at_least(c.group, lookup.last_eligible(), n_groups, n_ks)
+    last = lookup.last_retained()
+    if last is not None:
+        return _at_least(c.group, last, n_groups, n_ks), eligible
+    members = lookup.members
+    if (members.code >= 0).all() and np.bincount(members.code).max(initial=0) <= 1:
+        member_of = np.full(len(c.log.users), -1, dtype=np.int64)
+        member_of[members.code] = np.arange(len(members.code))
+        key_code = lookup.keys // _KEY_SPAN
+        member = member_of[key_code]
+        has = member >= 0
+        member = member[has]
+        offset = lookup.keys[has] - _pack(key_code[has], lookup.base[member])
+        hit = (offset >= 0) & (offset < n_ks) & (offset <= lookup.last_eligible()[member])
+        retained = np.bincount(c.group[member[hit]] * n_ks + offset[hit], minlength=n_groups * n_ks)
+        return retained.reshape(n_groups, n_ks), eligible
+    retained = np.zeros((n_groups, n_ks), dtype=np.int64)
+    for k in range(n_ks):
+        retained[:, k] = np.bincount(c.group, weights=lookup(k)[0], minlength=n_groups)
     return retained, eligible
 
 
@@ -665,7 +712,7 @@ def retention_matrix(
         raise ValueError(f"max_periods={max_periods!r}: give a whole number of periods >= 0, or None for all observed")
     ks = np.arange(int(max_periods) + 1)
     lookup = _Lookup(c.log, c.members, kind, window, include_partial)
-    retained, eligible = _counts(lookup, c, ks)
+    retained, eligible = _counts(lookup, c, len(ks))
     out = _tidy(c, {"period": ks}, retained, eligible, confidence)
     out.attrs["retention"] = _attrs(c.log, kind=kind, cohorts=cohorts, window=window, include_partial=include_partial,
                                     segment=segment, confidence=confidence)

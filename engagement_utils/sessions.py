@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from ._arrays import distinct, order_by
 from .stats import wilson_ci
 
 __all__ = ["assign_sessions", "session_table", "sessionize", "Sessionized", "parse_duration",
@@ -57,9 +58,7 @@ def parse_duration(value, name: str = "timeout") -> pd.Timedelta:
 def _time_order(events: pd.DataFrame) -> np.ndarray:
     """Row order by user, then time: the identity when the frame is already canonical."""
     codes = pd.factorize(events["user_id"], sort=True)[0] if not isinstance(events["user_id"].dtype, pd.CategoricalDtype) else events["user_id"].cat.codes.to_numpy()
-    ts = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    sorted_already = len(codes) < 2 or bool(np.all((np.diff(codes) > 0) | ((np.diff(codes) == 0) & (np.diff(ts) >= 0))))
-    return np.arange(len(events)) if sorted_already else np.lexsort((ts, codes))
+    return order_by(codes, events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64))
 
 
 def assign_sessions(events: pd.DataFrame, timeout="30min", max_duration=None, rebuild: bool = False) -> pd.DataFrame:
@@ -106,6 +105,18 @@ def assign_sessions(events: pd.DataFrame, timeout="30min", max_duration=None, re
         starts = starts | np.r_[True, piece[1:] != piece[:-1]]
     out["session_id"] = np.cumsum(starts) - 1
     return out
+
+
+def _distinct_per_session(codes: np.ndarray, first: np.ndarray, n_events: np.ndarray) -> np.ndarray:
+    """Distinct non-negative ``codes`` per session (sessions are the runs starting at ``first``)."""
+    if codes.max(initial=-1) < 63:
+        # one bit per value: OR the bits over each session and count them
+        bits = np.where(codes >= 0, np.left_shift(1, np.maximum(codes, 0)), 0)
+        return np.bitwise_count(np.bitwise_or.reduceat(bits, first)).astype(np.int64)
+    owner = np.repeat(np.arange(len(first)), n_events)
+    span = codes.max() + 1
+    pairs = distinct(owner[codes >= 0] * span + codes[codes >= 0])
+    return np.bincount(pairs // span, minlength=len(first))
 
 
 def session_table(
@@ -171,23 +182,20 @@ def session_table(
     converted = np.add.reduceat(is_conversion.astype(np.int64), first) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()
     if "screen" in events.columns:
-        screen = pd.factorize(events["screen"])[0].astype(np.int64)
-        owner = np.repeat(np.arange(len(first)), n_events)
-        pairs = np.unique(owner[screen >= 0] * (screen.max() + 1) + screen[screen >= 0])
-        n_screens = np.bincount(pairs // (screen.max() + 1), minlength=len(first))
+        n_screens = _distinct_per_session(pd.factorize(events["screen"])[0].astype(np.int64), first, n_events)
     else:
         n_screens = n_views
     bounce = n_events == 1 if bounce_on == "events" else n_views <= 1
+    user = events["user_id"]
     table = pd.DataFrame({
         "session_id": events["session_id"].iloc[first].to_numpy(),
-        "user_id": events["user_id"].iloc[first].to_numpy(),
+        # a categorical keeps its dtype (no per-row objects); other ids become a plain array
+        "user_id": user.iloc[first].reset_index(drop=True) if isinstance(user.dtype, pd.CategoricalDtype) else user.iloc[first].to_numpy(),
         "start": start, "end": end, "duration_s": duration_s,
         "n_events": n_events, "n_views": n_views, "n_screens": n_screens,
         "bounce": bounce, "converted": converted,
         "engaged": (duration_s >= engaged_min_seconds) | (n_views >= engaged_min_views) | converted,
     })
-    if isinstance(events["user_id"].dtype, pd.CategoricalDtype):
-        table["user_id"] = pd.Categorical(table["user_id"], categories=events["user_id"].cat.categories)
     if "revenue" in events.columns:
         table["revenue"] = np.add.reduceat(np.nan_to_num(events["revenue"].to_numpy(dtype=float)), first)
     keep = list(keep)

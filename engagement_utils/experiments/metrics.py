@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
+from .._arrays import distinct
 from ..retention import user_retention
 from ..sessions import sessionize
 from ..stats import wilson_ci
@@ -73,7 +74,7 @@ def _counts(owner: np.ndarray, mask: np.ndarray, n: int, weights=None) -> np.nda
 
 def _distinct_days(owner: np.ndarray, day: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     span = int(day[mask].max() - day[mask].min() + 1) if mask.any() else 1
-    keys = np.unique(owner[mask].astype(np.int64) * span + (day[mask] - (day[mask].min() if mask.any() else 0)))
+    keys = distinct(owner[mask].astype(np.int64) * span + (day[mask] - (day[mask].min() if mask.any() else 0)))
     return np.bincount(keys // span, minlength=n).astype(float)
 
 

@@ -1,0 +1,53 @@
+"""Array helpers shared by the analyses' hot paths (private).
+
+Canonical event frames are sorted by user, then time (see ``io.load_events``),
+so keys built as ``user code × span + period`` are already non-decreasing.
+These helpers check that in one linear pass and then skip the O(n log n)
+sort that ``np.unique`` / ``np.lexsort`` would do; on any other input they
+fall back to the sort, so results never depend on the input order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def is_sorted_by(primary: np.ndarray, secondary: np.ndarray) -> bool:
+    """True when the rows are ordered by ``primary``, then ``secondary``.
+
+    Examples
+    --------
+    >>> is_sorted_by(np.array([0, 0, 1]), np.array([5, 7, 1])), is_sorted_by(np.array([0, 0]), np.array([2, 1]))
+    (True, False)
+    """
+    if len(primary) < 2:
+        return True
+    step = np.diff(primary)
+    return bool(np.all((step > 0) | ((step == 0) & (np.diff(secondary) >= 0))))
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for a 1-d array, in one pass when it is already non-decreasing.
+
+    Examples
+    --------
+    >>> distinct(np.array([1, 1, 4, 9, 9])).tolist(), distinct(np.array([3, 1, 3])).tolist()
+    ([1, 4, 9], [1, 3])
+    """
+    values = np.asarray(values)
+    if len(values) > 1 and bool(np.all(values[1:] >= values[:-1])):
+        return values[np.r_[True, values[1:] != values[:-1]]]
+    return np.unique(values)
+
+
+def order_by(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """``np.lexsort((secondary, primary))``: the identity when the rows are already in that order.
+
+    Examples
+    --------
+    >>> order_by(np.array([1, 0, 0]), np.array([0, 9, 3])).tolist()
+    [2, 1, 0]
+    """
+    if is_sorted_by(primary, secondary):
+        return np.arange(len(primary))
+    return np.lexsort((secondary, primary))
