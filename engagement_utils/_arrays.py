@@ -51,3 +51,23 @@ def order_by(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     if is_sorted_by(primary, secondary):
         return np.arange(len(primary))
     return np.lexsort((secondary, primary))
+
+
+def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for non-negative integer keys.
+
+    When the keys span a small range (cohort × segment numbers) a histogram
+    replaces the sort.
+
+    Examples
+    --------
+    >>> uniques, inverse = dense_codes(np.array([7, 2, 7, 0]))
+    >>> uniques.tolist(), inverse.tolist()
+    ([0, 2, 7], [2, 1, 2, 0])
+    """
+    keys = np.asarray(keys)
+    if len(keys) == 0 or keys.max() >= 4 * len(keys) + 1024:
+        uniques, inverse = np.unique(keys, return_inverse=True)
+        return uniques, inverse.ravel()
+    present = np.bincount(keys) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[keys]

@@ -36,7 +36,7 @@ from scipy import stats as sps
 from statsmodels.stats.multitest import multipletests
 
 from . import periods
-from ._arrays import distinct, order_by
+from ._arrays import dense_codes, distinct, is_sorted_by
 from .stats import wilson_ci
 
 __all__ = [
@@ -124,6 +124,11 @@ def _utc_ns(timestamps: pd.Series) -> np.ndarray:
     return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
 
 
+def _rows(mask: np.ndarray) -> np.ndarray | slice:
+    """Index selecting ``mask``: a slice (views, no copies of the event arrays) when it selects every row."""
+    return slice(None) if mask.all() else mask
+
+
 def _ordinal_of(ts: pd.Timestamp, period: str, tz: str) -> int:
     return int(periods.period_ordinal(pd.Series([ts]), period, tz)[0])
 
@@ -179,9 +184,10 @@ def _prepare(events: pd.DataFrame, period: str, tz: str, start_events, return_ev
         last_instant = data_end - pd.Timedelta(1, "ns")
     rows = np.flatnonzero(keep)
     ordinal = periods.period_ordinal(events["timestamp"].iloc[rows] if end is not None else events["timestamp"], period, tz)
+    sel = _rows(keep)
     return _Log(
-        users=users, code=code[rows], ns=ns[rows], ordinal=np.asarray(ordinal, dtype=np.int64),
-        is_start=is_start[rows], is_return=is_return[rows], rows=rows, period=period, tz=tz,
+        users=users, code=code[sel], ns=ns[sel], ordinal=np.asarray(ordinal, dtype=np.int64),
+        is_start=is_start[sel], is_return=is_return[sel], rows=rows, period=period, tz=tz,
         end=data_end, end_ns=end_ns,
         # the period holding the last event is still in progress; an explicit end is exclusive,
         # so in both cases the first incomplete period is the one holding `data_end`
@@ -203,10 +209,11 @@ class _Members:
 def _first_per_key(log: _Log, mask: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Log positions of the earliest masked event per distinct key."""
     rows = np.flatnonzero(mask)
-    order = order_by(key[rows], log.ns[rows])
-    ordered = key[rows][order]
-    first = np.r_[True, ordered[1:] != ordered[:-1]] if len(ordered) else np.zeros(0, bool)
-    return rows[order[first]]
+    key, ns = (key, log.ns) if len(rows) == len(key) else (key[rows], log.ns[rows])
+    order = None if is_sorted_by(key, ns) else np.lexsort((ns, key))
+    ordered = key if order is None else key[order]
+    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else np.zeros(0, np.int64)
+    return rows[first if order is None else order[first]]
 
 
 def _members_from_events(log: _Log, cohorts: str) -> _Members:
@@ -229,7 +236,7 @@ class _Lookup:
     def __init__(self, log: _Log, members: _Members, kind: str, window: str, include_partial: bool):
         self.members, self.kind, self.window, self.include_partial = members, kind, window, include_partial
         self.end_ns = log.end_ns
-        ret = log.is_return
+        ret = _rows(log.is_return)
         code = log.code[ret]
         has_code = members.code >= 0
         if window == "calendar":
@@ -540,7 +547,7 @@ def _cohorts(events, *, period, tz, cohorts, start_events, return_events, segmen
     seg_code, seg_names = pd.factorize(labels, sort=True) if labels is not None else (np.zeros(len(members.code), np.int64), None)
     n_seg = 1 if seg_names is None else len(seg_names)
     first = members.cohort.min()
-    groups, group = np.unique((members.cohort - first) * n_seg + seg_code, return_inverse=True)
+    groups, group = dense_codes((members.cohort - first) * n_seg + seg_code)
     return _Cohorts(
         log=log, members=members, group=group.ravel(),
         group_cohort=groups // n_seg + first,
