@@ -190,8 +190,9 @@ def user_features(
 
     start_ns = np.iinfo(np.int64).min if window is None else as_of_ns - parse_duration(window, "window").value
     in_window = ts_ns >= start_ns
+    del ts_ns  # peak memory: sessionize below needs room
     win = history.loc[in_window] if not in_window.all() else history
-    wcodes = codes[in_window]
+    wcodes = codes[in_window] if not in_window.all() else codes
 
     out = pd.DataFrame(index=ids)
     out["recency_days"] = (as_of_ns - last_ns) // _DAY.value
@@ -201,6 +202,7 @@ def user_features(
     span = day.max() - day0 + 1 if len(day) else 1
     user_day = distinct(wcodes * span + (day - day0))
     out["active_days"] = np.bincount(user_day // span, minlength=n)
+    del day, user_day
     out["events"] = np.bincount(wcodes, minlength=n)
     # Days the user could have been active: from their first day (or the window start) to as_of's day.
     last_day = periods.period_ordinal(pd.Series([as_of - pd.Timedelta(1, "ns")]), "day", tz)[0]

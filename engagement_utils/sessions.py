@@ -111,8 +111,10 @@ def _distinct_per_session(codes: np.ndarray, first: np.ndarray, n_events: np.nda
     """Distinct non-negative ``codes`` per session (sessions are the runs starting at ``first``)."""
     if codes.max(initial=-1) < 63:
         # one bit per value: OR the bits over each session and count them
-        bits = np.where(codes >= 0, np.left_shift(1, np.maximum(codes, 0)), 0)
+        bits = np.left_shift(np.int64(1), np.maximum(codes, 0))
+        bits[codes < 0] = 0
         return np.bitwise_count(np.bitwise_or.reduceat(bits, first)).astype(np.int64)
+    codes = codes.astype(np.int64)
     owner = np.repeat(np.arange(len(first)), n_events)
     span = codes.max() + 1
     pairs = distinct(owner[codes >= 0] * span + codes[codes >= 0])
@@ -182,7 +184,9 @@ def session_table(
     converted = np.add.reduceat(is_conversion.astype(np.int64), first) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()
     if "screen" in events.columns:
-        n_screens = _distinct_per_session(pd.factorize(events["screen"])[0].astype(np.int64), first, n_events)
+        screen = events["screen"]
+        codes = screen.cat.codes.to_numpy() if isinstance(screen.dtype, pd.CategoricalDtype) else pd.factorize(screen)[0]
+        n_screens = _distinct_per_session(codes, first, n_events)
     else:
         n_screens = n_views
     bounce = n_events == 1 if bounce_on == "events" else n_views <= 1
