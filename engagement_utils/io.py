@@ -31,6 +31,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ._arrays import order_by
+
 __all__ = [
     "DataValidationError",
     "LoadReport",
@@ -269,19 +271,19 @@ def _categorize_text(frame: pd.DataFrame, skip: set[str]) -> None:
             frame[col] = frame[col].astype("category")
 
 
-def _window(frame: pd.DataFrame, column: str, start, end, checker: _Checker) -> tuple[pd.DataFrame, int]:
-    """Rows with start <= column < end, and how many were dropped."""
+def _window(frame: pd.DataFrame, column: str, start, end, checker: _Checker) -> np.ndarray | None:
+    """Mask of the rows with start <= column < end (None without bounds)."""
     if start is None and end is None:
-        return frame, 0
-    keep = pd.Series(True, index=frame.index)
+        return None
+    keep = np.ones(len(frame), dtype=bool)
     if start is not None:
-        keep &= frame[column] >= _as_utc(start)
+        keep &= (frame[column] >= _as_utc(start)).to_numpy()
     if end is not None:
-        keep &= frame[column] < _as_utc(end)
+        keep &= (frame[column] < _as_utc(end)).to_numpy()
     if not keep.any():
         span = f"{frame[column].min()} to {frame[column].max()}" if len(frame) else "no rows"
         checker.add(f"no rows left after the date window start={start!r}, end={end!r}; the data span {span}")
-    return frame.loc[keep], int((~keep).sum())
+    return keep
 
 
 def _as_utc(value) -> pd.Timestamp:
@@ -289,8 +291,9 @@ def _as_utc(value) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
-def _finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport) -> pd.DataFrame:
-    frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
+def _finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: np.ndarray | None = None) -> pd.DataFrame:
+    """Rows stably sorted by ``sort_by`` (or taken at ``order``, positions already in that order)."""
+    frame = (frame.sort_values(sort_by, kind="stable") if order is None else frame.take(order)).reset_index(drop=True)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].cat.remove_unused_categories()
@@ -370,15 +373,30 @@ def load_events(
     report = LoadReport(source=_describe(source), rows_read=len(frame))
     events = check.frame
     _categorize_text(events, skip={"user_id", "timestamp", "revenue"})
+    # One stable (user, time) order serves the duplicate search and the final sort: exact
+    # duplicates share user and timestamp, so only rows in runs of equal (user, time) keys
+    # are compared on every column, in original order within the run (keep="first").
+    user = events["user_id"].cat.codes.to_numpy()
+    ts = events["timestamp"].array.asi8
+    order = order_by(user, ts)
     if drop_duplicates:
-        duplicated = events.duplicated(keep="first")
+        same = np.zeros(len(order), dtype=bool)  # row equals the previous row's (user, time)
+        same[1:] = (user[order[1:]] == user[order[:-1]]) & (ts[order[1:]] == ts[order[:-1]])
+        in_run = same.copy()
+        in_run[:-1] |= same[1:]
+        duplicated = np.zeros(len(order), dtype=bool)
+        duplicated[in_run] = events.take(order[in_run]).duplicated(keep="first").to_numpy()
         report.duplicates_dropped = int(duplicated.sum())
         if report.duplicates_dropped:
             report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
-            events = events.loc[~duplicated]
-    events, report.rows_outside_window = _window(events, "timestamp", start, end, check)
+            order = order[~duplicated]
+    inside = _window(events, "timestamp", start, end, check)
+    if inside is not None:
+        inside = inside[order]
+        report.rows_outside_window = int((~inside).sum())
+        order = order[inside]
     check.raise_if_any()
-    return _finish(events, ["user_id", "timestamp"], report)
+    return _finish(events, ["user_id", "timestamp"], report, order=order)
 
 
 def load_assignments(
