@@ -291,11 +291,18 @@ def _as_utc(value) -> pd.Timestamp:
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
+def _all_categories_used(values: pd.Categorical) -> bool:
+    """True when every category occurs (checked without copying the codes; -1, missing, lands in the spare slot)."""
+    used = np.zeros(len(values.categories) + 1, dtype=bool)
+    used[values.codes] = True
+    return bool(used[:-1].all())
+
+
 def _finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: np.ndarray | None = None) -> pd.DataFrame:
     """Rows stably sorted by ``sort_by`` (or taken at ``order``, positions already in that order)."""
     frame = (frame.sort_values(sort_by, kind="stable") if order is None else frame.take(order)).reset_index(drop=True)
     for col in frame.columns:
-        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+        if isinstance(frame[col].dtype, pd.CategoricalDtype) and not _all_categories_used(frame[col].array):
             frame[col] = frame[col].cat.remove_unused_categories()
     report.rows_loaded = len(frame)
     frame.attrs["load_report"] = report.as_dict()
@@ -376,12 +383,17 @@ def load_events(
     # One stable (user, time) order serves the duplicate search and the final sort: exact
     # duplicates share user and timestamp, so only rows in runs of equal (user, time) keys
     # are compared on every column, in original order within the run (keep="first").
-    user = events["user_id"].cat.codes.to_numpy()
+    user = events["user_id"].array.codes
     ts = events["timestamp"].array.asi8
     order = order_by(user, ts)
     if drop_duplicates:
-        same = np.zeros(len(order), dtype=bool)  # row equals the previous row's (user, time)
-        same[1:] = (user[order[1:]] == user[order[:-1]]) & (ts[order[1:]] == ts[order[:-1]])
+        # Compare users only where the timestamp repeats: few rows, little memory.
+        sorted_ts = ts[order]
+        same = np.zeros(len(order), dtype=bool)  # row has the previous row's (user, time)
+        same[1:] = sorted_ts[1:] == sorted_ts[:-1]
+        del sorted_ts
+        tie = np.flatnonzero(same)
+        same[tie] = user[order[tie]] == user[order[tie - 1]]
         in_run = same.copy()
         in_run[:-1] |= same[1:]
         duplicated = np.zeros(len(order), dtype=bool)
@@ -390,6 +402,7 @@ def load_events(
         if report.duplicates_dropped:
             report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
             order = order[~duplicated]
+        del same, tie, in_run, duplicated
     inside = _window(events, "timestamp", start, end, check)
     if inside is not None:
         inside = inside[order]
