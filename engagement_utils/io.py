@@ -200,12 +200,13 @@ class _Checker:
         if column not in self.frame.columns:
             return
         ids = self.frame[column]
+        clean = _clean_ids(ids)
         missing = ids.isna()
         if ids.dtype == object or isinstance(ids.dtype, pd.StringDtype):
-            missing |= ids.astype("string").str.strip().fillna("").eq("")
+            missing |= (clean == "").to_numpy()  # blank after stripping
         if missing.any():
             self.add(f"column {column!r}: {int(missing.sum())} null id(s), first at {self.rows(missing)}; drop or fill those rows")
-        self.frame[column] = _clean_ids(ids)
+        self.frame[column] = clean
 
     def numbers(self, column: str, *, required: bool, non_negative: bool, fix: str) -> None:
         if column not in self.frame.columns:
@@ -256,7 +257,11 @@ def _clean_ids(ids: pd.Series) -> pd.Series:
         if (finite == np.floor(finite)).all():
             ids = ids.astype("Int64")
     elif ids.dtype == object or isinstance(ids.dtype, pd.StringDtype):
-        ids = ids.astype("string").str.strip()
+        # Strip each distinct id once, not every row (10M rows hold ~1M ids).
+        codes, uniques = pd.factorize(ids)
+        clean = pd.Categorical(pd.Series(uniques, dtype=object).astype("string").str.strip())
+        codes = np.where(codes >= 0, clean.codes[codes], -1)
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=clean.dtype), index=ids.index, name=ids.name)
     if isinstance(ids.dtype, pd.CategoricalDtype):
         return ids.cat.remove_unused_categories()
     return ids.astype("category")
