@@ -151,20 +151,30 @@ def experiment_users(
     n = len(users)
     assign_day = periods.period_ordinal(users["assigned_at"], "day", tz)
     assign_ns = users["assigned_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-
-    owner_all = _owner(events, users["user_id"].to_numpy())
+    end_ts = None
     if end is not None:
         end_ts = pd.Timestamp(end)
         end_ts = end_ts.tz_localize("UTC") if end_ts.tzinfo is None else end_ts
-        before_end = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64) < end_ts.tz_convert("UTC").value
-        owner_all = np.where(before_end, owner_all, -1)
     first_incomplete = periods.first_incomplete_ordinal(events["timestamp"].max() if end is None else end_ts, "day", tz)
-    keep = owner_all >= 0
-    ev = events.loc[keep]
-    owner = owner_all[keep]
+    # Peak memory: retention (its own pass over all events) runs before the per-event
+    # arrays below exist, and the per-event arrays are freed before sessionizing.
+    flags = None
+    if "retention" in groups:
+        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
+                               tz=tz, end=end)
+
+    owner = _owner(events, users["user_id"].to_numpy())
+    if end_ts is not None:
+        owner[events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64) >= end_ts.tz_convert("UTC").value] = -1
+    keep = owner >= 0
+    needed = [c for c in ("user_id", "timestamp", "event", "revenue") if c in events.columns]
+    ev = events.loc[keep, needed]
+    owner = owner[keep]
+    del keep
     ts = ev["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
     rel_day = periods.period_ordinal(ev["timestamp"], "day", tz) - assign_day[owner]
     after = ts >= assign_ns[owner]
+    del ts
     post = after & (rel_day < window_days)
     pre = ~after & (rel_day >= -pre_period_days)
     is_conversion = ev["event"].isin(list(conversion_events)).to_numpy()
@@ -176,11 +186,10 @@ def experiment_users(
         conversion_open = assign_day + conversion_days - 1 >= first_incomplete
         hits = _counts(owner, after & (rel_day < conversion_days) & is_conversion, n)
         columns[f"converted_{conversion_days}d"] = np.where(conversion_open, np.nan, (hits > 0).astype(float))
-    if "retention" in groups:
-        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
-                               tz=tz, end=end)
+    if flags is not None:
         for column in flags.columns.drop(["user_id", "anchor"]):
             columns[column] = flags[column].to_numpy()
+        del flags
     windowed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if "activity" in groups:
         windowed["events"] = (_counts(owner, post, n), _counts(owner, pre, n))
@@ -189,8 +198,12 @@ def experiment_users(
         windowed["purchases"] = (_counts(owner, post & is_conversion, n), _counts(owner, pre & is_conversion, n))
         revenue = ev["revenue"].fillna(0).to_numpy(dtype=float) if "revenue" in ev.columns else np.zeros(len(ev))
         windowed["revenue"] = (_counts(owner, post, n, revenue), _counts(owner, pre, n, revenue))
+        del revenue
+    del owner, rel_day, after, post, pre, is_conversion
     if "sessions" in groups:
-        sessions = sessionize(ev.drop(columns=["session_id"], errors="ignore")).sessions
+        # Only start, duration and user are read back: the other columns would only be copied.
+        sessions = sessionize(ev[["user_id", "timestamp", "event"]]).sessions
+        del ev
         s_owner = _owner(sessions, users["user_id"].to_numpy())
         s_ns = sessions["start"].to_numpy(dtype="datetime64[ns]").view(np.int64)
         s_day = periods.period_ordinal(sessions["start"], "day", tz) - assign_day[s_owner]
