@@ -212,7 +212,9 @@ def user_features(
     omitted: dict[str, str] = {}
     has_views = bool(events["event"].isin(list(VIEW_EVENTS)).any()) or "session_id" in events.columns
     if session_features is True or (session_features == "auto" and has_views):
-        sessions = sessionize(win, timeout=timeout).sessions
+        # Only the columns that delimit sessions: the others would be copied for table columns unused here.
+        sessions = sessionize(win[[c for c in ("user_id", "timestamp", "event", "session_id") if c in win.columns]],
+                              timeout=timeout).sessions
         scodes = _user_codes(sessions.assign(user_id=pd.Categorical(sessions["user_id"], categories=ids)))[0]
         n_sessions = np.bincount(scodes, minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -220,6 +222,7 @@ def user_features(
             out["mean_session_s"] = np.bincount(scodes, weights=sessions["duration_s"].to_numpy(), minlength=n) / n_sessions
             out["events_per_session"] = np.bincount(scodes, weights=sessions["n_events"].to_numpy(), minlength=n) / n_sessions
             out["bounce_rate"] = np.bincount(scodes, weights=sessions["bounce"].to_numpy(dtype=float), minlength=n) / n_sessions
+        del sessions, scodes  # peak memory: the session table is not needed below
     else:
         reason = ("turned off (session_features=False)" if session_features is False else
                   "the events have no browsing events (screen/page views, app opens) or session_id: "
@@ -268,11 +271,12 @@ def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
     vcodes = cat.cat.codes.to_numpy()
     k = len(cat.cat.categories)
     ok = vcodes >= 0
-    counts = np.zeros((n, max(k, 1)), dtype=np.int64)
-    np.add.at(counts, (codes[ok], vcodes[ok]), 1)
-    labels = np.asarray(cat.cat.categories.astype(str).tolist() + ["unknown"], dtype=object)
+    width = max(k, 1)
+    counts = np.bincount(codes[ok].astype(np.int64) * width + vcodes[ok], minlength=n * width).reshape(n, width)
+    labels = cat.cat.categories.astype(str).tolist() + ["unknown"]
+    names = list(dict.fromkeys(labels))  # a category literally named "unknown" is merged
     best = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), k)
-    return pd.Categorical(labels[best], categories=list(dict.fromkeys(labels)))
+    return pd.Categorical.from_codes(np.array([names.index(label) for label in labels])[best], categories=names)
 
 
 def omitted_features(features: pd.DataFrame) -> dict[str, str]:
