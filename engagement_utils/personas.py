@@ -206,7 +206,9 @@ def user_features(
     out["events"] = np.bincount(wcodes, minlength=n)
     # Days the user could have been active: from their first day (or the window start) to as_of's day.
     last_day = periods.period_ordinal(pd.Series([as_of - pd.Timedelta(1, "ns")]), "day", tz)[0]
-    eligible_from = pd.Series(pd.to_datetime(np.maximum(first_ns, start_ns).astype(np.int64), utc=True))
+    # Users without events before as_of (dropped below) have no first event: as_of stands in,
+    # since the int64 sentinel would overflow the timezone conversion.
+    eligible_from = pd.Series(pd.to_datetime(np.where(seen, np.maximum(first_ns, start_ns), as_of_ns), utc=True))
     out["active_day_share"] = out["active_days"] / (last_day - periods.period_ordinal(eligible_from, "day", tz) + 1)
 
     omitted: dict[str, str] = {}
