@@ -147,3 +147,39 @@ def test_persona_mix_changes_only_the_shares():
     assert default["truth"]["personas"]["one_and_done"]["share"] == demo.PERSONAS["one_and_done"]["share"]
     with pytest.raises(ValueError, match="unknown persona"):
         demo.generate_demo_data(n_users=10, days=5, persona_mix={"whale": 1.0})
+
+
+def test_duplicates_interleaved_in_a_user_time_run_are_found_keep_first():
+    # Rows 0 and 2 are exact duplicates separated by another row with the same user and time;
+    # rows 1 and 3 differ only in revenue (NaN equals NaN for duplicates, as in DataFrame.duplicated).
+    raw = pd.DataFrame({"user_id": ["b", "b", "b", "b", "a", "a"],
+                        "timestamp": ["2024-01-02"] * 4 + ["2024-01-01", "2024-01-01 00:00:01"],
+                        "event": ["x", "y", "x", "y", "x", "x"],
+                        "revenue": [np.nan, 1.0, np.nan, 1.0, np.nan, np.nan]})
+    ev = load_events(raw)
+    assert ev.attrs["load_report"]["duplicates_dropped"] == 2
+    assert list(zip(ev["user_id"], ev["event"])) == [("a", "x"), ("a", "x"), ("b", "x"), ("b", "y")]
+    expected = raw.assign(timestamp=pd.to_datetime(raw["timestamp"], utc=True, format="ISO8601")).drop_duplicates()
+    assert len(ev) == len(expected)
+    windowed = load_events(raw, start="2024-01-02")
+    assert (windowed.attrs["load_report"]["rows_outside_window"], len(windowed)) == (2, 2)
+    assert windowed["user_id"].cat.categories.tolist() == ["b"]  # unused categories still removed
+
+
+def test_ids_stripped_once_per_distinct_value():
+    raw = pd.DataFrame({"user_id": [" b", "a ", "b", 7, "7 "], "timestamp": "2024-01-01", "event": list("vwxyz")})
+    ev = load_events(raw.astype({"user_id": object}))
+    assert ev["user_id"].cat.categories.tolist() == ["7", "a", "b"]
+    assert ev["user_id"].tolist() == ["7", "7", "a", "b", "b"]
+    with pytest.raises(Exception, match="2 null id"):
+        load_events(raw.assign(user_id=["a", "  ", None, "b", "c"]))
+
+
+def test_user_features_as_of_before_some_users_in_another_timezone():
+    # "b" has no event before as_of: dropped, and must not break the local-day arithmetic.
+    raw = pd.DataFrame({"user_id": ["a", "a", "b"], "event": "app_open",
+                        "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-02 23:30", "2024-01-05 00:00"], utc=True)})
+    f = user_features(raw, as_of="2024-01-04", tz="Europe/Berlin")
+    assert f.index.tolist() == ["a"]
+    # Berlin days 01-01 and 01-03 (23:30 UTC); eligible 01-01 .. 01-03 (as_of 01-04 00:00 UTC is 01-04 01:00 local)
+    assert (f.loc["a", "active_days"], f.loc["a", "active_day_share"]) == (2, pytest.approx(2 / 4))
