@@ -242,12 +242,38 @@ def _parse_timestamps(values: pd.Series, fmt: str | None) -> pd.Series:
         return values.dt.tz_localize("UTC")
     if fmt:
         return pd.to_datetime(values, errors="coerce", utc=True, format=fmt).astype("datetime64[ns, UTC]")
+    fast = _parse_iso_arrow(values)
+    if fast is not None:
+        return fast
     parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
     retry = parsed.isna() & values.notna()
     if retry.any():
         # Non-ISO strings (e.g. "12/1/2010 8:26"): infer their format element by element.
         parsed[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
     return parsed.astype("datetime64[ns, UTC]")
+
+
+def _parse_iso_arrow(values: pd.Series) -> pd.Series | None:
+    """Arrow-backed ISO 8601 strings parsed by Arrow, or None to let pandas parse them.
+
+    pandas would first turn every string into a Python object (10M rows: ~1 GB, 7 s).
+    Arrow's strict parser accepts only ISO 8601, all with a UTC offset or all without
+    (read as UTC, as pandas does); anything else, nulls aside, falls back to pandas.
+    """
+    if not isinstance(values.array, pd.arrays.ArrowStringArray):
+        return None
+    import pyarrow as pa
+
+    strings = values.array._pa_array
+    for target in (pa.timestamp("ns", tz="UTC"), pa.timestamp("ns")):
+        try:
+            parsed = strings.cast(target).to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        parsed.index = values.index
+        parsed.name = values.name
+        return parsed.dt.tz_localize("UTC") if target.tz is None else parsed.astype("datetime64[ns, UTC]")
+    return None
 
 
 def _clean_ids(ids: pd.Series) -> pd.Series:
