@@ -183,3 +183,25 @@ def test_user_features_as_of_before_some_users_in_another_timezone():
     assert f.index.tolist() == ["a"]
     # Berlin days 01-01 and 01-03 (23:30 UTC); eligible 01-01 .. 01-03 (as_of 01-04 00:00 UTC is 01-04 01:00 local)
     assert (f.loc["a", "active_days"], f.loc["a", "active_day_share"]) == (2, pytest.approx(2 / 4))
+
+
+@pytest.mark.parametrize("stamps", [
+    ["2024-01-01 10:00:00.5+01:00", "2024-01-02T00:00:00Z", None],   # offsets: parsed by Arrow
+    ["2024-01-01 10:00", "2024-01-02", None],                          # naive: Arrow, read as UTC
+    ["2024-01-01 10:00:00+01:00", "2024-01-02 10:00"],                 # mixed: pandas
+    ["12/1/2010 8:26", "2024-01-02 10:00"],                            # not ISO: pandas, per element
+])
+def test_csv_timestamps_parse_like_pandas_whichever_parser_runs(tmp_path, stamps):
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"user_id": "a", "timestamp": stamps, "event": "x"}).to_csv(path, index=False)
+    raw = pd.read_csv(path)
+    assert isinstance(raw["timestamp"].array, pd.arrays.ArrowStringArray)  # the Arrow fast path applies
+    expected = pd.to_datetime(raw["timestamp"], utc=True, format="mixed").dropna().sort_values()
+    if None in stamps:
+        with pytest.raises(Exception, match="1 missing value"):
+            load_events(path)
+        raw = raw.dropna()
+        raw.to_csv(path, index=False)
+    ev = load_events(path)
+    assert ev["timestamp"].dtype == "datetime64[ns, UTC]"
+    assert ev["timestamp"].tolist() == expected.tolist()
