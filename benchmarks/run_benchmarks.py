@@ -324,6 +324,7 @@ class Op:
     run: Callable[[], object]
     baselines: dict[str, Callable[[], object]] = field(default_factory=dict)
     check: Callable[[object, object], bool] | None = None
+    setup: Callable[[], None] | None = None  # untimed preparation (e.g. the features segment_users clusters)
 
 
 @dataclass
@@ -367,9 +368,9 @@ def operations(paths: dict[str, Path], events: pd.DataFrame, assignments: pd.Dat
         users = experiment_users(assignments, events, EXPERIMENT)
         return analyze_experiment(users, n_draws=10_000)
 
-    def personas():
-        features = state.setdefault("features", user_features(events))
-        return segment_users(features, k="auto")
+    def ensure_features():
+        if "features" not in state:
+            state["features"] = user_features(events)
 
     ops = [
         Op("load_parquet", lambda: io.load_events(paths["parquet"]),
@@ -396,7 +397,7 @@ def operations(paths: dict[str, Path], events: pd.DataFrame, assignments: pd.Dat
            {"pandas": lambda: pandas_funnel(events), "duckdb": lambda: duckdb_funnel(con, events)}, check_funnel),
         Op("experiment", experiment),
         Op("user_features", lambda: state.__setitem__("features", user_features(events)) or state["features"]),
-        Op("segment_users", personas),
+        Op("segment_users", lambda: segment_users(state["features"], k="auto"), setup=ensure_features),
     ]
     return ops
 
@@ -415,6 +416,8 @@ def bench_size(n_events: int, repeat: int, only: set[str] | None, cache: Path) -
     for op in operations(paths, events, assignments, con, state):
         if only and op.name not in only:
             continue
+        if op.setup is not None:
+            op.setup()
         log(f"  {op.name}: package x{repeat} ...")
         runs, value = timed(op.run, repeat)
         result = Result(op.name, statistics.median(runs), peak_memory_mb(op.run), runs)
