@@ -330,8 +330,17 @@ def _all_categories_used(values: pd.Categorical) -> bool:
 
 
 def _finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: np.ndarray | None = None) -> pd.DataFrame:
-    """Rows stably sorted by ``sort_by`` (or taken at ``order``, positions already in that order)."""
-    frame = (frame.sort_values(sort_by, kind="stable") if order is None else frame.take(order)).reset_index(drop=True)
+    """Rows stably sorted by ``sort_by``, or taken at ``order`` (positions already in that order).
+
+    With ``order`` the loader's own working ``frame`` is consumed column by column, so
+    the sorted copy never coexists with the whole unsorted frame (peak memory).
+    """
+    if order is None:
+        frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
+    else:
+        attrs = dict(frame.attrs)
+        frame = pd.DataFrame({col: frame.pop(col).array.take(order) for col in list(frame.columns)}, copy=False)
+        frame.attrs.update(attrs)
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype) and not _all_categories_used(frame[col].array):
             frame[col] = frame[col].cat.remove_unused_categories()
@@ -410,6 +419,7 @@ def load_events(
 
     report = LoadReport(source=_describe(source), rows_read=len(frame))
     events = check.frame
+    del frame  # the working frame is consumed by _finish
     _categorize_text(events, skip={"user_id", "timestamp", "revenue"})
     # One stable (user, time) order serves the duplicate search and the final sort: exact
     # duplicates share user and timestamp, so only rows in runs of equal (user, time) keys
