@@ -258,9 +258,9 @@ def funnel(
     out.insert(keys.index("step") + 1, "step_name", [_step_label(steps[k - 1]) for k in out["step"]])
     with np.errstate(invalid="ignore", divide="ignore"):
         out["conversion"] = out["users"] / start
-        out["ci_low"], out["ci_high"] = wilson_ci(out["users"], start, confidence)
+        out["ci_low"], out["ci_high"] = wilson_ci(out["users"], start, 1 - confidence)
         out["step_conversion"] = out["users"] / previous
-        out["step_ci_low"], out["step_ci_high"] = wilson_ci(out["users"], previous, confidence)
+        out["step_ci_low"], out["step_ci_high"] = wilson_ci(out["users"], previous, 1 - confidence)
     out["drop_off"] = previous - out["users"]
     out["drop_off_rate"] = 1 - out["step_conversion"]
     out = out.rename(columns={"p50_time_s": "median_time_s"})
@@ -305,7 +305,7 @@ def cart_abandonment(
     bought = steps[steps["step"] == 2].set_index(keys)["users"] if keys else steps.loc[steps["step"] == 2, "users"].reset_index(drop=True)
     out = pd.DataFrame({"carts": carts.astype(float), "purchasers": bought.astype(float)})
     out["abandonment_rate"] = 1 - out["purchasers"] / out["carts"]
-    out["ci_low"], out["ci_high"] = wilson_ci(out["carts"] - out["purchasers"], out["carts"], confidence)
+    out["ci_low"], out["ci_high"] = wilson_ci(out["carts"] - out["purchasers"], out["carts"], 1 - confidence)
     return out.reset_index() if keys else out
 
 
@@ -475,5 +475,5 @@ def exit_rates(
     exits = np.bincount(codes[last], minlength=len(labels))
     out = pd.DataFrame({"item": labels, "occurrences": occurrences, "exits": exits})
     out["exit_rate"] = out["exits"] / out["occurrences"]
-    out["ci_low"], out["ci_high"] = wilson_ci(out["exits"], out["occurrences"], confidence)
+    out["ci_low"], out["ci_high"] = wilson_ci(out["exits"], out["occurrences"], 1 - confidence)
     return out.sort_values(["exit_rate", "item"], ascending=[False, True], kind="stable").reset_index(drop=True)

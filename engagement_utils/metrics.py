@@ -147,7 +147,7 @@ def _day_bounds(events: pd.DataFrame, tz: str) -> tuple[int, int]:
 def _with_ci(frame: pd.DataFrame, successes: str, trials: str, rate: str, confidence: float) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         frame[rate] = frame[successes] / frame[trials]
-    frame["ci_low"], frame["ci_high"] = wilson_ci(frame[successes], frame[trials], confidence)
+    frame["ci_low"], frame["ci_high"] = wilson_ci(frame[successes], frame[trials], 1 - confidence)
     return frame
 
 
@@ -712,7 +712,7 @@ def survey_scores(
     is_nps, is_csat = out["kind"].eq("nps"), out["kind"].eq("csat")
     nps = 100 * (out["promoters"] - out["detractors"])
     nps_se = 100 * np.sqrt((out["promoters"] + out["detractors"] - (out["promoters"] - out["detractors"]) ** 2) / n)
-    csat_lo, csat_hi = wilson_ci(out["satisfied"], n, confidence)
+    csat_lo, csat_hi = wilson_ci(out["satisfied"], n, 1 - confidence)
     t = sps.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
     mean_se = out["sd"] / np.sqrt(n)
     out["score"] = np.select([is_nps, is_csat], [nps, out["satisfied"] / n], out["mean"])
@@ -864,7 +864,7 @@ def compare_groups(
         binary = bool(values.dropna().isin([0.0, 1.0]).all())
         overall = _mean_ci(frame.assign(_v=values), ["_group"], "_v")
         if binary:
-            lo, hi = wilson_ci(overall["successes"], overall["users"], confidence)
+            lo, hi = wilson_ci(overall["successes"], overall["users"], 1 - confidence)
         else:
             t = sps.t.ppf(0.5 + confidence / 2, np.maximum(overall["users"] - 1, 1))
             half = t * np.sqrt(overall["var"] / overall["users"])

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import types
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pandas as pd
@@ -29,10 +32,33 @@ def project_root(start: str | os.PathLike | None = None) -> Path:
     return here
 
 
-def setup_notebook() -> Path:
-    """Prepare a notebook session: work from the project root, fixed plot theme, quiet deprecations.
+def setup_notebook(notebook: str | None = None, namespace: Mapping[str, Any] | None = None) -> types.SimpleNamespace | Path:
+    """Prepare a notebook session and validate its parameters in one call.
 
-    Returns the project root.  Called in each notebook's first code cell.
+    Works from the project root (so the demo paths in the ``parameters`` cell
+    resolve the same in JupyterLab, papermill and nbval), sets the plot theme and
+    quiets third-party deprecation chatter (nbval compares stderr).
+
+    Parameters
+    ----------
+    notebook : str, optional
+        The notebook's name (``"03_ab_test"``); its schema comes from
+        :mod:`engagement_utils.schemas`.
+    namespace : mapping, optional
+        Where the parameters live: ``globals()`` of the notebook.
+
+    Returns
+    -------
+    SimpleNamespace or Path
+        The validated parameters (``p.events_path`` ...) when ``notebook`` is
+        given; otherwise the project root.
+
+    Examples
+    --------
+    A notebook's setup cell::
+
+        from engagement_utils.notebook import setup_notebook
+        p = setup_notebook("00_data_overview", globals())
     """
     root = project_root()
     os.chdir(root)
@@ -44,4 +70,8 @@ def setup_notebook() -> Path:
     # Third-party deprecation chatter would land on stderr, which nbval compares.
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    return root
+    if notebook is None:
+        return root
+    from .params import check_parameters, notebook_schema
+
+    return check_parameters(namespace if namespace is not None else {}, notebook_schema(notebook))

@@ -27,7 +27,7 @@ Example notebook cells::
 Specs
 -----
 ``"str"``, ``"optional_str"`` (None/"" → None), ``"int"``, ``"float"``,
-``"bool"``, ``"path"`` (must exist; returns an absolute
+``"bool"``, ``"auto_or_int"`` ("auto" or a whole number ≥ 1), ``"path"`` (must exist; returns an absolute
 :class:`pathlib.Path`), ``"optional_path"`` (None/"" → None),
 ``"date"`` (→ :class:`pandas.Timestamp`; None/"" → None),
 ``"timedelta"`` (→ :class:`pandas.Timedelta`; None/"" → None), ``"tz"`` (an
@@ -50,7 +50,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-__all__ = ["ParameterError", "check_parameters", "SPECS"]
+__all__ = ["ParameterError", "check_parameters", "notebook_schema", "SPECS"]
 
 _TRUE = {"true", "yes", "y", "on", "1"}
 _FALSE = {"false", "no", "n", "off", "0"}
@@ -216,6 +216,18 @@ def _to_dict(value: Any) -> dict:
     raise _Invalid('expected a mapping such as {"mobile": "app"} (a dict, or JSON/YAML text)')
 
 
+def _to_auto_or_int(value: Any) -> str | int:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        number = _to_int(value)
+    except _Invalid:
+        raise _Invalid("expected 'auto' or a whole number such as 4") from None
+    if number < 1:
+        raise _Invalid("expected 'auto' or a whole number such as 4")
+    return number
+
+
 SPECS: dict[str, Callable[[Any], Any]] = {
     "str": _to_str,
     "optional_str": _to_optional_str,
@@ -229,6 +241,7 @@ SPECS: dict[str, Callable[[Any], Any]] = {
     "tz": _to_tz,
     "list": _to_list,
     "dict": _to_dict,
+    "auto_or_int": _to_auto_or_int,
 }
 """Spec name → converter; see the module docstring for what each accepts."""
 
@@ -317,3 +330,20 @@ def check_parameters(values: Mapping[str, Any], schema: Mapping[str, Any]) -> ty
     if problems:
         raise ParameterError(problems)
     return types.SimpleNamespace(**converted)
+
+
+def notebook_schema(notebook: str) -> dict[str, Any]:
+    """The parameter schema of a shipped notebook, declared once in :mod:`engagement_utils.schemas`.
+
+    Examples
+    --------
+    >>> notebook_schema("00_data_overview")["period"]
+    ('day', 'week', 'month')
+    """
+    from .schemas import SCHEMAS  # the schemas name analysis options; import them only when asked
+
+    if notebook not in SCHEMAS:
+        from .validation import check_option
+
+        check_option("notebook", notebook, sorted(SCHEMAS))
+    return dict(SCHEMAS[notebook])

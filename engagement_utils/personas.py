@@ -1031,7 +1031,7 @@ def persona_outcomes(
     order = pd.Series(labels.to_numpy()).groupby(persona.to_numpy(), observed=True).first()
     summary = summary.assign(_o=summary["persona"].map(order)).sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
     summary["conversion_rate"] = summary["converted"] / summary["users"]
-    summary["conversion_ci_low"], summary["conversion_ci_high"] = wilson_ci(summary["converted"], summary["users"], confidence)
+    summary["conversion_ci_low"], summary["conversion_ci_high"] = wilson_ci(summary["converted"], summary["users"], 1 - confidence)
     t = sps.t.ppf(0.5 + confidence / 2, np.maximum(summary["users"] - 1, 1))
     half = t * summary["revenue_sd"] / np.sqrt(summary["users"])
     summary["revenue_ci_low"] = summary["revenue_per_user"] - half
@@ -1059,7 +1059,7 @@ def persona_outcomes(
         base = summary.set_index("persona")
         c["channel_share"] = c["users"] / c["persona"].map(base["users"])
         c["conversion_rate"] = c["converted"] / c["users"]
-        c["ci_low"], c["ci_high"] = wilson_ci(c["converted"], c["users"], confidence)
+        c["ci_low"], c["ci_high"] = wilson_ci(c["converted"], c["users"], 1 - confidence)
         overall = c["persona"].map(base["conversion_rate"])
         c["index"] = c["conversion_rate"] / overall.where(overall > 0)
         rank = c["persona"].map({p: i for i, p in enumerate(summary["persona"])})

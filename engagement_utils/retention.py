@@ -625,7 +625,7 @@ def _add_rate(frame: pd.DataFrame, confidence: float) -> None:
     eligible = frame["eligible"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         frame["rate"] = np.where(eligible > 0, frame["retained"] / eligible, np.nan)
-    frame["ci_low"], frame["ci_high"] = wilson_ci(frame["retained"], eligible, confidence)
+    frame["ci_low"], frame["ci_high"] = wilson_ci(frame["retained"], eligible, 1 - confidence)
 
 
 def retention_matrix(

@@ -295,7 +295,7 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confi
     out["median_sessions_per_user"] = per_user.groupby(keys, observed=True, sort=True)["n"].median()
     for name, count in (("bounce", "bounced"), ("engaged", "engaged")):
         out[f"{name}_rate"] = out[count] / out["sessions"]
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(out[count], out["sessions"], confidence)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(out[count], out["sessions"], 1 - confidence)
     columns = ["sessions", "users", "sessions_per_user", "median_sessions_per_user", "mean_duration_s",
                "median_duration_s", "bounce_rate", "bounce_ci_low", "bounce_ci_high",
                "engaged_rate", "engaged_ci_low", "engaged_ci_high"]

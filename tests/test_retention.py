@@ -164,7 +164,7 @@ def test_user_retention_recovers_demo_truth(demo_events, demo_truth):
         rows = out[persona == name]
         for k in (1, 7, 30):
             flags = rows[f"retained_d{k}"].dropna()
-            lo, hi = wilson_ci(flags.sum(), len(flags), 0.999)
+            lo, hi = wilson_ci(flags.sum(), len(flags), 0.001)
             assert lo <= truth["retention"][k] <= hi, (name, k)
 
 

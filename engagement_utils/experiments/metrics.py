@@ -340,5 +340,5 @@ def retention_by_variant(
     table["day"] = table["day"].astype(np.int64)
     table["retained"] = table["retained"].astype(np.int64)
     table["rate"] = table["retained"] / table["users"]
-    table["ci_low"], table["ci_high"] = wilson_ci(table["retained"], table["users"], 1 - alpha)
+    table["ci_low"], table["ci_high"] = wilson_ci(table["retained"], table["users"], alpha)
     return table

@@ -223,8 +223,8 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
     if ci_method == "wald":
         low, high = diff - q * se, diff + q * se
     else:
-        lo_t, hi_t = wilson_ci(x_t, n_t, 1 - alpha)
-        lo_c, hi_c = wilson_ci(x_c, n_c, 1 - alpha)
+        lo_t, hi_t = wilson_ci(x_t, n_t, alpha)
+        lo_c, hi_c = wilson_ci(x_c, n_c, alpha)
         low = diff - np.sqrt((p_t - lo_t) ** 2 + (hi_c - p_c) ** 2)
         high = diff + np.sqrt((hi_t - p_t) ** 2 + (p_c - lo_c) ** 2)
     lift, lift_low, lift_high = _relative_lift(p_t, var_t, p_c, var_c, q)

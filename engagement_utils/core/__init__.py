@@ -1,0 +1,12 @@
+"""The event-log core shared by every analysis (see :class:`EventLog`).
+
+:mod:`.eventlog` holds the canonical events and their derived arrays;
+:mod:`.scans` the aggregations that grow with the number of events — the
+functions another engine replaces.
+"""
+
+from .eventlog import MISSING_SEGMENT, REQUIRED_COLUMNS, EventLog, Segment, as_utc, segment_labels
+from .scans import activity_keys, first_per_key
+
+__all__ = ["EventLog", "Segment", "MISSING_SEGMENT", "REQUIRED_COLUMNS", "as_utc", "segment_labels",
+           "activity_keys", "first_per_key"]
