@@ -98,3 +98,10 @@ def test_event_log_errors(tiny_log):
 def test_activity_keys_distinct_per_user_period(tiny_log):
     codes, days = unpack_keys(activity_keys(EventLog(tiny_log), "day"))
     assert list(zip(codes.tolist(), days.tolist())) == [(0, 19783), (1, 19812), (2, 19787)]  # u1 twice on one day: one key
+
+
+def test_segment_codes_agree_for_categorical_and_object_columns(tiny_log):
+    plain = EventLog(tiny_log).segment("platform")
+    categorical = EventLog(tiny_log.assign(platform=tiny_log["platform"].astype("category"))).segment("platform")
+    assert list(plain.labels) == list(categorical.labels)
+    assert plain.codes.tolist() == categorical.codes.tolist()

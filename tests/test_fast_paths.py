@@ -65,14 +65,14 @@ def test_string_and_integer_ids_give_the_same_matrix(kind, period):
 
 
 @pytest.mark.parametrize("kind", ["n_period", "unbounded"])
-@pytest.mark.parametrize("window", ["calendar", "rolling"])
-def test_shuffled_raw_rows_match_the_canonical_frame(kind, window):
+@pytest.mark.parametrize("clock", ["calendar", "rolling"])
+def test_shuffled_raw_rows_match_the_canonical_frame(kind, clock):
     rng = np.random.default_rng(3)
     raw = _log(GAPPY * 3 + [("e", 1, 23, "open"), ("e", 2, 0, "open")])
     shuffled = raw.iloc[rng.permutation(len(raw))].reset_index(drop=True)
     canonical = load_events(raw)
-    expected = retention_matrix(canonical, "day", kind, window=window)
-    got = retention_matrix(shuffled, "day", kind, window=window)
+    expected = retention_matrix(canonical, "day", kind, clock=clock)
+    got = retention_matrix(shuffled, "day", kind, clock=clock)
     pd.testing.assert_frame_equal(expected[COUNTS], got[COUNTS])
 
 

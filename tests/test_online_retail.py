@@ -110,7 +110,7 @@ def test_published_cohort_sizes(monthly_partial):
     assert sizes.tolist() == COHORT_SIZES
 
 
-def test_published_cohort_rows_with_partial_periods(monthly_partial):
+def test_published_cohort_rows_with_partial_periods(monthly_partial, cohort_events):
     table = retention.retention_table(monthly_partial, "retained")
     rates = retention.retention_table(monthly_partial, "rate")
     assert table.loc["2010-12-01", list(range(13))].tolist() == RETAINED_2010_12
@@ -118,17 +118,17 @@ def test_published_cohort_rows_with_partial_periods(monthly_partial):
     assert table.loc["2011-01-01", list(range(12))].tolist() == RETAINED_2011_01
     assert table.loc["2011-11-01", 1] == 43
     assert rates.loc["2011-11-01", 1] == pytest.approx(.133956, abs=5e-7)
-    assert monthly_partial.attrs["retention"]["include_partial"] is True
+    assert "counted as observed so far" in retention.retention_definition(cohort_events, "month", include_partial=True).text
 
 
-def test_partial_december_is_censored_by_default(monthly_censored, monthly_partial):
+def test_partial_december_is_censored_by_default(monthly_censored, monthly_partial, cohort_events):
     rates = retention.retention_table(monthly_censored, "rate")
     cohorts = rates.index.strftime("%Y-%m").tolist()
     december_diagonal = [rates.loc[cohort, 12 - i] if 12 - i in rates.columns else np.nan
                          for i, cohort in enumerate(rates.index)]
     assert cohorts[-1] == "2011-12" and np.isnan(december_diagonal).all()
     assert rates.loc["2010-12-01", 11] == pytest.approx(0.5)  # full months keep their published values
-    assert monthly_censored.attrs["retention"]["first_incomplete_period"] == "2011-12-01"
+    assert retention.retention_definition(cohort_events, "month").first_incomplete_period == pd.Timestamp("2011-12-01")
     # Censored means no value, not a zero: nobody is eligible for the partial month.
     cohort = monthly_censored["cohort"]
     december = cohort.dt.year * 12 + cohort.dt.month + monthly_censored["period"] == 2011 * 12 + 12

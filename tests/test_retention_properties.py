@@ -86,10 +86,10 @@ def test_matrix_matches_slow_reference(rows, period, kind, tz, buys_only):
 
 @settings(max_examples=60, deadline=None)
 @given(rows=logs, period=st.sampled_from(["day", "week"]), include_partial=st.booleans(),
-       window=st.sampled_from(r.WINDOWS))
-def test_matrix_invariants(rows, period, include_partial, window):
+       clock=st.sampled_from(r.CLOCKS))
+def test_matrix_invariants(rows, period, include_partial, clock):
     events = to_events(rows)
-    kwargs = dict(include_partial=include_partial, window=window, max_periods=12)
+    kwargs = dict(include_partial=include_partial, clock=clock, max_periods=12)
     n = r.retention_matrix(events, period, "n_period", **kwargs)
     u = r.retention_matrix(events, period, "unbounded", **kwargs)
     pd.testing.assert_frame_equal(n[["cohort", "period", "cohort_size", "eligible"]],
@@ -127,11 +127,11 @@ def test_user_flags_agree_with_matrix(rows):
 
 
 @settings(max_examples=40, deadline=None)
-@given(rows=logs, window=st.sampled_from(r.WINDOWS))
-def test_brackets_agree_with_n_period_cells(rows, window):
+@given(rows=logs, clock=st.sampled_from(r.CLOCKS))
+def test_brackets_agree_with_n_period_cells(rows, clock):
     events = to_events(rows)
-    brackets = r.bracket_retention(events, [(1, 1), (2, 4), (0, 6)], window=window)
-    n = r.retention_matrix(events, "day", window=window, max_periods=6).set_index(["cohort", "period"])
+    brackets = r.bracket_retention(events, [(1, 1), (2, 4), (0, 6)], clock=clock)
+    n = r.retention_matrix(events, "day", clock=clock, max_periods=6).set_index(["cohort", "period"])
     single = brackets[brackets["bracket"] == "1"].set_index("cohort")
     pd.testing.assert_series_equal(single["retained"], n.xs(1, level="period")["retained"], check_names=False)
     pd.testing.assert_series_equal(single["eligible"], n.xs(1, level="period")["eligible"], check_names=False)

@@ -34,15 +34,19 @@ REQUIRED_COLUMNS = ("user_id", "timestamp", "event")
 
 
 def segment_labels(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Segment labels as objects, missing values labelled :data:`MISSING_SEGMENT`.
+    """Segment labels as text, missing values labelled :data:`MISSING_SEGMENT`.
+
+    Text, so that a numeric property (a count of channels) and the missing label
+    sort together and read the same in every breakdown.
 
     Examples
     --------
     >>> segment_labels(pd.Series(["ios", None, "web"])).tolist()
     ['ios', '(missing)', 'web']
+    >>> segment_labels(pd.Series([2, 0])).tolist()
+    ['2', '0']
     """
-    values = pd.Series(values)
-    return values.astype(object).where(values.notna(), MISSING_SEGMENT).to_numpy()
+    return pd.Series(values).astype("string").fillna(MISSING_SEGMENT).to_numpy(dtype=object)
 
 
 def as_utc(value, name: str = "end") -> pd.Timestamp:
@@ -234,7 +238,20 @@ class EventLog:
         """The breakdown column ``column`` as codes and sorted labels (missing values: :data:`MISSING_SEGMENT`)."""
         if column not in self._segments:
             self.check_column(column, parameter)
-            codes, labels = pd.factorize(pd.Series(segment_labels(self.frame[column])), sort=True)
+            values = self.frame[column]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                # label the categories, not the rows: one string per distinct value
+                raw = values.cat.codes.to_numpy().astype(np.int64)
+                names = np.r_[segment_labels(values.cat.categories), [MISSING_SEGMENT]]
+                raw = np.where(raw < 0, len(names) - 1, raw)
+                used, raw = np.unique(raw, return_inverse=True)
+                names = names[used]
+                order = np.argsort(names, kind="stable")
+                rank = np.empty_like(order)
+                rank[order] = np.arange(len(order))
+                codes, labels = rank[raw.ravel()], names[order]
+            else:
+                codes, labels = pd.factorize(pd.Series(segment_labels(values)), sort=True)
             self._segments[column] = Segment(column, np.asarray(codes, dtype=np.int64), pd.Index(labels, name="segment"))
         return self._segments[column]
 

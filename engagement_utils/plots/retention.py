@@ -26,19 +26,19 @@ def _cohort_labels(cohorts: pd.Series, period: str) -> list[str]:
 
 
 def plot_retention_heatmap(matrix: pd.DataFrame, ax: Axes | None = None, annotate: bool | None = None,
-                           title: str | None = None) -> Axes:
+                           title: str | None = None, period: str = "day") -> Axes:
     """Cohort × period heatmap of rates with cohort sizes in the row labels.
 
     Takes an unsegmented :func:`engagement_utils.retention.retention_matrix` frame.
-    Censored cells are blank.  Annotations (percent) are shown when the table is
+    Censored cells are blank and periods no cohort was observed in are left out.  Annotations (percent) are shown when the table is
     small enough to read (``annotate=None``), with the font shrinking as cohorts
     are added; the figure grows with the number of cohorts.
     """
     if "segment" in matrix.columns:
         raise ValueError("plot_retention_heatmap draws one matrix; filter it to one segment first")
     table = matrix.pivot(index="cohort", columns="period", values="rate")
+    table = table.loc[:, table.notna().any()]
     sizes = matrix.drop_duplicates("cohort").set_index("cohort")["cohort_size"].reindex(table.index)
-    period = matrix.attrs.get("retention", {}).get("period", "day")
     n_rows, n_cols = table.shape
     if ax is None:
         ax = plt.subplots(figsize=(min(4 + 0.45 * n_cols, 18), min(1.5 + 0.32 * n_rows, 30)))[1]
@@ -80,14 +80,13 @@ def plot_retention_curves(curve: pd.DataFrame, ax: Axes | None = None, title: st
     return ax
 
 
-def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str | None = None, period: str = "day") -> Axes:
     """Bars of users per cohort (stacked by segment when the matrix has one)."""
     ax = ax or plt.subplots(figsize=(9, 3.5))[1]
     if "segment" in matrix.columns:
         sizes = matrix.drop_duplicates(["cohort", "segment"]).pivot(index="cohort", columns="segment", values="cohort_size").fillna(0)
     else:
         sizes = matrix.drop_duplicates("cohort").set_index("cohort")[["cohort_size"]]
-    period = matrix.attrs.get("retention", {}).get("period", "day")
     labels = _cohort_labels(sizes.index.to_series(), period)
     bottom = np.zeros(len(sizes))
     for colour, column in zip(sns.color_palette(n_colors=sizes.shape[1]), sizes.columns):

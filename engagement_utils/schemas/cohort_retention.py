@@ -7,6 +7,6 @@ SCHEMA = {
     "events_path": "path", "users_path": "optional_path", "source_options": "dict", "period": PERIODS,
     "kind": ("n_period", "unbounded"), "cohorts": ("first_time", "recurring"), "start_events": "list",
     "return_events": "list", "segment": "optional_str", "user_segments": "list", "start": "date", "end": "date",
-    "tz": "tz", "max_periods": "int", "window": ("calendar", "rolling"), "include_partial": "bool",
-    "confidence": "float", "min_group_size": "int",
+    "tz": "tz", "max_periods": "int", "clock": ("calendar", "rolling"), "include_partial": "bool",
+    "alpha": "float", "min_group_size": "int",
 }
