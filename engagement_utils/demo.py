@@ -32,7 +32,7 @@ Generative model (per user ``u`` with signup day ``s``, persona ``P``)
 
 Examples
 --------
->>> data = generate_demo_data(n_users=200, days=30, seed=1)
+>>> data = generate_demo_data(n_users=200, days=30, random_state=1)
 >>> sorted(data)
 ['assignments', 'events', 'spend', 'surveys', 'truth', 'users']
 >>> data["events"]["user_id"].nunique()
@@ -348,7 +348,7 @@ def _curve_truth(prob, q, observed, groups: pd.Series, max_k: int) -> dict:
     return out
 
 
-def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, start: str = "2024-01-01",
+def generate_demo_data(n_users: int = 5000, days: int = 120, random_state: int = 42, start: str = "2024-01-01",
                        persona_mix: Mapping[str, float] | None = None) -> dict:
     """Generate the demo tables and their truth.
 
@@ -358,8 +358,8 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
         Users acquired uniformly over the period (about 90 events each).
     days : int, default 120
         Length of the observation period in days.
-    seed : int, default 42
-        Seed of the random generator: the same seed gives identical tables.
+    random_state : int, default 42
+        Seed of the random generator: the same value gives identical tables.
     start : str, default "2024-01-01"
         First calendar day (UTC).
     persona_mix : dict, optional
@@ -375,13 +375,13 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
 
     Examples
     --------
-    >>> d = generate_demo_data(n_users=100, days=20, seed=3)
+    >>> d = generate_demo_data(n_users=100, days=20, random_state=3)
     >>> set(d["events"]["event"]) >= {"app_open", "purchase"}
     True
     """
     if n_users < 1 or days < 2:
         raise ValueError("n_users must be >= 1 and days >= 2")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     origin = pd.Timestamp(start, tz="UTC")
     shares = _persona_shares(persona_mix)
     users = _simulate_users(rng, n_users, days, shares)
@@ -449,7 +449,7 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
 
     prob, q, observed = _expected_activity(users, assignments, days, TRUTH_MAX_K)
     truth = {
-        "seed": seed, "n_users": n_users, "days": days, "start": str(origin.date()),
+        "random_state": random_state, "n_users": n_users, "days": days, "start": str(origin.date()),
         "timezone": "UTC",
         "personas": {name: {k: (list(v) if isinstance(v, tuple) else v) for k, v in {**params, "share": shares[name]}.items()}
                      for name, params in PERSONAS.items()},
@@ -484,7 +484,7 @@ def generate_demo_data(n_users: int = 5000, days: int = 120, seed: int = 42, sta
             "surveys": surveys, "truth": truth}
 
 
-def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, seed: int = 42,
+def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, random_state: int = 42,
                     start: str = "2024-01-01", csv: bool = False,
                     persona_mix: Mapping[str, float] | None = None) -> dict[str, Path]:
     """Generate the demo data and write it to ``out_dir``; return the written paths.
@@ -492,7 +492,7 @@ def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, s
     Events go to ``events.parquet`` (and ``events.csv.gz`` with ``csv=True``),
     the other tables to CSV, the truth to ``truth.json``.
     """
-    data = generate_demo_data(n_users=n_users, days=days, seed=seed, start=start, persona_mix=persona_mix)
+    data = generate_demo_data(n_users=n_users, days=days, random_state=random_state, start=start, persona_mix=persona_mix)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"events": out / "events.parquet"}
@@ -509,18 +509,18 @@ def write_demo_data(out_dir=DEFAULT_DIR, n_users: int = 5000, days: int = 120, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``engagement-demo-data [--out DIR] [--users N] [--days D] [--seed S] [--csv] [--light]``."""
+    """Command line: ``engagement-demo-data [--out DIR] [--users N] [--days D] [--random-state S] [--csv] [--light]``."""
     parser = argparse.ArgumentParser(description="Generate the deterministic demo data set with its truth file.")
     parser.add_argument("--out", default=str(DEFAULT_DIR), help="output folder (default: data/demo)")
     parser.add_argument("--users", type=int, default=5000, help="number of users (default: 5000)")
     parser.add_argument("--days", type=int, default=120, help="days of history (default: 120)")
-    parser.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+    parser.add_argument("--random-state", type=int, default=42, help="seed of the random generator (default: 42)")
     parser.add_argument("--start", default="2024-01-01", help="first day, YYYY-MM-DD (default: 2024-01-01)")
     parser.add_argument("--csv", action="store_true", help="also write events as gzipped CSV")
     parser.add_argument("--light", action="store_true",
                         help="light users (LIGHT_MIX persona shares: about 10 events per user over 180 days)")
     args = parser.parse_args(argv)
-    paths = write_demo_data(args.out, n_users=args.users, days=args.days, seed=args.seed, start=args.start, csv=args.csv,
+    paths = write_demo_data(args.out, n_users=args.users, days=args.days, random_state=args.random_state, start=args.start, csv=args.csv,
                             persona_mix=LIGHT_MIX if args.light else None)
     n_events = len(pd.read_parquet(paths["events"], columns=["event"]))
     print(f"wrote {n_events:,} events for {args.users:,} users over {args.days} days to {args.out}", file=sys.stderr)

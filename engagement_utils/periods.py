@@ -19,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .validation import check_option
+
 PERIODS = ("day", "week", "month")
 
 _NS_PER_DAY = 86_400 * 10**9
@@ -33,10 +35,12 @@ def check_period(period: str) -> str:
     --------
     >>> check_period("week")
     'week'
+    >>> check_period("weak")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'period' parameter must be one of {'day', 'week', 'month'}; got 'weak' — did you mean 'week'?
     """
-    if period not in PERIODS:
-        raise ValueError(f"period={period!r} is not supported; choose one of {', '.join(PERIODS)}")
-    return period
+    return check_option("period", period, PERIODS)
 
 
 def to_local(timestamps: pd.Series, tz: str = "UTC") -> pd.Series:

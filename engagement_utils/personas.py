@@ -1039,8 +1039,8 @@ def persona_outcomes(
     summary = summary.drop(columns="revenue_sd")
     summary["persona"] = summary["persona"].astype(str)
 
-    matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=tz, confidence=confidence)
-    curve = retention.retention_curve(matrix, confidence=confidence)
+    matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=tz, alpha=1 - confidence)
+    curve = retention.retention_curve(matrix, alpha=1 - confidence)
 
     channels = None
     channel_values = None

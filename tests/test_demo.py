@@ -12,24 +12,24 @@ from engagement_utils.sessions import sessionize
 
 @pytest.fixture(scope="module")
 def small():
-    return demo.generate_demo_data(n_users=1500, days=60, seed=7)
+    return demo.generate_demo_data(n_users=1500, days=60, random_state=7)
 
 
 def test_same_seed_same_tables(small):
-    again = demo.generate_demo_data(n_users=1500, days=60, seed=7)
+    again = demo.generate_demo_data(n_users=1500, days=60, random_state=7)
     for name in ("events", "users", "assignments", "spend", "surveys"):
         pd.testing.assert_frame_equal(small[name], again[name])
     assert small["truth"] == again["truth"]
 
 
 def test_other_seed_other_data(small):
-    other = demo.generate_demo_data(n_users=1500, days=60, seed=8)
+    other = demo.generate_demo_data(n_users=1500, days=60, random_state=8)
     assert not small["events"]["timestamp"].equals(other["events"]["timestamp"])
 
 
 def test_written_files_are_reproducible(tmp_path):
-    a = demo.write_demo_data(tmp_path / "a", n_users=300, days=30, seed=3)
-    b = demo.write_demo_data(tmp_path / "b", n_users=300, days=30, seed=3)
+    a = demo.write_demo_data(tmp_path / "a", n_users=300, days=30, random_state=3)
+    b = demo.write_demo_data(tmp_path / "b", n_users=300, days=30, random_state=3)
     for name in ("users", "assignments", "spend", "surveys", "truth"):
         assert a[name].read_bytes() == b[name].read_bytes()
     pd.testing.assert_frame_equal(pd.read_parquet(a["events"]), pd.read_parquet(b["events"]))

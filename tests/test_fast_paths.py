@@ -140,8 +140,8 @@ def test_array_helpers_fall_back_on_unsorted_input():
 
 
 def test_persona_mix_changes_only_the_shares():
-    light = demo.generate_demo_data(n_users=400, days=60, seed=5, persona_mix=demo.LIGHT_MIX)
-    default = demo.generate_demo_data(n_users=400, days=60, seed=5)
+    light = demo.generate_demo_data(n_users=400, days=60, random_state=5, persona_mix=demo.LIGHT_MIX)
+    default = demo.generate_demo_data(n_users=400, days=60, random_state=5)
     assert len(light["events"]) < len(default["events"]) / 3
     assert light["truth"]["personas"]["one_and_done"]["share"] == pytest.approx(0.92)
     assert default["truth"]["personas"]["one_and_done"]["share"] == demo.PERSONAS["one_and_done"]["share"]

@@ -39,7 +39,7 @@ def test_naive_timestamps_are_utc():
 
 
 def test_bad_period_and_timezone():
-    with pytest.raises(ValueError, match="day, week, month"):
+    with pytest.raises(ValueError, match="must be one of {.day., .week., .month.}"):
         periods.check_period("quarter")
     with pytest.raises(ValueError, match="unknown timezone"):
         periods.to_local(ts("2024-01-01"), "Mars/Olympus")

@@ -138,7 +138,7 @@ def test_user_retention_rolling_24h_windows():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"period": "fortnight"}, "choose one of day, week, month"),
+        ({"period": "fortnight"}, "The .period. parameter must be one of \\{.day., .week., .month.\\}"),
         ({"clock": "sliding"}, "The 'clock' parameter must be one of {'calendar', 'rolling'}"),
         ({"clock": "rolling", "period": "month"}, "fixed lengths"),
         ({"days": (1, -7)}, "whole numbers"),
@@ -413,7 +413,7 @@ def test_summary_half_life_and_plateau():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"period": "quarter"}, ValueError, "choose one of day, week, month"),
+        ({"period": "quarter"}, ValueError, "The .period. parameter must be one of \\{.day., .week., .month.\\}"),
         ({"kind": "rolling"}, ValueError, "'n_period', 'unbounded'"),
         ({"cohorts": "returning"}, ValueError, "'first_time', 'recurring'"),
         ({"segment": "plan"}, ValueError, "'segment' parameter names column 'plan', which the events do not have"),
