@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
-from .._arrays import order_by
+from .._arrays import dense_codes, order_by
 from ..validation import as_event_list, closest
 
 __all__ = ["EventLog", "Segment", "MISSING_SEGMENT", "REQUIRED_COLUMNS", "segment_labels", "as_utc"]
@@ -244,7 +244,7 @@ class EventLog:
                 raw = values.cat.codes.to_numpy().astype(np.int64)
                 names = np.r_[segment_labels(values.cat.categories), [MISSING_SEGMENT]]
                 raw = np.where(raw < 0, len(names) - 1, raw)
-                used, raw = np.unique(raw, return_inverse=True)
+                used, raw = dense_codes(raw)
                 names = names[used]
                 order = np.argsort(names, kind="stable")
                 rank = np.empty_like(order)

@@ -249,7 +249,7 @@ def build_cohorts(events, *, period, tz, cohorts, start_events, return_events, s
         seg_code, seg_names = np.zeros(len(members.code), np.int64), None
     else:
         seg_code = seg.codes[log.rows[members.row]]
-        used, seg_code = np.unique(seg_code, return_inverse=True)
+        used, seg_code = dense_codes(seg_code)
         seg_names = np.asarray(seg.labels, dtype=object)[used]
     n_seg = 1 if seg_names is None else len(seg_names)
     first = members.cohort.min()
