@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis
+from ._style import error_extents, percent_axis
 
 __all__ = ["plot_retention_heatmap", "plot_retention_curves", "plot_cohort_sizes", "plot_retention_difference"]
 
@@ -110,7 +110,7 @@ def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, 
     data = comparison[comparison["difference"].notna()]
     for colour, (name, points) in zip(sns.color_palette(n_colors=data["segment"].nunique()), data.groupby("segment", sort=True)):
         ax.errorbar(points["period"], 100 * points["difference"],
-                    yerr=[100 * (points["difference"] - points["diff_ci_low"]), 100 * (points["diff_ci_high"] - points["difference"])],
+                    yerr=error_extents(points["difference"], points["diff_ci_low"], points["diff_ci_high"], scale=100),
                     fmt="none", ecolor=colour, alpha=0.6, capsize=2)
         significant = points["significant"].to_numpy()
         ax.scatter(points["period"][significant], 100 * points["difference"][significant], color=colour,
