@@ -126,3 +126,12 @@ def test_retention_and_persona_curves_take_any_counts(cells):
     plots.plot_retention_curves(curve)
     plots.plot_persona_retention(curve.assign(segment="Explorers"))
     plt.close("all")
+
+
+def test_huge_labels_from_data_are_shortened():
+    mix = pd.DataFrame({"value": ["x" * 10_000, "ios"], "event_share": [0.4, 0.6], "user_share": [0.5, 0.7]})
+    ax = plots.plot_value_mix(mix, "By screen")
+    assert max(len(t.get_text()) for t in ax.get_yticklabels()) <= 40
+    flow = pd.DataFrame({"source": ["y" * 10_000, "home"], "target": ["home", "z" * 5000], "share": [1.0, 1.0]})
+    ax = plots.plot_transitions(flow)
+    assert max(len(t.get_text()) for t in ax.get_xticklabels() + ax.get_yticklabels()) <= 40

@@ -56,3 +56,31 @@ def error_extents(value, low, high, scale: float = 1.0) -> np.ndarray:
     value, low, high = (np.asarray(a, dtype=float) for a in (value, low, high))
     extents = scale * np.vstack([value - low, high - value])
     return np.clip(np.nan_to_num(extents, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+
+
+def shorten(text: object, limit: int = 40) -> str:
+    """A label cut to ``limit`` characters (with "…"), so a huge data value cannot stall the chart layout.
+
+    Examples
+    --------
+    >>> shorten("x" * 50, 10), shorten("ios")
+    ('xxxxxxxxx…', 'ios')
+    """
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tidy_labels(ax: Axes, limit: int = 40) -> Axes:
+    """Shorten every tick label, legend entry and the title of a chart (values from data can be any length)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        labels = axis.get_ticklabels()
+        if any(len(label.get_text()) > limit for label in labels):
+            axis.set_ticks(axis.get_ticklocs(), [shorten(label.get_text(), limit) for label in labels])
+    legend = ax.get_legend()
+    if legend is not None:
+        for text in legend.get_texts():
+            text.set_text(shorten(text.get_text(), limit))
+        if legend.get_title() is not None:
+            legend.get_title().set_text(shorten(legend.get_title().get_text(), limit))
+    ax.set_title(shorten(ax.get_title(), 2 * limit))
+    return ax

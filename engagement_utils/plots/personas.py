@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis
+from ._style import percent_axis, tidy_labels
 
 __all__ = [
     "plot_persona_sizes",
@@ -33,7 +33,7 @@ def plot_persona_sizes(cards: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("share of users")
     ax.set_ylabel("")
     ax.set_title("Persona sizes")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
@@ -46,7 +46,7 @@ def plot_persona_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, 
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("What sets each persona apart (standardized difference)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_projection(projection: pd.DataFrame, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
@@ -63,7 +63,7 @@ def plot_persona_projection(projection: pd.DataFrame, names: pd.Series | None = 
     ax.set_ylabel(labels[1])
     ax.legend(title="persona", markerscale=2, frameon=True)
     ax.set_title("Users in two dimensions (PCA of the clustering features)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -79,7 +79,7 @@ def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("retained")
     ax.legend(title="persona", frameon=True)
     ax.set_title("Retention by persona (day k, pooled cohorts)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_rfm_grid(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:

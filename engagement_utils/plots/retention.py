@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import error_extents, percent_axis
+from ._style import error_extents, percent_axis, tidy_labels
 
 __all__ = ["plot_retention_heatmap", "plot_retention_curves", "plot_cohort_sizes", "plot_retention_difference"]
 
@@ -77,7 +77,7 @@ def plot_retention_curves(curve: pd.DataFrame, ax: Axes | None = None, title: st
     if "segment" in data.columns:
         ax.legend(title="segment", frameon=False)
     ax.set_title(title or "Retention curve (cohorts pooled, 95% CI band)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -101,7 +101,7 @@ def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str |
     if "segment" in matrix.columns:
         ax.legend(title="segment", frameon=False)
     ax.set_title(title or "Cohort sizes")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -123,4 +123,4 @@ def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, 
     baseline = data["baseline"].iloc[0] if len(data) else ""
     ax.legend(frameon=False, fontsize=8)
     ax.set_title(title or f"Retention difference vs {baseline} (CI; filled = significant after correction)")
-    return ax
+    return tidy_labels(ax)
