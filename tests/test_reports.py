@@ -416,3 +416,23 @@ def test_report_header_shows_build_time_and_fingerprint_and_is_otherwise_reprodu
     assert sans_timestamps(first) == sans_timestamps(second)
     fingerprint = re.search(r"fingerprint ([0-9a-f]{12})", header).group(1)
     assert fingerprint in index_of(out)["ok_report"]["Data and fingerprint"]
+
+
+def test_end_to_end_timeout_names_the_cell_and_its_section(workdir):
+    slow = FIXTURES.parent / "slow"
+    code, err = run_main(["--notebooks-dir", str(slow), "--output-dir", "out", "-q", "--timeout", "3"])
+    assert code == 1
+    assert 'FAILED slow: cell 5 in section "Waiting" (`time.sleep(seconds)`) did not finish: CellTimeoutError' in err
+    assert "still running after 3 s (raise --timeout" in err
+    row = index_of(workdir / "out")["slow"]
+    assert row["Status"].startswith("failed") and 'cell 5 in section "Waiting"' in row["Status"]
+
+
+def test_failing_line_is_the_raising_one_not_the_setup_import():
+    from engagement_utils.reports.failures import locate_failure
+
+    setup = ("from engagement_utils.notebook import setup_notebook\n\nsetup_notebook()\n\nimport pandas as pd\n"
+             "events = load_source(p.events_path)\n")
+    assert locate_failure(setup) == "events = load_source(p.events_path)"
+    traceback = ["\x1b[0;31mValueError\x1b[0m  Traceback", "Cell \x1b[0;32mIn[3], line 6\x1b[0m", "----> 6 events"]
+    assert locate_failure(setup, traceback) == "events = load_source(p.events_path)"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import tempfile
 import time
@@ -43,6 +42,7 @@ from .folder import (
     write_atomic,
     write_index,
 )
+from .failures import ANSI, locate_failure, running_cell, section_of, shorten, source_cell_index
 from .render import key_number_blocks, parameter_value, redact_message, render_html
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "RunSummary",
     "build_reports",
     "check_kernel",
-    "locate_failure",
 ]
 
 KERNEL_NAME = "python3"
@@ -65,9 +64,6 @@ EXPORTS_README = (
     "Do not send them with the reports; the report folder never holds them.\n"
 )
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_CELL_LINE = re.compile(r"^(?:Cell In\s*\[\d*\],\s*line|Input In \[\d*\],? (?:in <cell line: )?)\s*(\d+)", re.MULTILINE)
-_PLUMBING = re.compile(r"^(?:#|import\s|from\s+\S+\s+import\s|setup_notebook\(\)|[)\]}]+,?$|%|!)")
 
 
 class KernelSetupError(RuntimeError):
@@ -293,80 +289,11 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
     )
 
 
-# ---------------------------------------------------------------- failures
-
-
-def _source_cell_index(executed_index: int, job: Job) -> int:
-    """0-based position in the source notebook of a cell of papermill's executed copy."""
-    tags = [set(cell.metadata.get("tags", [])) for cell in job.source.cells]
-    # papermill inserts its injected-parameters cell right after the parameters
-    # cell (unless the notebook already has one, which it replaces in place)
-    if job.parameters and not any("injected-parameters" in t for t in tags):
-        injected_at = next((i for i, t in enumerate(tags) if "parameters" in t), -1) + 1
-        if injected_at and executed_index >= injected_at:
-            return executed_index - 1
-    return executed_index
-
-
-def _shorten(line: str, limit: int = 80) -> str:
-    line = line.strip()
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
-def locate_failure(source: str, traceback: Sequence[str] = ()) -> str:
-    """The line of a cell to name in a failure: the one that raised, else its first meaningful line.
-
-    Imports, comments and ``setup_notebook()`` are never "meaningful".
-
-    Parameters
-    ----------
-    source : str
-        The cell's source.
-    traceback : sequence of str
-        The kernel's traceback lines (ANSI colours allowed).
-
-    Examples
-    --------
-    >>> cell = "from engagement_utils.notebook import setup_notebook\\nsetup_notebook()\\nevents = load(p)\\nx = 1"
-    >>> locate_failure(cell, ["Cell In[3], line 4"]), locate_failure(cell)
-    ('x = 1', 'events = load(p)')
-    """
-    lines = source.splitlines()
-    match = _CELL_LINE.search(_ANSI.sub("", "\n".join(traceback)))
-    if match and 1 <= int(match.group(1)) <= len(lines) and lines[int(match.group(1)) - 1].strip():
-        return _shorten(lines[int(match.group(1)) - 1])
-    meaningful = [ln for ln in lines if ln.strip() and not _PLUMBING.match(ln.strip())]
-    first = meaningful[0] if meaningful else next((ln for ln in lines if ln.strip()), "")
-    return _shorten(first)
-
-
-def _section_of(job: Job, index: int) -> str | None:
-    for cell in reversed(job.source.cells[: index + 1]):
-        if cell.cell_type == "markdown":
-            for line in reversed(cell.source.splitlines()):
-                if line.lstrip().startswith("#"):
-                    return line.lstrip("# ").strip() or None
-    return None
-
-
-def _running_cell(executed_path: Path) -> int | None:
-    """Index of the last cell papermill started, from its saved copy (after a timeout or a dead kernel)."""
-    try:
-        executed = nbformat.read(executed_path, as_version=4)
-    except Exception:  # no copy written, or a partial one
-        return None
-    started = [
-        i for i, cell in enumerate(executed.cells)
-        if cell.get("metadata", {}).get("papermill", {}).get("start_time")
-    ]
-    return started[-1] if started else None
-
-
 def _record_failure(result: NotebookResult, job: Job, executed_index: int, source: str,
                     traceback: Sequence[str] = ()) -> None:
-    index = _source_cell_index(executed_index, job)
+    index = source_cell_index(executed_index, job)
     result.failed_cell = index + 1
-    result.failed_section = _section_of(job, index)
+    result.failed_section = section_of(job, index)
     result.failed_cell_source = locate_failure(source, traceback)
 
 
@@ -405,11 +332,11 @@ def _run_one(job: Job, workdir: Path, output_dir: Path, cwd: Path, cell_progress
     except PapermillExecutionError as exc:
         _record_failure(result, job, exc.cell_index, exc.source, exc.traceback or ())
         result.error_type = exc.ename
-        result.error_message = _ANSI.sub("", exc.evalue)
+        result.error_message = ANSI.sub("", exc.evalue)
     except Exception as exc:  # a timeout, a dead kernel or a broken output must not stop the other reports
         result.error_type = type(exc).__name__
-        result.error_message = _shorten(_ANSI.sub("", str(exc)), limit=300)
-        running = _running_cell(executed_path) if result.error_type in ("CellTimeoutError", "DeadKernelError") else None
+        result.error_message = shorten(ANSI.sub("", str(exc)), limit=300)
+        running = running_cell(executed_path) if result.error_type in ("CellTimeoutError", "DeadKernelError") else None
         if running is not None:
             executed = nbformat.read(executed_path, as_version=4)
             _record_failure(result, job, running, executed.cells[running].source)
