@@ -15,7 +15,8 @@ SCRIPT = "<script>alert('x')</script>"
 def cells(page: str) -> list[list[str]]:
     """Header and body cells of the (first) table in a fragment, as text."""
     soup = BeautifulSoup(page, "html.parser")
-    return [[c.get_text() for c in tr.find_all(["th", "td"])] for tr in soup.find("table").find_all("tr")]
+    return [[c.get_text().replace("\u00a0", " ") for c in tr.find_all(["th", "td"])]
+            for tr in soup.find("table").find_all("tr")]
 
 
 @pytest.fixture

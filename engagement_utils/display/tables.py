@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -21,8 +22,10 @@ from .format import (
 )
 from .privacy import MIN_GROUP_SIZE, check_no_user_ids, count_column_of, small_group_mask
 
-__all__ = ["INTERNAL_COLUMNS", "column_kind", "format_frame", "table_html"]
+__all__ = ["INTERNAL_COLUMNS", "SOFT_WRAP", "column_kind", "format_frame", "soft_wrap", "table_html"]
 
+SOFT_WRAP = 30
+"""Longest run of characters without a break opportunity in a table cell."""
 INTERNAL_COLUMNS = ("suppressed",)
 """Columns that are bookkeeping, never shown (also any name starting with ``_``)."""
 
@@ -190,6 +193,31 @@ def _split_columns(columns: list, keys: list, max_columns: int | None) -> list[l
     return [keys + rest[i:i + width] for i in range(0, len(rest), width)]
 
 
+_LONG_TOKEN = re.compile(r"\S{%d,}" % SOFT_WRAP)
+
+
+def soft_wrap(text: str) -> str:
+    """Text with invisible break opportunities inside very long words, so one cannot widen a table.
+
+    Examples
+    --------
+    >>> soft_wrap("a" * 50).count("\u200b"), soft_wrap("short words stay")
+    (1, 'short words stay')
+    """
+    return _LONG_TOKEN.sub(lambda m: "\u200b".join(m.group(0)[i:i + SOFT_WRAP]
+                                                  for i in range(0, len(m.group(0)), SOFT_WRAP)), text)
+
+
+_KEEP_TOGETHER = (("< ", "<\u00a0"), (" pp", "\u00a0pp"), ("% CI ", "%\u00a0CI "), (" to ", "\u00a0to\u00a0"))
+
+
+def _number_cell(text: str) -> str:
+    """A formatted number wraps only between its parts ("+6.7 pp" / "(95% CI" / "+3.6 to +9.9)")."""
+    for old, new in _KEEP_TOGETHER:
+        text = text.replace(old, new)
+    return text
+
+
 def _html_table(cells: pd.DataFrame, numeric: set, labels: Mapping[str, str] | None, relabel: bool = True) -> str:
     def cls(column) -> str:
         return "num" if column in numeric else "text"
@@ -198,7 +226,7 @@ def _html_table(cells: pd.DataFrame, numeric: set, labels: Mapping[str, str] | N
         f'<th class="{cls(c)}">{html.escape(column_label(c, labels) if relabel else str(c))}</th>' for c in cells.columns
     )
     body = "".join(
-        "<tr>" + "".join(f'<td class="{cls(c)}">{html.escape(str(v))}</td>' for c, v in zip(cells.columns, row)) + "</tr>"
+        "<tr>" + "".join(f'<td class="{cls(c)}">{html.escape(_number_cell(str(v)) if c in numeric else soft_wrap(str(v)))}</td>' for c, v in zip(cells.columns, row)) + "</tr>"
         for row in cells.itertuples(index=False, name=None)
     )
     return (f'<div class="engagement-table-wrap"><table class="engagement-table">'

@@ -74,9 +74,9 @@ main {{ max-width: 1180px; margin: 0 auto; padding: 0 12px; box-sizing: border-b
   margin-left: 0; margin-right: 0; }}
 .jp-RenderedHTMLCommon table.engagement-table th {{ white-space: normal; overflow-wrap: normal;
   vertical-align: bottom; min-width: 3.5em; }}
-.jp-RenderedHTMLCommon table.engagement-table td {{ overflow-wrap: anywhere; }}
+.jp-RenderedHTMLCommon table.engagement-table td {{ overflow-wrap: break-word; white-space: normal; }}
 .jp-RenderedHTMLCommon table.engagement-table td.num, .jp-RenderedHTMLCommon table.engagement-table th.num {{
-  text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
+  text-align: right; font-variant-numeric: tabular-nums; }}
 .jp-RenderedHTMLCommon table.engagement-table td.text, .jp-RenderedHTMLCommon table.engagement-table th.text {{
   text-align: left; }}
 .jp-RenderedImage img, .jp-OutputArea-output img {{ max-width: 100%; height: auto; }}
