@@ -84,3 +84,18 @@ def tidy_labels(ax: Axes, limit: int = 40) -> Axes:
             legend.get_title().set_text(shorten(legend.get_title().get_text(), limit))
     ax.set_title(shorten(ax.get_title(), 2 * limit))
     return ax
+
+
+_LEGEND_WORDS = {"True": "yes", "False": "no", "true": "yes", "false": "no", "n_period": "N-period"}
+
+
+def legend_label(value: object) -> str:
+    """A group value as a legend reads it: yes / no for booleans, words for the measure kinds.
+
+    Examples
+    --------
+    >>> legend_label(True), legend_label("n_period"), legend_label("ios")
+    ('yes', 'N-period', 'ios')
+    """
+    text = str(value)
+    return _LEGEND_WORDS.get(text, text)

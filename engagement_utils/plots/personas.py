@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis, tidy_labels
+from ._style import legend_label, percent_axis, tidy_labels
 
 __all__ = [
     "plot_persona_sizes",
@@ -71,7 +71,7 @@ def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = ax or plt.subplots()[1]
     palette = sns.color_palette(n_colors=curve["segment"].nunique())
     for color, (segment, part) in zip(palette, curve.groupby("segment", sort=False, observed=True)):
-        ax.plot(part["period"], part["rate"], marker="o", markersize=3, color=color, label=str(segment))
+        ax.plot(part["period"], part["rate"], marker="o", markersize=3, color=color, label=legend_label(segment))
         ax.fill_between(part["period"], part["ci_low"], part["ci_high"], color=color, alpha=0.15, linewidth=0)
     percent_axis(ax)
     ax.set_ylim(0, 1.02)

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import error_extents, percent_axis, tidy_labels
+from ._style import error_extents, legend_label, percent_axis, tidy_labels
 
 __all__ = ["plot_retention_heatmap", "plot_retention_curves", "plot_cohort_sizes", "plot_retention_difference"]
 
@@ -68,7 +68,7 @@ def plot_retention_curves(curve: pd.DataFrame, ax: Axes | None = None, title: st
     groups = data.groupby("segment", sort=True) if "segment" in data.columns else [("all users", data)]
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     for colour, (name, points) in zip(palette, groups):
-        ax.plot(points["period"], points["rate"], marker="o", markersize=3, color=colour, label=str(name))
+        ax.plot(points["period"], points["rate"], marker="o", markersize=3, color=colour, label=legend_label(name))
         ax.fill_between(points["period"], points["ci_low"], points["ci_high"], color=colour, alpha=0.2, linewidth=0)
     percent_axis(ax)
     ax.set_ylim(bottom=0)
@@ -91,7 +91,7 @@ def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str |
     labels = _cohort_labels(sizes.index.to_series(), period)
     bottom = np.zeros(len(sizes))
     for colour, column in zip(sns.color_palette(n_colors=sizes.shape[1]), sizes.columns):
-        ax.bar(np.arange(len(sizes)), sizes[column], bottom=bottom, color=colour, label=str(column), width=0.85)
+        ax.bar(np.arange(len(sizes)), sizes[column], bottom=bottom, color=colour, label=legend_label(column), width=0.85)
         bottom += sizes[column].to_numpy()
     step = max(1, len(labels) // 20)
     ax.set_xticks(np.arange(len(labels))[::step])
@@ -114,9 +114,9 @@ def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, 
                     fmt="none", ecolor=colour, alpha=0.6, capsize=2)
         significant = points["significant"].to_numpy()
         ax.scatter(points["period"][significant], 100 * points["difference"][significant], color=colour,
-                   label=f"{name} (significant)", zorder=3)
+                   label=f"{legend_label(name)} (significant)", zorder=3)
         ax.scatter(points["period"][~significant], 100 * points["difference"][~significant], facecolors="white",
-                   edgecolors=colour, label=f"{name} (not significant)", zorder=3)
+                   edgecolors=colour, label=f"{legend_label(name)} (not significant)", zorder=3)
     ax.axhline(0, color="grey", linewidth=1)
     ax.set_xlabel("periods since the cohort period")
     ax.set_ylabel("difference (percentage points)")
