@@ -26,46 +26,17 @@ from collections.abc import Callable, Iterable, Mapping
 import pandas as pd
 from IPython.display import HTML, display
 
-from .format import (
-    column_label,
-    format_ci,
-    format_count,
-    format_money,
-    format_number,
-    format_p_value,
-    format_percent,
-    format_pp,
-    format_value,
-)
-from .privacy import (
-    COUNT_COLUMNS,
-    MIN_GROUP_SIZE,
-    USER_ID_COLUMNS,
-    check_no_user_ids,
-    count_column_of,
-    small_group_mask,
-    suppress_small_groups,
-)
+from . import format as _format_module
+from . import privacy as _privacy_module
+from .format import *  # noqa: F401,F403  (the formatting layer is part of this package's API)
+from .format import format_value
+from .privacy import *  # noqa: F401,F403
 from .tables import table_html
 
 __all__ = [
-    "COUNT_COLUMNS",
     "KEY_NUMBERS_METADATA",
     "KEY_NUMBERS_TITLE_METADATA",
-    "MIN_GROUP_SIZE",
-    "USER_ID_COLUMNS",
     "bullets_html",
-    "check_no_user_ids",
-    "column_label",
-    "count_column_of",
-    "format_ci",
-    "format_count",
-    "format_money",
-    "format_number",
-    "format_p_value",
-    "format_percent",
-    "format_pp",
-    "format_value",
     "key_numbers_html",
     "note_html",
     "paragraphs_html",
@@ -74,9 +45,9 @@ __all__ = [
     "show_note",
     "show_paragraphs",
     "show_table",
-    "small_group_mask",
-    "suppress_small_groups",
     "table_html",
+    *_format_module.__all__,
+    *_privacy_module.__all__,
 ]
 
 KEY_NUMBERS_METADATA = "engagement_key_numbers"
