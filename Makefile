@@ -63,12 +63,15 @@ notebooks: venv data
 			--ClearMetadataPreprocessor.preserve_cell_metadata_mask='[("tags")]' "$$nb" || exit 1; \
 	done
 
+# JupyterLab refuses to start as root unless told to (containers, CI boxes run as root).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: venv data
-	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=.
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 bench: venv
 	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 clean:
-	rm -rf data/demo reports/*.html reports/_failed reports/online_retail .pytest_cache
+	rm -rf data/demo reports/*.html reports/_failed reports/online_retail reports/.engagement-reports.json exports .pytest_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

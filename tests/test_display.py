@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from bs4 import BeautifulSoup
 
 from engagement_utils import display as disp
 
 SCRIPT = "<script>alert('x')</script>"
+
+
+def cells(page: str) -> list[list[str]]:
+    """Header and body cells of the (first) table in a fragment, as text."""
+    soup = BeautifulSoup(page, "html.parser")
+    return [[c.get_text().replace("\u00a0", " ") for c in tr.find_all(["th", "td"])]
+            for tr in soup.find("table").find_all("tr")]
 
 
 @pytest.fixture
@@ -31,7 +39,7 @@ def test_key_numbers_are_escaped_and_attached_as_metadata(shown):
 
 def test_key_number_values_are_formatted():
     page = disp.key_numbers_html({"rate": 0.21456, "big": 1234567.8, "n": np.int64(12000)})
-    assert "0.2146" in page and "1,234,568" in page and "12,000" in page
+    assert "0.215" in page and "1,234,568" in page and "12,000" in page
 
 
 def test_table_escapes_cells_headers_and_caption(shown):
@@ -44,24 +52,27 @@ def test_table_escapes_cells_headers_and_caption(shown):
 
 
 def test_table_drops_plain_index_but_keeps_named_one():
-    plain = disp.table_html(pd.DataFrame({"users": [5, 6]}))
-    assert "<th>users</th>" in plain and "<th></th>" not in plain and "<td>0</td>" not in plain
-    named = disp.table_html(pd.Series([10, 20], index=pd.Index(["ads", "seo"], name="channel"), name="users"))
-    assert "<th>channel</th>" in named and "<td>ads</td>" in named
+    plain = cells(disp.table_html(pd.DataFrame({"users": [15, 16]})))
+    assert plain == [["Users"], ["15"], ["16"]]
+    named = cells(disp.table_html(pd.Series([10, 20], index=pd.Index(["ads", "seo"], name="channel"), name="users")))
+    assert named == [["Channel", "Users"], ["ads", "10"], ["seo", "20"]]
 
 
 def test_table_row_limit_says_what_was_left_out():
-    page = disp.table_html(pd.DataFrame({"n": range(120)}), max_rows=10)
-    assert page.count("<td>") == 10
+    page = disp.table_html(pd.DataFrame({"row": range(120)}), max_rows=10)
+    assert page.count("<td") == 10
     assert "Showing 10 of 120 rows." in page
     with pytest.raises(ValueError, match="max_rows"):
-        disp.table_html(pd.DataFrame({"n": [1]}), max_rows=0)
+        disp.table_html(pd.DataFrame({"row": [1]}), max_rows=0)
 
 
 def test_table_float_format_spec_or_function():
-    frame = pd.DataFrame({"share": [0.1234]})
-    assert "12.3%" in disp.table_html(frame, float_format=".1%")
-    assert "<td>x</td>" in disp.table_html(frame, float_format=lambda v: "x")
+    frame = pd.DataFrame({"score": [0.1234]})
+    assert cells(disp.table_html(frame, float_format=".1%"))[1] == ["12.3%"]
+    assert cells(disp.table_html(frame, float_format=lambda v: "x"))[1] == ["x"]
+    # p-values, rates and counts are formatted for people whatever float_format says
+    mixed = pd.DataFrame({"p_value": [2.504e-05], "rate": [0.653], "users": [42524.0], "score": [0.5]})
+    assert cells(disp.table_html(mixed, float_format=".4g"))[1] == ["< 0.001", "65.3%", "42,524", "0.5"]
     with pytest.raises(ValueError, match="format spec"):
         disp.table_html(frame, float_format="%.2f")
 
@@ -101,3 +112,64 @@ def test_suppress_small_groups_options():
         disp.suppress_small_groups(frame, "n_users")
     with pytest.raises(ValueError, match="threshold"):
         disp.suppress_small_groups(frame, "users", threshold=-1)
+
+
+HOSTILE = ['<img src=x onerror="document.body.dataset.pwned=1">', "[x](javascript:alert(1))", "![x](x)",
+           "&lt;script&gt;", "<script>alert(1)</script>", "x" * 10_000]
+
+
+def test_bullets_and_paragraphs_escape_everything(shown):
+    disp.show_bullets(HOSTILE, title="<b>Verdict</b>")
+    disp.show_paragraphs(HOSTILE)
+    disp.show_note(HOSTILE[0])
+    for obj, _ in shown:
+        soup = BeautifulSoup(obj.data, "html.parser")
+        assert not soup.find_all(["img", "script", "a", "b"])
+        assert not [a for tag in soup.find_all(True) for a in tag.attrs if a.startswith("on")]
+        assert HOSTILE[0] in soup.get_text()
+    assert "&lt;script&gt;" in BeautifulSoup(shown[1][0].data, "html.parser").get_text()
+    bullets = BeautifulSoup(shown[0][0].data, "html.parser").find_all("li")
+    assert [li.get_text() for li in bullets] == HOSTILE
+    assert len(BeautifulSoup(disp.bullets_html("one sentence"), "html.parser").find_all("li")) == 1
+
+
+def test_table_hides_small_groups_and_says_how_many():
+    frame = pd.DataFrame({"platform": ["ios", "web", "tv"], "users": [120, 3, 2], "rate": [0.3, 0.5, 0.9]})
+    page = disp.table_html(frame)
+    assert cells(page) == [["Platform", "Users", "Rate"], ["ios", "120", "30.0%"]]
+    assert "2 groups with fewer than 10 users are not shown" in page
+    assert len(cells(disp.table_html(frame, min_group_size=0))) == 4
+    assert len(cells(disp.table_html(frame, min_group_size=3))) == 3
+    sized = pd.DataFrame({"segment": ["a", "b"], "eligible": [4, 40], "n": [100, 100]})
+    assert cells(disp.table_html(sized, count_column="eligible"))[1:] == [["b", "40", "100"]]
+    # rows already masked by suppress_small_groups are hidden, and the flag column never shows
+    masked = disp.suppress_small_groups(frame, "users", columns=["rate"])
+    assert cells(disp.table_html(masked, min_group_size=0)) == [["Platform", "Users", "Rate"], ["ios", "120", "30.0%"]]
+    with pytest.raises(ValueError, match="count_column"):
+        disp.table_html(frame, count_column="n_users")
+
+
+def test_table_reads_like_a_report():
+    results = pd.DataFrame({
+        "metric": ["conversion", "revenue"], "kind": ["binary", "mean"], "n_control": [1506, 1506],
+        "control_value": [0.303, 12.5], "difference": [0.067, 1.25], "ci_low": [0.036, -0.5], "ci_high": [0.099, 3.0],
+        "relative_lift": [0.221, 0.1], "p_value": [2.504e-05, 0.0342], "plateau_supported": [False, True],
+        "new_customers": [1211.0, 42524.0], "suppressed": [False, False],
+    })
+    header, conversion, revenue = cells(disp.table_html(results.drop(columns="kind").assign(kind=results["kind"]), currency="EUR"))
+    assert header == ["Metric", "Users (control)", "Control value", "Difference", "Relative lift", "p-value",
+                      "Plateau supported", "New customers", "Kind"]
+    assert conversion == ["conversion", "1,506", "30.3%", "+6.7 pp (95% CI +3.6 to +9.9)", "+22.1%", "< 0.001", "no",
+                          "1,211", "binary"]
+    assert revenue[2:4] == ["12.50", "+1.25 (95% CI −0.50 to +3.00)"] and revenue[5] == "0.034"
+    money = cells(disp.table_html(pd.DataFrame({"channel": ["ads"], "cac": [12.5], "revenue": [1234.5]}), currency="EUR"))
+    assert money == [["Channel", "CAC", "Revenue"], ["ads", "€12.50", "€1,234.50"]]
+
+
+def test_wide_tables_can_be_transposed_or_split():
+    wide = pd.DataFrame({"variant": ["control", "treatment"], **{f"metric_{i}": [0.1 * i, 0.2] for i in range(8)}})
+    transposed = cells(disp.table_html(wide, transpose=True))
+    assert transposed[0] == ["Variant", "control", "treatment"] and len(transposed) == 9
+    page = disp.table_html(wide, max_columns=4)
+    tables = BeautifulSoup(page, "html.parser").find_all("table")
+    assert len(tables) == 3 and all(t.find("th").get_text() == "Variant" for t in tables)

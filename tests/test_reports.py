@@ -15,10 +15,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from bs4 import BeautifulSoup
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from engagement_utils import reports
 from engagement_utils.display import KEY_NUMBERS_METADATA
+from htmlcheck import TIMESTAMP, index_rows, live_markup, sans_timestamps
 
 FIXTURES = Path(__file__).parent / "fixtures" / "notebooks"
 NETWORK_REF = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//", re.IGNORECASE)
@@ -117,7 +119,7 @@ def fake_kernelspecs(monkeypatch, argv0: str) -> None:
     spec = types.SimpleNamespace(argv=[argv0, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                                  resource_dir="/elsewhere/share/jupyter/kernels/python3")
     manager = types.SimpleNamespace(get_kernel_spec=lambda name: spec)
-    monkeypatch.setattr(reports, "KernelSpecManager", lambda: manager)
+    monkeypatch.setattr(reports.run, "KernelSpecManager", lambda: manager)
 
 
 def test_kernel_from_another_environment_is_refused(monkeypatch, tmp_path):
@@ -192,14 +194,15 @@ def test_render_html_refuses_outputs_that_load_from_the_network():
 
 
 def test_index_escapes_everything_from_data():
-    ok = reports.NotebookResult("nb<1>", Path("nb.ipynb"), "ok", "T <x>", {"event": "<script>"}, 1.0,
-                                html_path=Path("out/nb<1>.html"), key_numbers={"<k>": "<v>"})
-    failed = reports.NotebookResult("bad", Path("bad.ipynb"), "failed", "Bad", {}, 1.0, failed_cell=2,
-                                    failed_cell_source="raise X('<y>')", error_type="X", error_message="<y>")
-    page = reports.render_index([ok, failed], Path("out"))
+    ok = reports.IndexEntry("nb<1>", "T <x>", "ok", href="nb%3C1%3E.html", parameters={"event": '"<script>"'},
+                            key_numbers={"<k>": "<v>"}, sources=["<img src=x onerror=alert(1)>.csv"])
+    failed = reports.IndexEntry("bad", "Bad", "failed", note="no earlier report",
+                                failure="latest run failed at cell 2 (`raise X('<y>')`) raised X: <y>")
+    page = reports.render_index([ok, failed])
     assert "<script>" not in page and "<x>" not in page and "<k>" not in page and "<y>" not in page
+    assert "<img" not in page
     assert 'href="nb%3C1%3E.html"' in page
-    assert "cell 2" in page and "no earlier report" in page and "1 of 2 reports built, 1 failed" in page
+    assert "cell 2" in page and "no earlier report" in page and "1 of 2 reports built by the latest run, 1 failed" in page
 
 
 # ---------------------------------------------------------------- end to end (runs kernels)
@@ -271,12 +274,165 @@ def test_end_to_end_report_is_self_contained_without_code(end_to_end_run):
 
 def test_end_to_end_index_lists_every_report(end_to_end_run):
     page = (end_to_end_run.out / "index.html").read_text(encoding="utf-8")
-    assert '<a href="ok_report.html">Fixture report: overview &amp; checks</a>' in page
-    assert "3,000" in page and "label = &quot;010&quot;" in page and "repeat = 3" in page
-    assert "failed" in page and "cell 5" in page and "ValueError: fixture failure for 010" in page
-    assert '<a href="broken.html">broken.html</a>' in page and "_failed/broken.ipynb" in page
-    assert "<script" not in page and not NETWORK_REF.search(page)
+    rows = index_rows(page)
+    ok, broken = rows["ok_report"], rows["broken"]
+    assert ok["link"] == "ok_report.html" and ok["Report"].startswith("Fixture report: overview & checks")
+    assert ok["Status"] == "built in the latest run"
+    assert "3,000" in ok["Key numbers"] and 'label = "010"' in ok["Parameters"] and "repeat = 3" in ok["Parameters"]
+    assert "input.txt" in ok["Data and fingerprint"] and re.search(r"fingerprint [0-9a-f]{12}", ok["Data and fingerprint"])
+    assert TIMESTAMP.fullmatch(ok["Built"])
+    # the previous good report was not built by this folder's records: it is kept, with its file time
+    assert broken["link"] == "broken.html" and broken["Status"].startswith("kept from ")
+    assert 'latest run' in broken["Status"] and 'failed at cell 5 in section "Broken fixture"' in broken["Status"]
+    assert "raised ValueError: fixture failure for" in broken["Status"]
+    assert "010" not in broken["Status"]  # values in error messages may be data: hidden in pages, shown on stderr
+    assert "executed notebook: _failed/broken.ipynb" in broken["Status"]
+    assert not live_markup(page) and not NETWORK_REF.search(page)
 
 
 def test_end_to_end_nothing_written_next_to_the_notebooks(end_to_end_run):
     assert sorted(p.name for p in FIXTURES.iterdir()) == ["broken.ipynb", "ok_report.ipynb"]
+
+
+# ---------------------------------------------------------------- the folder tells the truth (runs kernels)
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A project-like folder (relative data_path) the runs start from."""
+    (tmp_path / "input.txt").write_text("signup\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_fixtures(*args: str) -> tuple[int, str]:
+    return run_main(["--notebooks-dir", str(FIXTURES), "--output-dir", "out", "-q", *args])
+
+
+def index_of(folder: Path) -> dict[str, dict[str, str]]:
+    return index_rows((folder / "index.html").read_text(encoding="utf-8"))
+
+
+def test_end_to_end_subset_run_keeps_the_other_reports_listed(workdir):
+    out = workdir / "out"
+    code, _ = run_fixtures("ok_report", "broken", "-p", "label", "first")
+    assert code == 1
+    first = index_of(out)
+    # subset run: only ok_report runs; broken (failed before, no report) is not invented,
+    # ok_report's earlier run is replaced by this one
+    code, _ = run_fixtures("ok_report", "-p", "label", "second")
+    assert code == 0
+    rows = index_of(out)
+    assert list(rows) == ["ok_report"]  # broken never produced a report: nothing to list
+    assert rows["ok_report"]["Status"] == "built in the latest run" and "second" in rows["ok_report"]["Key numbers"]
+    assert rows["ok_report"]["Built"] >= first["ok_report"]["Built"]
+
+    # a second notebook's report exists now; a later subset run of the other one keeps it listed
+    code, _ = run_fixtures("broken", "-p", "label", "again")
+    assert code == 1
+    rows = index_of(out)
+    assert list(rows) == ["broken", "ok_report"]
+    assert rows["ok_report"]["Status"] == "from an earlier run" and rows["ok_report"]["link"] == "ok_report.html"
+    assert "second" in rows["ok_report"]["Key numbers"]
+    assert rows["broken"]["Status"].startswith("failed") and "no earlier report" in rows["broken"]["Status"]
+
+    # inputs of the earlier report change: it is marked stale, naming the file
+    (workdir / "input.txt").write_text("signup, changed\n")
+    code, _ = run_fixtures("broken")
+    rows = index_of(out)
+    assert rows["ok_report"]["Status"].startswith("from an earlier run, stale")
+    assert "inputs changed since it was built: input.txt" in rows["ok_report"]["Status"]
+
+
+def test_end_to_end_report_files_without_records_are_listed(workdir):
+    out = workdir / "out"
+    out.mkdir()
+    (out / "old_analysis.html").write_text("<html><body>made by an older runner</body></html>")
+    code, _ = run_fixtures("ok_report")
+    assert code == 0
+    rows = index_of(out)
+    assert rows["old_analysis"]["Status"].startswith("from an earlier run (no record)")
+    assert rows["old_analysis"]["link"] == "old_analysis.html" and "(file time)" in rows["old_analysis"]["Built"]
+
+
+def test_end_to_end_failed_then_kept_says_which_report_is_kept(workdir):
+    out = workdir / "out"
+    assert run_fixtures("ok_report", "-p", "label", "good")[0] == 0
+    good = (out / "ok_report.html").read_bytes()
+    built = index_of(out)["ok_report"]["Built"]
+
+    code, err = run_fixtures("ok_report", "-p", "data_path", "missing.txt")
+    assert code == 1 and "FAILED ok_report: cell 3" in err
+    assert (out / "ok_report.html").read_bytes() == good
+    row = index_of(out)["ok_report"]
+    assert row["link"] == "ok_report.html" and row["Built"] == built
+    assert row["Status"].startswith(f"kept from {built}")
+    assert "latest run (" in row["Status"] and "failed at cell 3" in row["Status"]
+    assert "(`p = check_parameters(" in row["Status"]  # the line that raised, not the first import
+    assert "good" in row["Key numbers"]  # the numbers of the kept report, not of the failed run
+    assert "executed notebook: _failed/ok_report.ipynb" in row["Status"]
+
+    # the next good run replaces it and removes the stale executed copy
+    assert run_fixtures("ok_report")[0] == 0
+    row = index_of(out)["ok_report"]
+    assert row["Status"] == "built in the latest run" and not (out / "_failed" / "ok_report.ipynb").exists()
+
+
+def test_end_to_end_failure_message_with_a_user_id_does_not_reach_the_index(workdir):
+    out = workdir / "out"
+    code, err = run_fixtures("broken", "-p", "label", "user u004217 in two variants")
+    assert code == 1 and "u004217" in err  # the terminal shows everything
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "u004217" not in page and "fixture failure for user … in two variants" in index_of(out)["broken"]["Status"]
+    assert "u004217" not in (out / ".engagement-reports.json").read_text(encoding="utf-8")
+
+
+def test_concurrent_run_refuses_with_the_lock_and_its_pid(workdir):
+    import os
+
+    out = workdir / "out"
+    assert run_fixtures("ok_report")[0] == 0
+    before = (out / "index.html").read_bytes()
+    lock = out / ".engagement-report.lock"
+    lock.write_text(f'{{"pid": {os.getpid()}, "host": "{__import__("socket").gethostname()}", "started": "2024-05-01 10:00:00 UTC"}}')
+    code, err = run_fixtures("ok_report")
+    assert code == 3
+    assert str(lock) in err and f"pid {os.getpid()}" in err and "started 2024-05-01 10:00:00 UTC" in err
+    assert (out / "index.html").read_bytes() == before and lock.exists()  # nothing touched, lock left to its owner
+
+    # a lock left behind by a process that no longer exists is taken over
+    lock.write_text('{"pid": 999999999, "host": "%s"}' % __import__("socket").gethostname())
+    assert run_fixtures("ok_report")[0] == 0 and not lock.exists()
+
+
+def test_report_header_shows_build_time_and_fingerprint_and_is_otherwise_reproducible(workdir):
+    out = workdir / "out"
+    assert run_fixtures("ok_report")[0] == 0
+    first = (out / "ok_report.html").read_text(encoding="utf-8")
+    assert run_fixtures("ok_report")[0] == 0
+    second = (out / "ok_report.html").read_text(encoding="utf-8")
+    header = BeautifulSoup(second, "html.parser").find("header").get_text(" ", strip=True)
+    assert re.search(r"Built \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC · inputs fingerprint [0-9a-f]{12} · data: input.txt", header)
+    assert sans_timestamps(first) == sans_timestamps(second)
+    fingerprint = re.search(r"fingerprint ([0-9a-f]{12})", header).group(1)
+    assert fingerprint in index_of(out)["ok_report"]["Data and fingerprint"]
+
+
+def test_end_to_end_timeout_names_the_cell_and_its_section(workdir):
+    slow = FIXTURES.parent / "slow"
+    code, err = run_main(["--notebooks-dir", str(slow), "--output-dir", "out", "-q", "--timeout", "3"])
+    assert code == 1
+    assert 'FAILED slow: cell 5 in section "Waiting" (`time.sleep(seconds)`) did not finish: CellTimeoutError' in err
+    assert "still running after 3 s (raise --timeout" in err
+    row = index_of(workdir / "out")["slow"]
+    assert row["Status"].startswith("failed") and 'cell 5 in section "Waiting"' in row["Status"]
+
+
+def test_failing_line_is_the_raising_one_not_the_setup_import():
+    from engagement_utils.reports.failures import locate_failure
+
+    setup = ("from engagement_utils.notebook import setup_notebook\n\nsetup_notebook()\n\nimport pandas as pd\n"
+             "events = load_source(p.events_path)\n")
+    assert locate_failure(setup) == "events = load_source(p.events_path)"
+    traceback = ["\x1b[0;31mValueError\x1b[0m  Traceback", "Cell \x1b[0;32mIn[3], line 6\x1b[0m", "----> 6 events"]
+    assert locate_failure(setup, traceback) == "events = load_source(p.events_path)"

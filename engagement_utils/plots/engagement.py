@@ -16,7 +16,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._style import percent_axis
+from ._style import error_extents, percent_axis, shorten, tidy_labels
 
 __all__ = [
     "plot_active_users",
@@ -89,16 +89,17 @@ def plot_funnel(steps: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Horizontal bars of conversion from step 1 with CIs, annotated with users and drop-off."""
     ax = ax or plt.subplots()[1]
     y = np.arange(len(steps))[::-1]
-    err = np.vstack([steps["conversion"] - steps["ci_low"], steps["ci_high"] - steps["conversion"]])
+    err = error_extents(steps["conversion"], steps["ci_low"], steps["ci_high"])
     ax.barh(y, steps["conversion"], xerr=err, color=sns.color_palette()[0], capsize=3)
     for yi, (_, row) in zip(y, steps.iterrows()):
         note = f"{int(row['users']):,} users ({row['conversion']:.1%})"
         if row["step"] > 1:
             note += f"  −{row['drop_off_rate']:.0%} from previous"
         inside = row["conversion"] > 0.5
-        ax.text(0.01 if inside else row["ci_high"] + 0.02, yi, note, va="center", ha="left",
+        right = np.nanmax([row["conversion"], row["ci_high"], 0.0])
+        ax.text(0.01 if inside else right + 0.02, yi, note, va="center", ha="left",
                 color="white" if inside else "0.1", fontsize=9)
-    ax.set_yticks(y, [f"{int(s)}. {name}".replace(" | ", " |\n") for s, name in zip(steps["step"], steps["step_name"])])
+    ax.set_yticks(y, [shorten(f"{int(s)}. {name}", 60).replace(" | ", " |\n") for s, name in zip(steps["step"], steps["step_name"])])
     ax.set_xlim(0, 1)
     percent_axis(ax, "x")
     ax.set_xlabel("conversion from step 1 (95% CI)")
@@ -126,6 +127,7 @@ def plot_transitions(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("next")
     ax.set_ylabel("from")
     ax.set_title("Screen flow: where users go next")
+    tidy_labels(ax)
     ax.figure.tight_layout()
     return ax
 
@@ -138,11 +140,11 @@ def plot_group_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | Non
     for ax, metric in zip(axes[0], metrics):
         rows = comparison[comparison["metric"] == metric]
         x = np.arange(len(rows))
-        err = np.vstack([rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]])
+        err = error_extents(rows["value"], rows["ci_low"], rows["ci_high"])
         ax.errorbar(x, rows["value"], yerr=err, fmt="o", capsize=4)
-        ax.set_xticks(x, [str(g) for g in rows["group"]])
+        ax.set_xticks(x, [shorten(g, 20) for g in rows["group"]])
         ax.set_xlim(-0.5, len(rows) - 0.5)
-        ax.set_title(metric, fontsize=10)
+        ax.set_title(shorten(metric), fontsize=10)
         percent_axis(ax)
     if title:
         fig.suptitle(title)

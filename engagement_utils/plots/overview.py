@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis
+from ._style import percent_axis, tidy_labels
 
 __all__ = ["plot_activity_over_time", "plot_value_mix"]
 
@@ -42,4 +42,4 @@ def plot_value_mix(mix: pd.DataFrame, title: str, share: str = "event_share", ax
     ax.set_xlabel("share of events" if share == "event_share" else "share of users")
     ax.set_ylabel("")
     ax.set_title(title)
-    return ax
+    return tidy_labels(ax)

@@ -11,7 +11,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis
+from ._style import legend_label, percent_axis, tidy_labels
 
 __all__ = [
     "plot_persona_sizes",
@@ -33,7 +33,7 @@ def plot_persona_sizes(cards: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_xlabel("share of users")
     ax.set_ylabel("")
     ax.set_title("Persona sizes")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
@@ -46,7 +46,7 @@ def plot_persona_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, 
     ax.set_xlabel("")
     ax.set_ylabel("")
     ax.set_title("What sets each persona apart (standardized difference)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_projection(projection: pd.DataFrame, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
@@ -63,7 +63,7 @@ def plot_persona_projection(projection: pd.DataFrame, names: pd.Series | None = 
     ax.set_ylabel(labels[1])
     ax.legend(title="persona", markerscale=2, frameon=True)
     ax.set_title("Users in two dimensions (PCA of the clustering features)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -71,7 +71,7 @@ def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax = ax or plt.subplots()[1]
     palette = sns.color_palette(n_colors=curve["segment"].nunique())
     for color, (segment, part) in zip(palette, curve.groupby("segment", sort=False, observed=True)):
-        ax.plot(part["period"], part["rate"], marker="o", markersize=3, color=color, label=str(segment))
+        ax.plot(part["period"], part["rate"], marker="o", markersize=3, color=color, label=legend_label(segment))
         ax.fill_between(part["period"], part["ci_low"], part["ci_high"], color=color, alpha=0.15, linewidth=0)
     percent_axis(ax)
     ax.set_ylim(0, 1.02)
@@ -79,7 +79,7 @@ def plot_persona_retention(curve: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("retained")
     ax.legend(title="persona", frameon=True)
     ax.set_title("Retention by persona (day k, pooled cohorts)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_rfm_grid(grid: pd.DataFrame, ax: Axes | None = None) -> Axes:

@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
 
-from ._style import percent_axis
+from ._style import error_extents, legend_label, percent_axis, tidy_labels
 
 __all__ = ["plot_retention_heatmap", "plot_retention_curves", "plot_cohort_sizes", "plot_retention_difference"]
 
@@ -68,7 +68,7 @@ def plot_retention_curves(curve: pd.DataFrame, ax: Axes | None = None, title: st
     groups = data.groupby("segment", sort=True) if "segment" in data.columns else [("all users", data)]
     palette = sns.color_palette(n_colors=max(len(groups), 1))
     for colour, (name, points) in zip(palette, groups):
-        ax.plot(points["period"], points["rate"], marker="o", markersize=3, color=colour, label=str(name))
+        ax.plot(points["period"], points["rate"], marker="o", markersize=3, color=colour, label=legend_label(name))
         ax.fill_between(points["period"], points["ci_low"], points["ci_high"], color=colour, alpha=0.2, linewidth=0)
     percent_axis(ax)
     ax.set_ylim(bottom=0)
@@ -77,7 +77,7 @@ def plot_retention_curves(curve: pd.DataFrame, ax: Axes | None = None, title: st
     if "segment" in data.columns:
         ax.legend(title="segment", frameon=False)
     ax.set_title(title or "Retention curve (cohorts pooled, 95% CI band)")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str | None = None, period: str = "day") -> Axes:
@@ -90,7 +90,7 @@ def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str |
     labels = _cohort_labels(sizes.index.to_series(), period)
     bottom = np.zeros(len(sizes))
     for colour, column in zip(sns.color_palette(n_colors=sizes.shape[1]), sizes.columns):
-        ax.bar(np.arange(len(sizes)), sizes[column], bottom=bottom, color=colour, label=str(column), width=0.85)
+        ax.bar(np.arange(len(sizes)), sizes[column], bottom=bottom, color=colour, label=legend_label(column), width=0.85)
         bottom += sizes[column].to_numpy()
     step = max(1, len(labels) // 20)
     ax.set_xticks(np.arange(len(labels))[::step])
@@ -100,7 +100,7 @@ def plot_cohort_sizes(matrix: pd.DataFrame, ax: Axes | None = None, title: str |
     if "segment" in matrix.columns:
         ax.legend(title="segment", frameon=False)
     ax.set_title(title or "Cohort sizes")
-    return ax
+    return tidy_labels(ax)
 
 
 def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, title: str | None = None) -> Axes:
@@ -109,17 +109,17 @@ def plot_retention_difference(comparison: pd.DataFrame, ax: Axes | None = None, 
     data = comparison[comparison["difference"].notna()]
     for colour, (name, points) in zip(sns.color_palette(n_colors=data["segment"].nunique()), data.groupby("segment", sort=True)):
         ax.errorbar(points["period"], 100 * points["difference"],
-                    yerr=[100 * (points["difference"] - points["diff_ci_low"]), 100 * (points["diff_ci_high"] - points["difference"])],
+                    yerr=error_extents(points["difference"], points["diff_ci_low"], points["diff_ci_high"], scale=100),
                     fmt="none", ecolor=colour, alpha=0.6, capsize=2)
         significant = points["significant"].to_numpy()
         ax.scatter(points["period"][significant], 100 * points["difference"][significant], color=colour,
-                   label=f"{name} (significant)", zorder=3)
+                   label=f"{legend_label(name)} (significant)", zorder=3)
         ax.scatter(points["period"][~significant], 100 * points["difference"][~significant], facecolors="white",
-                   edgecolors=colour, label=f"{name} (not significant)", zorder=3)
+                   edgecolors=colour, label=f"{legend_label(name)} (not significant)", zorder=3)
     ax.axhline(0, color="grey", linewidth=1)
     ax.set_xlabel("periods since the cohort period")
     ax.set_ylabel("difference (percentage points)")
     baseline = data["baseline"].iloc[0] if len(data) else ""
     ax.legend(frameon=False, fontsize=8)
     ax.set_title(title or f"Retention difference vs {baseline} (CI; filled = significant after correction)")
-    return ax
+    return tidy_labels(ax)
