@@ -207,3 +207,30 @@ def test_demo_screen_flow_is_consistent(demo_events):
     assert np.allclose(out_of, 1.0)
     # In the demo the cart screen is always followed by checkout.
     assert t[t["source"] == "cart"]["target"].tolist() == ["checkout"]
+
+
+def test_plot_funnel_draws_every_user_count_including_full_conversion():
+    # Wilson bounds at 100% conversion used to come out a hair below 1 (−1e-16 error bar) and crash matplotlib.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engagement_utils import plots
+
+    n = np.repeat(np.arange(1, 2001), 4)
+    users = np.stack([np.arange(1, 2001)] * 2 + [np.arange(1, 2001) // 3, np.zeros(2000, int)], axis=1).ravel()
+    lo, hi = wilson_ci(users, n)
+    assert (plots.error_bars(pd.Series(users / n), pd.Series(lo), pd.Series(hi)) >= 0).all()
+    fig, ax = plt.subplots()
+    for total in (1, 2, 3, 7, 10, 99, 1000, 2000):
+        rows = slice(4 * (total - 1), 4 * total)
+        steps = pd.DataFrame({"step": [1, 2, 3, 4], "step_name": ["a", "b", "c", "d"], "users": users[rows],
+                              "conversion": users[rows] / total, "ci_low": lo[rows], "ci_high": hi[rows],
+                              "drop_off_rate": 1 - users[rows] / np.r_[total, users[rows][:-1]].clip(1)})
+        ax.clear()
+        plots.plot_funnel(steps, ax=ax)
+    # bounds off by rounding in either direction are clipped, never negative
+    off = plots.error_bars(pd.Series([1.0, 0.0]), pd.Series([1.0 + 1e-16, -1e-17]), pd.Series([1.0 - 1e-16, 0.2]))
+    assert (off >= 0).all()
+    plt.close(fig)

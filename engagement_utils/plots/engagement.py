@@ -26,7 +26,24 @@ __all__ = [
     "plot_session_durations",
     "plot_transitions",
     "plot_group_comparison",
+    "error_bars",
 ]
+
+def error_bars(value: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    """Error-bar lengths ``[value − low, high − value]`` for matplotlib, clipped at 0.
+
+    Bounds that equal the value up to rounding (a step converting 100%) give
+    lengths like −1e-16, which matplotlib rejects; a missing bound draws no bar.
+
+    Examples
+    --------
+    >>> error_bars(pd.Series([1.0]), pd.Series([0.9]), pd.Series([0.9999999999999999])).tolist()
+    [[0.09999999999999998], [0.0]]
+    """
+    lengths = np.vstack([np.asarray(value, dtype=float) - np.asarray(low, dtype=float),
+                         np.asarray(high, dtype=float) - np.asarray(value, dtype=float)])
+    return np.clip(np.nan_to_num(lengths, nan=0.0), 0.0, None)
+
 
 _LIFECYCLE_COLORS = {"new": "#4c9be8", "returning": "#3aa655", "resurrecting": "#f0a830", "dormant": "#d9534f"}
 
@@ -89,7 +106,7 @@ def plot_funnel(steps: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Horizontal bars of conversion from step 1 with CIs, annotated with users and drop-off."""
     ax = ax or plt.subplots()[1]
     y = np.arange(len(steps))[::-1]
-    err = np.vstack([steps["conversion"] - steps["ci_low"], steps["ci_high"] - steps["conversion"]])
+    err = error_bars(steps["conversion"], steps["ci_low"], steps["ci_high"])
     ax.barh(y, steps["conversion"], xerr=err, color=sns.color_palette()[0], capsize=3)
     for yi, (_, row) in zip(y, steps.iterrows()):
         note = f"{int(row['users']):,} users ({row['conversion']:.1%})"
@@ -130,17 +147,20 @@ def plot_transitions(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_group_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | None = None, *,
+def plot_group_comparison(comparison, metrics: Sequence[str] | None = None, *,
                           title: str | None = None) -> Figure:
-    """One panel per metric: each group's value with its CI (from :func:`metrics.compare_groups`)."""
+    """One panel per metric: each ``segment`` group's value with its CI.
+
+    Takes a :class:`metrics.GroupComparison` (from :func:`metrics.compare_groups`) or its ``table``.
+    """
+    comparison = getattr(comparison, "table", comparison)
     metrics = list(dict.fromkeys(comparison["metric"])) if metrics is None else list(metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         rows = comparison[comparison["metric"] == metric]
         x = np.arange(len(rows))
-        err = np.vstack([rows["value"] - rows["ci_low"], rows["ci_high"] - rows["value"]])
-        ax.errorbar(x, rows["value"], yerr=err, fmt="o", capsize=4)
-        ax.set_xticks(x, [str(g) for g in rows["group"]])
+        ax.errorbar(x, rows["value"], yerr=error_bars(rows["value"], rows["ci_low"], rows["ci_high"]), fmt="o", capsize=4)
+        ax.set_xticks(x, [str(g) for g in rows["segment"]])
         ax.set_xlim(-0.5, len(rows) - 0.5)
         ax.set_title(metric, fontsize=10)
         percent_axis(ax)
