@@ -44,7 +44,7 @@ from .sessions import assign_sessions, parse_duration
 from .stats import wilson_ci
 from .validation import as_event_list, check_option, closest
 
-__all__ = ["ORDERINGS", "parse_step", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates"]
+__all__ = ["ORDERINGS", "parse_step", "step_events", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates"]
 
 ORDERINGS = FUNNEL_ORDERINGS
 ENTRY, EXIT = "(entry)", "(exit)"
@@ -79,6 +79,17 @@ def parse_step(step) -> list[dict]:
         name, column, value = match.groups()
         alternatives.append({"event": name, column: value} if column else {"event": name})
     return alternatives
+
+
+def step_events(step) -> list[str]:
+    """The event names of a step's alternatives, e.g. to start paths where a funnel starts.
+
+    Examples
+    --------
+    >>> step_events("screen_view[screen=product] | add_to_cart")
+    ['screen_view', 'add_to_cart']
+    """
+    return list(dict.fromkeys(alt["event"] for alt in parse_step(step)))
 
 
 def _step_label(step) -> str:

@@ -31,7 +31,7 @@ from .core import EventLog
 from .inputs import as_log, segment_column
 from .core.engagement_scans import distinct_per_session, session_starts, session_sums
 from .stats import wilson_ci
-from .validation import check_option
+from .validation import as_event_list, check_option
 
 __all__ = ["VIEW_EVENTS", "CONVERSION_EVENTS", "BOUNCE_RULES", "assign_sessions", "session_table", "sessionize",
            "Sessionized", "parse_duration", "session_summary", "time_in_app"]
@@ -110,9 +110,9 @@ def session_table(
 
     Parameters
     ----------
-    view_events : iterable of str
+    view_events : str or iterable of str
         Events that count as a screen/page view.
-    conversion_events : iterable of str
+    conversion_events : str or iterable of str
         Events that make a session converted (and engaged).
     bounce_on : {"events", "views"}
         A bounce is a session with one event (default) or with at most one view.
@@ -152,8 +152,8 @@ def session_table(
     end = ts.iloc[last].reset_index(drop=True)
     n_events = last - first + 1
     event = events["event"].astype("category") if not isinstance(events["event"].dtype, pd.CategoricalDtype) else events["event"]
-    is_view = event.isin(list(view_events)).to_numpy()
-    is_conversion = event.isin(list(conversion_events)).to_numpy()
+    is_view = event.isin(as_event_list(view_events, "view_events")).to_numpy()
+    is_conversion = event.isin(as_event_list(conversion_events, "conversion_events")).to_numpy()
     n_views = session_sums(first, is_view.astype(np.int64))
     converted = session_sums(first, is_conversion.astype(np.int64)) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()

@@ -118,9 +118,23 @@ class GroupComparison:
     def text(self) -> str:
         return comparison_caveat(self.segment, self.strata)
 
+    def versus_reference(self) -> pd.DataFrame:
+        """The rows of the groups other than the reference, with the raw and stratified differences."""
+        columns = ["metric", "segment", "users", "value", "difference", "diff_ci_low", "diff_ci_high",
+                   "adjusted_difference", "adj_ci_low", "adj_ci_high"]
+        keep = [not _same(value, self.reference) for value in self.table["segment"]]
+        return self.table.loc[keep, columns].reset_index(drop=True)
 
-def comparison_caveat(segment: str, strata: Sequence[str] = ()) -> str:
+
+def _same(a, b) -> bool:
+    """Group labels equal as values of the same kind (``True`` is not the group ``1``)."""
+    return type(a) is type(b) and a == b
+
+
+def comparison_caveat(segment: str | Sequence[str], strata: Sequence[str] = ()) -> str:
     """The caveat of an observational comparison of ``segment`` groups, naming the columns in play.
+
+    ``segment`` may list several compared columns (one caveat for several comparisons).
 
     Examples
     --------
@@ -129,6 +143,7 @@ def comparison_caveat(segment: str, strata: Sequence[str] = ()) -> str:
     (True, True)
     """
     strata = list(strata)
+    segment = segment if isinstance(segment, str) else " or ".join(segment)
     within = (f"the stratified columns show how much of each gap remains within the same {' × '.join(strata)}"
               if strata else "no strata were used, so every difference is raw")
     return (f"Users were not randomised to the {segment} groups: they differ in other ways too (measured or not). "
