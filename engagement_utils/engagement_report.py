@@ -173,7 +173,7 @@ def funnel_reading(funnel: pd.DataFrame, window) -> str:
     """Reading of the funnel chart: conversion to the last step and the largest loss."""
     worst = funnel.iloc[1:].sort_values("drop_off_rate", ascending=False).iloc[0]
     return (f"{funnel['conversion'].iloc[-1]:.1%} of the {funnel['users'].iloc[0]:,} users who entered reached the last "
-            f"step within {duration_text(window)}; the largest loss is before step {worst['step']} "
+            f"step within {duration_text(window)}; the largest loss is before step {int(worst['step'])} "
             f"({worst['drop_off_rate']:.0%} of the previous step drop off).")
 
 

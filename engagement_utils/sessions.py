@@ -280,7 +280,7 @@ def time_in_app(
     *,
     tz: str = "UTC",
     segment: str | None = None,
-    by_user: bool = False,
+    per_user: bool = False,
 ) -> pd.DataFrame:
     """Time spent in the app per user per calendar period.
 
@@ -296,7 +296,7 @@ def time_in_app(
         Calendar period in ``tz``.
     segment : str, optional
         Session-table column to break down by (output column ``segment``).
-    by_user : bool, default False
+    per_user : bool, default False
         Return the per-user rows (``user_id, period_start, sessions, time_s``)
         instead of the per-period summary.
 
@@ -319,11 +319,11 @@ def time_in_app(
     frame, keys = _segmented(sessions, segment)
     frame = frame[["user_id", "start", "duration_s"] + keys].copy(deep=False)
     frame["period_start"] = periods.period_start(frame["start"], period, tz).to_numpy()
-    per_user = (frame.groupby(keys + ["period_start", "user_id"], observed=True, sort=True)
-                .agg(sessions=("duration_s", "size"), time_s=("duration_s", "sum")).reset_index())
-    if by_user:
-        return per_user
-    grouped = per_user.groupby(keys + ["period_start"], observed=True, sort=True)
+    user_rows = (frame.groupby(keys + ["period_start", "user_id"], observed=True, sort=True)
+                 .agg(sessions=("duration_s", "size"), time_s=("duration_s", "sum")).reset_index())
+    if per_user:
+        return user_rows
+    grouped = user_rows.groupby(keys + ["period_start"], observed=True, sort=True)
     out = grouped.agg(active_users=("user_id", "size"), sessions=("sessions", "sum"), total_time_s=("time_s", "sum"),
                       mean_time_per_user_s=("time_s", "mean"), median_time_per_user_s=("time_s", "median"))
     return out.astype(float).reset_index()

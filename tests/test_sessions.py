@@ -116,7 +116,7 @@ def test_time_in_app_per_user_per_period():
               ("a", "2024-01-08 10:00:00", "x"), ("a", "2024-01-08 10:01:00", "x"),
               ("b", "2024-01-02 09:00:00", "x")])
     s = sessionize(ev).sessions
-    per_user = time_in_app(s, "week", by_user=True)
+    per_user = time_in_app(s, "week", per_user=True)
     assert per_user["time_s"].tolist() == [600.0, 0.0, 60.0]
     weekly = time_in_app(s, "week")
     assert weekly["active_users"].tolist() == [2, 1]

@@ -119,7 +119,7 @@ def active_days_distribution(
     tz: str | None = None,
     active_events=None,
     include_partial: bool = False,
-    by_period: bool = False,
+    per_period: bool = False,
 ) -> pd.DataFrame:
     """Users active in a period by their exact number of active days (and "at least N days").
 
@@ -153,15 +153,15 @@ def active_days_distribution(
         frame = frame[(frame["period"] >= first_full) & (frame["period"] <= last_full)]
         if frame.empty:
             raise ValueError(f"the data cover no complete {period}; pass include_partial=True or load a longer range")
-    per_user = frame.groupby(["period", "user"]).size().rename("active_days").reset_index()
-    keys = ["period", "active_days"] if by_period else ["active_days"]
-    out = per_user.groupby(keys).size().rename("users").astype(float).reset_index()
-    totals = out.groupby("period")["users"].transform("sum") if by_period else out["users"].sum()
+    user_days = frame.groupby(["period", "user"]).size().rename("active_days").reset_index()
+    keys = ["period", "active_days"] if per_period else ["active_days"]
+    out = user_days.groupby(keys).size().rename("users").astype(float).reset_index()
+    totals = out.groupby("period")["users"].transform("sum") if per_period else out["users"].sum()
     out["share"] = out["users"] / totals
-    at_least = out.iloc[::-1].groupby("period")["share"].cumsum() if by_period else out["share"][::-1].cumsum()
+    at_least = out.iloc[::-1].groupby("period")["share"].cumsum() if per_period else out["share"][::-1].cumsum()
     out["share_at_least"] = at_least.sort_index()
     out["active_days"] = out["active_days"].astype(float)
-    if by_period:
+    if per_period:
         out.insert(0, "period_start", periods.ordinal_to_start(out.pop("period").to_numpy(), period))
     return out
 
