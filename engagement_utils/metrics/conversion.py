@@ -25,7 +25,7 @@ from .. import periods
 from ..core import EventLog, activity_keys
 from ..core.scans import unpack_keys
 from ..inputs import as_log, segment_column
-from ..validation import check_option, check_positive_int
+from ..validation import as_event_list, check_option, check_positive_int
 from .people import rate_with_ci, user_frame
 
 __all__ = ["LIFECYCLE_STATUSES", "conversion_flags", "conversion_rate", "lifecycle", "churn", "cpa_cac"]
@@ -293,7 +293,7 @@ def cpa_cac(
     people = people[people["first_seen"].notna()].reset_index(drop=True)
     people["channel"] = people[channel_column].astype(object)
     # No conversions at all is a valid outcome here (CPA NaN with a warning), not a data error.
-    mask = log.frame["event"].isin(list(np.atleast_1d(conversion_events))).to_numpy()
+    mask = log.frame["event"].isin(as_event_list(conversion_events, "conversion_events")).to_numpy()
     first_conversion = np.full(log.n_users, np.iinfo(np.int64).min)
     rows = log.first_rows(mask)
     first_conversion[log.user_code[rows]] = log.ns[rows]
