@@ -99,6 +99,16 @@ def _step_label(step) -> str:
         alt["event"] + "".join(f"[{k}={v}]" for k, v in alt.items() if k != "event") for alt in parse_step(step))
 
 
+def _equals_text(values: pd.Series, value) -> np.ndarray:
+    """Rows whose value reads as ``value``: text comparison, so that parameters given as strings
+    match numeric or boolean columns (a categorical compares its categories once, not every row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.asarray(values.cat.categories.astype(str) == str(value))
+        codes = values.cat.codes.to_numpy()
+        return np.r_[hit, False][np.where(codes < 0, len(hit), codes)]
+    return (values.astype(str) == str(value)).to_numpy()
+
+
 def _step_mask(log: EventLog, step) -> np.ndarray:
     """Boolean mask of the events matching a step; a clear error if none do."""
     mask = np.zeros(len(log), dtype=bool)
@@ -110,8 +120,7 @@ def _step_mask(log: EventLog, step) -> np.ndarray:
                 continue
             if column not in events.columns:
                 raise ValueError(f"funnel step {_step_label(step)!r} filters on column {column!r}, which the events do not have")
-            # Compare as text so that parameters given as strings match numeric or boolean columns.
-            match &= (events[column].astype(str) == str(value)).to_numpy()
+            match &= _equals_text(events[column], value)
         mask |= match
     if not mask.any():
         raise ValueError(f"funnel step {_step_label(step)!r} matches no event; check its filters")

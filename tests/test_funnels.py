@@ -234,3 +234,12 @@ def test_plot_funnel_draws_every_user_count_including_full_conversion():
     off = plots.error_bars(pd.Series([1.0, 0.0]), pd.Series([1.0 + 1e-16, -1e-17]), pd.Series([1.0 - 1e-16, 0.2]))
     assert (off >= 0).all()
     plt.close(fig)
+
+
+@pytest.mark.parametrize("as_category", [False, True])
+def test_step_filters_compare_as_text_with_missing_values(as_category):
+    ev = log([("a", "2024-01-01 10:00", "open"), ("a", "2024-01-01 10:01", "view"), ("b", "2024-01-01 10:00", "open"),
+              ("b", "2024-01-01 10:01", "view"), ("c", "2024-01-01 10:00", "open"), ("c", "2024-01-01 10:01", "view")],
+             tier=[None, 2, None, 3, None, None])
+    ev["tier"] = ev["tier"].astype("Int64").astype("category" if as_category else "Int64")
+    assert users_per_step(funnel(ev, ["open", "view[tier:2]"], "1D")) == [3, 1]
