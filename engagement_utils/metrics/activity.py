@@ -144,11 +144,13 @@ def active_days_distribution(
     log = as_log(events, tz)
     mask = log.event_mask(active_events, "active_events")
     code, day = unpack_keys(activity_keys(log, "day", mask))
-    ordinal = periods.period_ordinal(pd.Series(periods.ordinal_to_start(day, "day")).dt.tz_localize("UTC"), period, "UTC")
-    frame = pd.DataFrame({"user": code, "period": ordinal})
+    first_day = int(log.ordinal("day").min())
+    # the period of each calendar day from the day before the data to the last one
+    calendar = np.arange(first_day - 1, int(day.max()) + 1)
+    period_of_day = periods.period_ordinal(pd.Series(periods.ordinal_to_start(calendar, "day")).dt.tz_localize("UTC"), period, "UTC")
+    frame = pd.DataFrame({"user": code, "period": np.asarray(period_of_day)[day - calendar[0]]})
     if not include_partial:
-        first_day = int(log.ordinal("day").min())
-        first_full = int(periods.period_ordinal(pd.Series(periods.ordinal_to_start([first_day - 1], "day")).dt.tz_localize("UTC"), period, "UTC")[0]) + 1
+        first_full = int(period_of_day[0]) + 1
         last_full = periods.first_incomplete_ordinal(log.data_end()[0], period, log.tz) - 1
         frame = frame[(frame["period"] >= first_full) & (frame["period"] <= last_full)]
         if frame.empty:
