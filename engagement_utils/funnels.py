@@ -31,19 +31,22 @@ last item of a session; exit rate = exits / occurrences of the item.
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .sessions import _time_order, assign_sessions, parse_duration
+from .core import EventLog, segment_labels
+from .core.engagement_scans import FUNNEL_ORDERINGS, funnel_reach_times
+from .inputs import as_log
+from .sessions import assign_sessions, parse_duration
 from .stats import wilson_ci
+from .validation import as_event_list, check_option, closest
 
-__all__ = ["ORDERINGS", "parse_step", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates"]
+__all__ = ["ORDERINGS", "parse_step", "step_events", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates"]
 
-ORDERINGS = ("sequential", "strict", "any")
+ORDERINGS = FUNNEL_ORDERINGS
 ENTRY, EXIT = "(entry)", "(exit)"
 _FILTER = re.compile(r"^\s*([^\[\]]+?)\s*(?:\[\s*([^=:\]]+?)\s*[=:]\s*([^\]]*?)\s*\])?\s*$")
 
@@ -78,6 +81,17 @@ def parse_step(step) -> list[dict]:
     return alternatives
 
 
+def step_events(step) -> list[str]:
+    """The event names of a step's alternatives, e.g. to start paths where a funnel starts.
+
+    Examples
+    --------
+    >>> step_events("screen_view[screen=product] | add_to_cart")
+    ['screen_view', 'add_to_cart']
+    """
+    return list(dict.fromkeys(alt["event"] for alt in parse_step(step)))
+
+
 def _step_label(step) -> str:
     if isinstance(step, str):
         return step.strip()
@@ -85,112 +99,48 @@ def _step_label(step) -> str:
         alt["event"] + "".join(f"[{k}={v}]" for k, v in alt.items() if k != "event") for alt in parse_step(step))
 
 
-def _step_mask(events: pd.DataFrame, step) -> np.ndarray:
+def _equals_text(values: pd.Series, value) -> np.ndarray:
+    """Rows whose value reads as ``value``: text comparison, so that parameters given as strings
+    match numeric or boolean columns (a categorical compares its categories once, not every row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = np.asarray(values.cat.categories.astype(str) == str(value))
+        codes = values.cat.codes.to_numpy()
+        return np.r_[hit, False][np.where(codes < 0, len(hit), codes)]
+    return (values.astype(str) == str(value)).to_numpy()
+
+
+def _step_mask(log: EventLog, step) -> np.ndarray:
     """Boolean mask of the events matching a step; a clear error if none do."""
-    mask = np.zeros(len(events), dtype=bool)
+    mask = np.zeros(len(log), dtype=bool)
+    events = log.frame
     for alt in parse_step(step):
-        match = (events["event"] == alt["event"]).to_numpy().copy()
+        match = log.event_mask(alt["event"], "steps").copy()
         for column, value in alt.items():
             if column == "event":
                 continue
             if column not in events.columns:
                 raise ValueError(f"funnel step {_step_label(step)!r} filters on column {column!r}, which the events do not have")
-            # Compare as text so that parameters given as strings match numeric or boolean columns.
-            match &= (events[column].astype(str) == str(value)).to_numpy()
+            match &= _equals_text(events[column], value)
         mask |= match
     if not mask.any():
-        names = [str(e) for e in pd.unique(events["event"])]
-        close = difflib.get_close_matches(str(parse_step(step)[0]["event"]), names, n=3)
-        hint = f"closest event names: {close}" if close else f"events present: {sorted(names)[:15]}"
-        raise ValueError(f"funnel step {_step_label(step)!r} never occurs in the events; {hint}")
+        raise ValueError(f"funnel step {_step_label(step)!r} matches no event; check its filters")
     return mask
 
 
-def _ordered(events: pd.DataFrame) -> pd.DataFrame:
-    order = _time_order(events)
-    return events.take(order).reset_index(drop=True) if not np.array_equal(order, np.arange(len(events))) else events
-
-
-def _reach_times(events: pd.DataFrame, steps: Sequence, window: pd.Timedelta, ordering: str):
-    """Per entering user: position of the entry event and elapsed ns to each step (NaN if not reached)."""
-    user = events["user_id"]
-    codes = user.cat.codes.to_numpy() if isinstance(user.dtype, pd.CategoricalDtype) else pd.factorize(user, sort=True)[0]
-    codes = codes.astype(np.int64)
-    ts = events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    masks = [_step_mask(events, s) for s in steps]
-    n_codes = int(codes.max()) + 1 if len(codes) else 0
-
-    idx1 = np.flatnonzero(masks[0])
-    first = np.r_[True, codes[idx1][1:] != codes[idx1][:-1]]
-    entry_pos = idx1[first]
-    entered = codes[entry_pos]
-    deadline = np.full(n_codes, np.iinfo(np.int64).min)
-    deadline[entered] = ts[entry_pos] + window.value
-    t1 = np.zeros(n_codes, dtype=np.int64)
-    t1[entered] = ts[entry_pos]
-    elapsed = np.full((len(entered), len(steps)), np.nan)
-    elapsed[:, 0] = 0.0
-    slot = np.full(n_codes, -1)
-    slot[entered] = np.arange(len(entered))
-
-    if ordering == "sequential":
-        current = np.full(n_codes, np.iinfo(np.int64).max)
-        current[entered] = entry_pos
-        for k in range(1, len(steps)):
-            idx = np.flatnonzero(masks[k])
-            u = codes[idx]
-            idx = idx[(idx > current[u]) & (ts[idx] <= deadline[u])]
-            u = codes[idx]
-            firsts = idx[np.r_[True, u[1:] != u[:-1]]] if len(idx) else idx
-            current = np.full(n_codes, np.iinfo(np.int64).max)
-            current[codes[firsts]] = firsts
-            elapsed[slot[codes[firsts]], k] = ts[firsts] - t1[codes[firsts]]
-    elif ordering == "strict":
-        starts = idx1[ts[idx1] <= deadline[codes[idx1]]]
-        alive = np.ones(len(starts), dtype=bool)
-        for k in range(1, len(steps)):
-            pos = np.minimum(starts + k, len(codes) - 1)
-            alive &= (starts + k < len(codes)) & masks[k][pos] & (codes[pos] == codes[starts]) & (ts[pos] <= deadline[codes[starts]])
-            done = starts[alive]
-            u = codes[done]
-            firsts = done[np.r_[True, u[1:] != u[:-1]]] if len(done) else done
-            elapsed[slot[codes[firsts]], k] = ts[firsts + k] - t1[codes[firsts]]
-    else:
-        so_far = elapsed[:, 0].copy()
-        for k in range(1, len(steps)):
-            idx = np.flatnonzero(masks[k])
-            u = codes[idx]
-            idx = idx[(slot[u] >= 0) & (ts[idx] >= t1[u]) & (ts[idx] <= deadline[u])]
-            u = codes[idx]
-            firsts = idx[np.r_[True, u[1:] != u[:-1]]] if len(idx) else idx
-            step_time = np.full(len(entered), np.nan)
-            step_time[slot[codes[firsts]]] = ts[firsts] - t1[codes[firsts]]
-            # np.maximum propagates NaN: a user who misses any step stops there.
-            so_far = np.maximum(so_far, step_time)
-            elapsed[:, k] = so_far
-    return entry_pos, elapsed
-
-
-def _segment_labels(values: pd.Series, segment: str) -> np.ndarray:
-    if values.notna().sum() == 0:
-        raise ValueError(f"segment column {segment!r} has no values for the users in the funnel; choose another segment")
-    return values.astype(object).where(values.notna(), "(missing)").to_numpy()
-
-
 def funnel(
-    events: pd.DataFrame,
+    events: "pd.DataFrame | EventLog",
     steps: Sequence,
     window="7D",
     *,
     ordering: str = "sequential",
     segment: str | None = None,
-    confidence: float = 0.95,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Users reaching each step of a funnel within a conversion window from step 1.
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or EventLog
         Canonical events.
     steps : sequence of step specs
         At least two; see the module docstring for the spec syntax.
@@ -199,14 +149,14 @@ def funnel(
     ordering : {"sequential", "strict", "any"}
     segment : str, optional
         Event column to break down by; a user's segment is its value on the
-        entry event.
-    confidence : float
-        Level of the Wilson intervals.
+        entry event (output column ``segment``).
+    alpha : float, default 0.05
+        The Wilson intervals have level ``1 - alpha``.
 
     Returns
     -------
     DataFrame
-        Per (segment and) step: ``step`` (1-based), ``step_name``, ``users``,
+        Per (``segment`` and) step: ``step`` (1-based), ``step_name``, ``users``,
         ``conversion`` = users / users at step 1 with ``ci_low``/``ci_high``,
         ``step_conversion`` = users / users at the previous step with
         ``step_ci_low``/``step_ci_high``, ``drop_off`` (users lost since the
@@ -224,43 +174,43 @@ def funnel(
     >>> f[["step", "users", "conversion", "median_time_s"]].to_dict("list")
     {'step': [1, 2, 3], 'users': [2, 1, 1], 'conversion': [1.0, 0.5, 0.5], 'median_time_s': [0.0, 60.0, 180.0]}
     """
-    if ordering not in ORDERINGS:
-        raise ValueError(f"ordering={ordering!r} is not supported; choose one of {', '.join(ORDERINGS)}")
+    check_option("ordering", ordering, ORDERINGS)
     if isinstance(steps, str) or len(steps) < 2:
         raise ValueError(f"a funnel needs a list of at least two steps, got {steps!r}")
     window = parse_duration(window, "window")
-    if segment is not None and segment not in events.columns:
-        raise ValueError(f"segment={segment!r} is not a column of the events; available: {list(events.columns)}")
-    ordered = _ordered(events)
-    entry_pos, elapsed = _reach_times(ordered, steps, window, ordering)
+    log = as_log(events)
+    seg = log.segment(segment) if segment is not None else None
+    order = log.time_order()
+    masks = [_step_mask(log, s)[order] for s in steps]
+    entry, elapsed = funnel_reach_times(log.user_code[order], log.ns[order], masks, window.value, ordering)
     n_steps = len(steps)
     long = pd.DataFrame({
-        "step": np.tile(np.arange(1, n_steps + 1), len(entry_pos)),
+        "step": np.tile(np.arange(1, n_steps + 1), len(entry)),
         "elapsed_s": elapsed.ravel() / 1e9,
     })
     keys = ["step"]
-    if segment is not None:
-        long.insert(0, segment, np.repeat(_segment_labels(ordered[segment].iloc[entry_pos], segment), n_steps))
-        keys = [segment, "step"]
+    if seg is not None:
+        long.insert(0, "segment", np.repeat(seg.labels.to_numpy()[seg.codes[order[entry]]], n_steps))
+        keys = ["segment", "step"]
     reached = long.dropna(subset=["elapsed_s"])
     grouped = reached.groupby(keys, sort=True)["elapsed_s"]
     out = grouped.size().rename("users").to_frame()
     for q in (50, 25, 75, 90):
         out[f"p{q}_time_s"] = grouped.quantile(q / 100)
-    full = pd.MultiIndex.from_product([sorted(pd.unique(long[segment])), range(1, n_steps + 1)], names=keys) \
-        if segment is not None else pd.Index(range(1, n_steps + 1), name="step")
+    full = pd.MultiIndex.from_product([sorted(pd.unique(long["segment"])), range(1, n_steps + 1)], names=keys) \
+        if seg is not None else pd.Index(range(1, n_steps + 1), name="step")
     out = out.reindex(full)
     out["users"] = out["users"].fillna(0).astype(np.int64)
     out = out.reset_index()
-    by = out.groupby(segment, sort=False)["users"] if segment is not None else out["users"]
-    start = by.transform("first") if segment is not None else pd.Series(out["users"].iloc[0], index=out.index)
-    previous = (by.shift(1) if segment is not None else out["users"].shift(1)).fillna(out["users"]).astype(np.int64)
+    per_segment = out.groupby("segment", sort=False)["users"] if seg is not None else out["users"]
+    start = per_segment.transform("first") if seg is not None else pd.Series(out["users"].iloc[0], index=out.index)
+    previous = per_segment.shift(1).fillna(out["users"]).astype(np.int64)
     out.insert(keys.index("step") + 1, "step_name", [_step_label(steps[k - 1]) for k in out["step"]])
     with np.errstate(invalid="ignore", divide="ignore"):
         out["conversion"] = out["users"] / start
-        out["ci_low"], out["ci_high"] = wilson_ci(out["users"], start, 1 - confidence)
+        out["ci_low"], out["ci_high"] = wilson_ci(out["users"], start, alpha)
         out["step_conversion"] = out["users"] / previous
-        out["step_ci_low"], out["step_ci_high"] = wilson_ci(out["users"], previous, 1 - confidence)
+        out["step_ci_low"], out["step_ci_high"] = wilson_ci(out["users"], previous, alpha)
     out["drop_off"] = previous - out["users"]
     out["drop_off_rate"] = 1 - out["step_conversion"]
     out = out.rename(columns={"p50_time_s": "median_time_s"})
@@ -270,24 +220,31 @@ def funnel(
 
 
 def cart_abandonment(
-    events: pd.DataFrame,
-    add_event: str = "add_to_cart",
-    purchase_event: str = "purchase",
+    events: "pd.DataFrame | EventLog",
+    cart_events="add_to_cart",
+    checkout_events="purchase",
     window="1D",
     *,
     segment: str | None = None,
-    confidence: float = 0.95,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Cart abandonment = 1 − purchasers / users who added to cart (purchase within ``window``).
 
-    The window starts at the user's first add-to-cart; a purchase before it
-    does not count.  This is the two-step :func:`funnel` ``[add_event,
-    purchase_event]`` read the other way round.
+    The window starts at the user's first cart event; a purchase before it
+    does not count.  This is the two-step :func:`funnel` ``[cart_events,
+    checkout_events]`` read the other way round.
+
+    Parameters
+    ----------
+    cart_events : str or list of str, default "add_to_cart"
+        Events that put something in the cart (any of them enters the funnel).
+    checkout_events : str or list of str, default "purchase"
+        Events that complete the checkout.
 
     Returns
     -------
     DataFrame
-        (segment,) ``carts`` (users who added), ``purchasers``,
+        (``segment``,) ``carts`` (users who added), ``purchasers``,
         ``abandonment_rate`` with Wilson ``ci_low`` / ``ci_high``.
 
     Examples
@@ -299,24 +256,25 @@ def cart_abandonment(
     >>> cart_abandonment(ev, window="1D")[["carts", "purchasers", "abandonment_rate"]].round(4).values.tolist()
     [[3.0, 1.0, 0.6667]]
     """
-    steps = funnel(events, [add_event, purchase_event], window, segment=segment, confidence=confidence)
-    keys = [segment] if segment is not None else []
-    carts = steps[steps["step"] == 1].set_index(keys)["users"] if keys else steps.loc[steps["step"] == 1, "users"].reset_index(drop=True)
-    bought = steps[steps["step"] == 2].set_index(keys)["users"] if keys else steps.loc[steps["step"] == 2, "users"].reset_index(drop=True)
-    out = pd.DataFrame({"carts": carts.astype(float), "purchasers": bought.astype(float)})
+    steps = [as_event_list(cart_events, "cart_events"), as_event_list(checkout_events, "checkout_events")]
+    table = funnel(events, steps, window, segment=segment, alpha=alpha)
+    keys = ["segment"] if segment is not None else []
+    first, second = (table[table["step"] == k].set_index(keys) if keys else table[table["step"] == k].reset_index(drop=True)
+                     for k in (1, 2))
+    out = pd.DataFrame({"carts": first["users"].astype(float), "purchasers": second["users"].astype(float)})
     out["abandonment_rate"] = 1 - out["purchasers"] / out["carts"]
-    out["ci_low"], out["ci_high"] = wilson_ci(out["carts"] - out["purchasers"], out["carts"], 1 - confidence)
+    out["ci_low"], out["ci_high"] = wilson_ci(out["carts"] - out["purchasers"], out["carts"], alpha)
     return out.reset_index() if keys else out
 
 
-def _session_sequences(events: pd.DataFrame, column: str, timeout, collapse_repeats: bool):
-    """Session index per row, integer item codes per row and the item labels."""
-    if column not in events.columns:
-        raise ValueError(f"column={column!r} is not in the events; available: {list(events.columns)}")
-    with_ids = assign_sessions(events, timeout=timeout)
+def _session_sequences(events, column: str, timeout, collapse_repeats: bool):
+    """Session index per row, integer item codes per row and the item labels (missing: "(missing)")."""
+    log = as_log(events)
+    if column not in log.frame.columns:
+        log.check_column(column, "column")
+    with_ids = assign_sessions(log, timeout=timeout)
     sid = with_ids["session_id"].to_numpy()
-    values = with_ids[column].astype(object).where(with_ids[column].notna(), "(none)")
-    codes, labels = pd.factorize(values, sort=True)
+    codes, labels = pd.factorize(pd.Series(segment_labels(with_ids[column])), sort=True)
     if collapse_repeats and len(codes):
         keep = np.r_[True, (sid[1:] != sid[:-1]) | (codes[1:] != codes[:-1])]
         sid, codes = sid[keep], codes[keep]
@@ -328,17 +286,22 @@ def _first_in_session(sid: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return idx[np.r_[True, sid[idx][1:] != sid[idx][:-1]]] if len(idx) else idx
 
 
-def _code_of(labels: list[str], name: str, column: str) -> int:
-    if name not in labels:
-        close = difflib.get_close_matches(name, labels, n=3)
-        raise ValueError(f"{name!r} never occurs in column {column!r}; closest values: {close or labels[:15]}")
-    return labels.index(name)
+def _codes_of(labels: list[str], names, parameter: str, column: str) -> np.ndarray:
+    """Item codes of the anchor names; a name that never occurs is an error naming ``parameter``."""
+    listed = as_event_list(names, parameter)
+    for name in listed:
+        if name not in labels:
+            hint = closest(name, labels)
+            suggestion = f" — did you mean {hint!r}?" if hint is not None else ""
+            raise ValueError(f"The {parameter!r} parameter names {name!r}, which never occurs in column {column!r}{suggestion} "
+                             f"Values present: {labels[:15]}")
+    return np.array([labels.index(name) for name in listed], dtype=np.int64)
 
 
 def top_paths(
-    events: pd.DataFrame,
-    start: str | None = None,
-    end: str | None = None,
+    events: "pd.DataFrame | EventLog",
+    from_events=None,
+    to_events=None,
     length: int = 4,
     top: int = 20,
     *,
@@ -348,12 +311,14 @@ def top_paths(
 ) -> pd.DataFrame:
     """Most frequent sequences of up to ``length`` items inside sessions.
 
-    With ``start``: the ``length`` items beginning at the session's first
-    ``start``; with ``end`` only: the ``length`` items ending at the
-    session's first ``end``; with both: paths from ``start`` that reach
-    ``end`` within ``length`` items (cut there); with neither: each session's
-    first ``length`` items.  A path cut short by the session's end gets
-    ``(exit)`` appended (``(entry)`` prepended for paths to ``end``).
+    ``from_events`` / ``to_events`` are an item (event name, or a value of
+    ``column``) or a list of items.  With ``from_events``: the ``length``
+    items beginning at the session's first of them; with ``to_events`` only:
+    the ``length`` items ending at the session's first of them; with both:
+    paths from ``from_events`` that reach ``to_events`` within ``length``
+    items (cut there); with neither: each session's first ``length`` items.
+    A path cut short by the session's end gets ``(exit)`` appended
+    (``(entry)`` prepended for paths to ``to_events``).
 
     Returns
     -------
@@ -366,7 +331,7 @@ def top_paths(
     >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"], "event": ["open", "buy", "open", "buy", "open"],
     ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:01", "2024-01-01 10:00",
     ...                                  "2024-01-01 10:05", "2024-01-01 09:00"], utc=True)})
-    >>> top_paths(ev, start="open", length=2)[["path", "sessions", "share"]].values.tolist()
+    >>> top_paths(ev, from_events="open", length=2)[["path", "sessions", "share"]].values.tolist()
     [['open → buy', 2, 0.6666666666666666], ['open → (exit)', 1, 0.3333333333333333]]
     """
     if length < 1 or top < 1:
@@ -379,21 +344,23 @@ def top_paths(
     first_row = np.zeros(sid.max() + 1 if len(sid) else 0, dtype=np.int64)
     last_row = np.zeros_like(first_row)
     first_row[sid[session_first]], last_row[sid[session_first]] = session_first, session_last
-    if start is not None or end is None:
-        anchors = _first_in_session(sid, codes == _code_of(labels, start, column)) if start is not None else session_first
+    forward = from_events is not None or to_events is None
+    if forward:
+        anchors = (_first_in_session(sid, np.isin(codes, _codes_of(labels, from_events, "from_events", column)))
+                   if from_events is not None else session_first)
         pos = anchors[:, None] + np.arange(length)[None, :]
         limit = last_row[sid[anchors]][:, None]
         beyond = pos > limit
         matrix = np.where(beyond, -1, codes[np.minimum(pos, len(codes) - 1)])
         # The first slot past the session's last event marks the exit.
         matrix[beyond & (pos == limit + 1)] = marker
-        if end is not None:
-            is_end = matrix == _code_of(labels, end, column)
+        if to_events is not None:
+            is_end = np.isin(matrix, _codes_of(labels, to_events, "to_events", column))
             after_end = np.cumsum(np.cumsum(is_end, axis=1) > 0, axis=1) > 1
             matrix = np.where(after_end, -1, matrix)
             matrix = matrix[is_end.any(axis=1)]
     else:
-        anchors = _first_in_session(sid, codes == _code_of(labels, end, column))
+        anchors = _first_in_session(sid, np.isin(codes, _codes_of(labels, to_events, "to_events", column)))
         pos = anchors[:, None] - np.arange(length)[::-1][None, :]
         limit = first_row[sid[anchors]][:, None]
         before = pos < limit
@@ -404,7 +371,7 @@ def top_paths(
         return pd.DataFrame({"path": pd.Series(dtype=object), "steps": pd.Series(dtype=np.int64),
                              "sessions": pd.Series(dtype=np.int64), "share": pd.Series(dtype=float)})
     rows, counts = np.unique(matrix, axis=0, return_counts=True)
-    names = np.array(labels + [EXIT if (start is not None or end is None) else ENTRY], dtype=object)
+    names = np.array(labels + [EXIT if forward else ENTRY], dtype=object)
     paths = [" → ".join(names[r[r >= 0]]) for r in rows]
     out = pd.DataFrame({"path": paths, "steps": (rows >= 0).sum(axis=1) - (rows == marker).sum(axis=1),
                         "sessions": counts, "share": counts / n_anchored})
@@ -412,7 +379,7 @@ def top_paths(
 
 
 def transitions(
-    events: pd.DataFrame,
+    events: "pd.DataFrame | EventLog",
     *,
     column: str = "event",
     timeout="30min",
@@ -448,11 +415,11 @@ def transitions(
 
 
 def exit_rates(
-    events: pd.DataFrame,
+    events: "pd.DataFrame | EventLog",
     *,
     column: str = "event",
     timeout="30min",
-    confidence: float = 0.95,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Exit rate per item: sessions ending on the item / occurrences of the item.
 
@@ -475,5 +442,5 @@ def exit_rates(
     exits = np.bincount(codes[last], minlength=len(labels))
     out = pd.DataFrame({"item": labels, "occurrences": occurrences, "exits": exits})
     out["exit_rate"] = out["exits"] / out["occurrences"]
-    out["ci_low"], out["ci_high"] = wilson_ci(out["exits"], out["occurrences"], 1 - confidence)
+    out["ci_low"], out["ci_high"] = wilson_ci(out["exits"], out["occurrences"], alpha)
     return out.sort_values(["exit_rate", "item"], ascending=[False, True], kind="stable").reset_index(drop=True)

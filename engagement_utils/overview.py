@@ -1,17 +1,23 @@
-"""Data health summaries for the data overview report."""
+"""Data health summaries for the data overview report.
+
+Each function takes the events as a frame or an :class:`~engagement_utils.core.EventLog`.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from ._arrays import distinct
+from .core import MISSING_SEGMENT, EventLog
+from .inputs import as_log
 from .io import load_report
-from .periods import ordinal_to_start, period_ordinal
+from .periods import ordinal_to_start
 
 __all__ = ["data_summary", "events_per_period", "value_mix", "missing_values"]
 
 
-def data_summary(events: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
+def data_summary(events: "pd.DataFrame | EventLog", tz: str | None = None) -> pd.DataFrame:
     """Headline facts about an events frame as a tidy ``metric, value`` table.
 
     Rows: events, users, event types, first and last event (in ``tz``), days
@@ -25,19 +31,20 @@ def data_summary(events: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
     >>> data_summary(ev).set_index("metric").loc[["events", "users", "days covered"], "value"].tolist()
     [3, 2, 3]
     """
-    if events.empty:
+    if isinstance(events, pd.DataFrame) and events.empty:
         raise ValueError("the events frame is empty; check the data path and date window")
-    local = events["timestamp"].dt.tz_convert(tz)
-    first, last = local.min(), local.max()
-    per_user = events.groupby("user_id", observed=True).size()
+    log = as_log(events, tz)
+    events = log.frame
+    first, last = (pd.Timestamp(ns, tz="UTC").tz_convert(log.tz) for ns in (log.ns.min(), log.ns.max()))
+    per_user = np.bincount(log.user_code, minlength=log.n_users)
     rows = [
-        ("events", len(events)),
-        ("users", int(events["user_id"].nunique())),
+        ("events", len(log)),
+        ("users", int(np.count_nonzero(per_user))),
         ("event types", int(events["event"].nunique())),
         ("first event", first.strftime("%Y-%m-%d %H:%M %Z")),
         ("last event", last.strftime("%Y-%m-%d %H:%M %Z")),
         ("days covered", int((last.normalize() - first.normalize()).days) + 1),
-        ("events per user (median)", float(per_user.median())),
+        ("events per user (median)", float(np.median(per_user[per_user > 0]))),
     ]
     report = load_report(events)
     if report is not None:
@@ -45,7 +52,7 @@ def data_summary(events: pd.DataFrame, tz: str = "UTC") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["metric", "value"])
 
 
-def events_per_period(events: pd.DataFrame, period: str = "day", tz: str = "UTC") -> pd.DataFrame:
+def events_per_period(events: "pd.DataFrame | EventLog", period: str = "day", tz: str | None = None) -> pd.DataFrame:
     """Events and distinct active users per calendar period, with empty periods as zeros.
 
     Returns a frame with ``period`` (local period start), ``events``, ``users``.
@@ -57,19 +64,20 @@ def events_per_period(events: pd.DataFrame, period: str = "day", tz: str = "UTC"
     >>> events_per_period(ev)[["events", "users"]].values.tolist()
     [[2, 1], [0, 0], [1, 1]]
     """
-    ordinal = period_ordinal(events["timestamp"], period, tz)
+    log = as_log(events, tz)
+    ordinal = log.ordinal(period)
     lo = int(ordinal.min())
     slot = ordinal - lo
     n = int(slot.max()) + 1
     counts = np.bincount(slot, minlength=n)
-    user = pd.factorize(events["user_id"])[0].astype(np.int64)
+    span = max(log.n_users, 1)
     # Distinct users per period from unique (period, user) pairs: no nunique on a big groupby.
-    pairs = np.unique(slot * (user.max() + 1) + user)
-    users = np.bincount(pairs // (user.max() + 1), minlength=n)
+    pairs = distinct(slot * span + log.user_code)
+    users = np.bincount(pairs // span, minlength=n)
     return pd.DataFrame({"period": ordinal_to_start(np.arange(lo, lo + n), period), "events": counts, "users": users})
 
 
-def value_mix(events: pd.DataFrame, column: str, top: int | None = None) -> pd.DataFrame:
+def value_mix(events: "pd.DataFrame | EventLog", column: str, top: int | None = None) -> pd.DataFrame:
     """Counts and shares of events and users for each value of ``column``.
 
     Missing values are shown as ``"(missing)"``; with ``top`` the rarest values
@@ -84,10 +92,12 @@ def value_mix(events: pd.DataFrame, column: str, top: int | None = None) -> pd.D
     >>> value_mix(ev, "event")[["value", "events", "users"]].values.tolist()
     [['open', 2, 2], ['buy', 1, 1]]
     """
+    log = as_log(events)
+    events = log.frame
     if column not in events.columns:
-        raise ValueError(f"no column {column!r} in the events; available: {list(events.columns)}")
+        log.check_column(column, "column")
     codes, uniques = pd.factorize(events[column])
-    labels = np.append(np.asarray(uniques.astype(str), dtype=object), "(missing)")
+    labels = np.append(np.asarray(uniques.astype(str), dtype=object), MISSING_SEGMENT)
     codes = np.where(codes < 0, len(labels) - 1, codes)
     events_per_value = np.bincount(codes, minlength=len(labels))
     if top is not None and np.count_nonzero(events_per_value) > top:
@@ -97,11 +107,11 @@ def value_mix(events: pd.DataFrame, column: str, top: int | None = None) -> pd.D
         remap[keep] = np.arange(len(keep))
         codes = remap[codes]
         events_per_value = np.bincount(codes, minlength=len(labels))
-    user = pd.factorize(events["user_id"])[0].astype(np.int64)
-    n_users = int(user.max()) + 1
+    user, span = log.user_code, max(log.n_users, 1)
+    n_users = int(np.count_nonzero(np.bincount(user, minlength=span)))
     # Distinct users per value from unique (value, user) pairs.
-    pairs = np.unique(codes.astype(np.int64) * n_users + user)
-    users_per_value = np.bincount(pairs // n_users, minlength=len(labels))
+    pairs = np.unique(codes.astype(np.int64) * span + user)
+    users_per_value = np.bincount(pairs // span, minlength=len(labels))
     mix = pd.DataFrame({"value": labels, "events": events_per_value, "event_share": events_per_value / len(events),
                         "users": users_per_value, "user_share": users_per_value / n_users})
     mix = mix[mix["events"] > 0].assign(folded=lambda m: m["value"] == "(other)")

@@ -27,11 +27,14 @@ import numpy as np
 import pandas as pd
 
 from . import periods
-from ._arrays import distinct, order_by
+from .core import EventLog
+from .inputs import as_log, segment_column
+from .core.engagement_scans import distinct_per_session, session_starts, session_sums
 from .stats import wilson_ci
+from .validation import as_event_list, check_option
 
-__all__ = ["assign_sessions", "session_table", "sessionize", "Sessionized", "parse_duration",
-           "session_summary", "time_in_app"]
+__all__ = ["VIEW_EVENTS", "CONVERSION_EVENTS", "BOUNCE_RULES", "assign_sessions", "session_table", "sessionize",
+           "Sessionized", "parse_duration", "session_summary", "time_in_app"]
 
 VIEW_EVENTS = ("screen_view", "page_view", "app_open")
 CONVERSION_EVENTS = ("purchase",)
@@ -55,23 +58,19 @@ def parse_duration(value, name: str = "timeout") -> pd.Timedelta:
     return delta
 
 
-def _time_order(events: pd.DataFrame) -> np.ndarray:
-    """Row order by user, then time: the identity when the frame is already canonical."""
-    codes = pd.factorize(events["user_id"], sort=True)[0] if not isinstance(events["user_id"].dtype, pd.CategoricalDtype) else events["user_id"].cat.codes.to_numpy()
-    return order_by(codes, events["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64))
-
-
-def assign_sessions(events: pd.DataFrame, timeout="30min", max_duration=None, rebuild: bool = False) -> pd.DataFrame:
+def assign_sessions(events: "pd.DataFrame | EventLog", timeout="30min", max_duration=None,
+                    rebuild: bool = False) -> pd.DataFrame:
     """Return a copy of ``events`` sorted by user and time with an integer ``session_id``.
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame or EventLog
         Canonical events (``user_id``, ``timestamp``, ``event``, ...).
     timeout : str or Timedelta, default "30min"
         A gap strictly longer than this starts a new session.
     max_duration : str or Timedelta, optional
-        Split sessions into pieces of at most this length (e.g. ``"24h"``).
+        Split sessions into pieces of at most this length (e.g. ``"24h"``),
+        measured from the session's first event.
     rebuild : bool, default False
         If the events already have a ``session_id`` it is kept (renumbered to
         integers per user and session) unless ``rebuild=True``.
@@ -84,41 +83,17 @@ def assign_sessions(events: pd.DataFrame, timeout="30min", max_duration=None, re
     [0, 0, 1]
     """
     timeout = parse_duration(timeout, "timeout")
-    order = _time_order(events)
-    out = events.take(order) if not np.array_equal(order, np.arange(len(events))) else events.copy(deep=False)
-    out = out.reset_index(drop=True)
-    if len(out) == 0:
-        out["session_id"] = np.array([], dtype=np.int64)
-        return out
-    user = pd.factorize(out["user_id"])[0]
-    ts = out["timestamp"].to_numpy(dtype="datetime64[ns]").view(np.int64)
-    new_user = np.r_[True, user[1:] != user[:-1]]
+    limit = parse_duration(max_duration, "max_duration").value if max_duration is not None else None
+    log = as_log(events)
+    order = log.time_order()
+    identity = bool(np.array_equal(order, np.arange(len(order))))
+    out = (log.frame.copy(deep=False) if identity else log.frame.take(order)).reset_index(drop=True)
+    given = None
     if "session_id" in out.columns and not rebuild:
         given = pd.factorize(out["session_id"])[0]
-        starts = new_user | np.r_[True, given[1:] != given[:-1]]
-    else:
-        starts = new_user | np.r_[True, np.diff(ts) > timeout.value]
-    if max_duration is not None:
-        limit = parse_duration(max_duration, "max_duration").value
-        first_ts = ts[np.flatnonzero(starts)][np.cumsum(starts) - 1]
-        piece = (ts - first_ts) // limit
-        starts = starts | np.r_[True, piece[1:] != piece[:-1]]
+    starts = session_starts(log.user_code[order], log.ns[order], timeout.value, limit, given)
     out["session_id"] = np.cumsum(starts) - 1
     return out
-
-
-def _distinct_per_session(codes: np.ndarray, first: np.ndarray, n_events: np.ndarray) -> np.ndarray:
-    """Distinct non-negative ``codes`` per session (sessions are the runs starting at ``first``)."""
-    if codes.max(initial=-1) < 63:
-        # one bit per value: OR the bits over each session and count them
-        bits = np.left_shift(np.int64(1), np.maximum(codes, 0))
-        bits[codes < 0] = 0
-        return np.bitwise_count(np.bitwise_or.reduceat(bits, first)).astype(np.int64)
-    codes = codes.astype(np.int64)
-    owner = np.repeat(np.arange(len(first)), n_events)
-    span = codes.max() + 1
-    pairs = distinct(owner[codes >= 0] * span + codes[codes >= 0])
-    return np.bincount(pairs // span, minlength=len(first))
 
 
 def session_table(
@@ -135,9 +110,9 @@ def session_table(
 
     Parameters
     ----------
-    view_events : iterable of str
+    view_events : str or iterable of str
         Events that count as a screen/page view.
-    conversion_events : iterable of str
+    conversion_events : str or iterable of str
         Events that make a session converted (and engaged).
     bounce_on : {"events", "views"}
         A bounce is a session with one event (default) or with at most one view.
@@ -161,8 +136,7 @@ def session_table(
     >>> t[["n_events", "duration_s", "bounce", "converted", "engaged"]].values.tolist()
     [[2, 5.0, False, True, True], [1, 0.0, True, False, False]]
     """
-    if bounce_on not in BOUNCE_RULES:
-        raise ValueError(f"bounce_on={bounce_on!r} is not supported; choose one of {', '.join(BOUNCE_RULES)}")
+    check_option("bounce_on", bounce_on, BOUNCE_RULES)
     if "session_id" not in events.columns:
         raise ValueError("events have no 'session_id' column; call assign_sessions (or sessionize) first")
     sid = pd.factorize(events["session_id"])[0] if not pd.api.types.is_integer_dtype(events["session_id"]) else events["session_id"].to_numpy()
@@ -178,15 +152,15 @@ def session_table(
     end = ts.iloc[last].reset_index(drop=True)
     n_events = last - first + 1
     event = events["event"].astype("category") if not isinstance(events["event"].dtype, pd.CategoricalDtype) else events["event"]
-    is_view = event.isin(list(view_events)).to_numpy()
-    is_conversion = event.isin(list(conversion_events)).to_numpy()
-    n_views = np.add.reduceat(is_view.astype(np.int64), first)
-    converted = np.add.reduceat(is_conversion.astype(np.int64), first) > 0
+    is_view = event.isin(as_event_list(view_events, "view_events")).to_numpy()
+    is_conversion = event.isin(as_event_list(conversion_events, "conversion_events")).to_numpy()
+    n_views = session_sums(first, is_view.astype(np.int64))
+    converted = session_sums(first, is_conversion.astype(np.int64)) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()
     if "screen" in events.columns:
         screen = events["screen"]
         codes = screen.cat.codes.to_numpy() if isinstance(screen.dtype, pd.CategoricalDtype) else pd.factorize(screen)[0]
-        n_screens = _distinct_per_session(codes, first, n_events)
+        n_screens = distinct_per_session(codes, first, n_events)
     else:
         n_screens = n_views
     bounce = n_events == 1 if bounce_on == "events" else n_views <= 1
@@ -201,7 +175,7 @@ def session_table(
         "engaged": (duration_s >= engaged_min_seconds) | (n_views >= engaged_min_views) | converted,
     })
     if "revenue" in events.columns:
-        table["revenue"] = np.add.reduceat(np.nan_to_num(events["revenue"].to_numpy(dtype=float)), first)
+        table["revenue"] = session_sums(first, np.nan_to_num(events["revenue"].to_numpy(dtype=float)))
     keep = list(keep)
     missing = [c for c in keep if c not in events.columns]
     if missing:
@@ -218,7 +192,8 @@ class Sessionized(NamedTuple):
     sessions: pd.DataFrame
 
 
-def sessionize(events: pd.DataFrame, timeout="30min", *, max_duration=None, rebuild: bool = False, **table_options) -> Sessionized:
+def sessionize(events: "pd.DataFrame | EventLog", timeout="30min", *, max_duration=None, rebuild: bool = False,
+               **table_options) -> Sessionized:
     """Split events into sessions and summarise each session.
 
     Equivalent to ``assign_sessions`` followed by ``session_table``;
@@ -235,18 +210,14 @@ def sessionize(events: pd.DataFrame, timeout="30min", *, max_duration=None, rebu
     return Sessionized(with_ids, session_table(with_ids, **table_options))
 
 
-def _check_segment(frame: pd.DataFrame, segment: str | None, what: str) -> list[str]:
-    """Grouping columns for an optional segment; a clear error when it cannot be used."""
+def _segmented(sessions: pd.DataFrame, segment: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """The session table with a ``segment`` column (labels from the shared helper) and the grouping keys."""
     if segment is None:
-        return []
-    if segment not in frame.columns:
-        raise ValueError(f"segment={segment!r} is not a column of the {what}; available: {list(frame.columns)}")
-    if frame[segment].notna().sum() == 0:
-        raise ValueError(f"segment column {segment!r} has no values in the {what}; choose another segment or fill it")
-    return [segment]
+        return sessions, []
+    return sessions.assign(segment=segment_column(sessions, segment, "segment", "session table")), ["segment"]
 
 
-def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confidence: float = 0.95) -> pd.DataFrame:
+def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
     """Headline session statistics, overall or per segment.
 
     Parameters
@@ -256,13 +227,13 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confi
     segment : str, optional
         Column of the session table to break down by (e.g. ``"platform"``;
         carry user properties with ``session_table(..., keep=[...])``).
-    confidence : float
-        Level of the Wilson intervals.
+    alpha : float, default 0.05
+        The Wilson intervals have level ``1 - alpha``.
 
     Returns
     -------
     DataFrame
-        One row (per segment): ``sessions, users, sessions_per_user``
+        One row (per ``segment``): ``sessions, users, sessions_per_user``
         (sessions / users), ``median_sessions_per_user``,
         ``mean_duration_s, median_duration_s``, ``bounce_rate`` (bounced
         sessions / sessions) and ``engaged_rate`` (engaged sessions /
@@ -278,8 +249,8 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confi
     >>> s[["sessions", "users", "mean_duration_s", "bounce_rate", "engaged_rate"]].values.tolist()
     [[2.0, 2.0, 10.0, 0.5, 0.5]]
     """
-    keys = _check_segment(sessions, segment, "session table")
-    frame = sessions.assign(_all="all") if not keys else sessions
+    frame, keys = _segmented(sessions, segment)
+    frame = frame.assign(_all="all") if not keys else frame
     keys = keys or ["_all"]
     grouped = frame.groupby(keys, observed=True, sort=True)
     per_user = frame.groupby(keys + ["user_id"], observed=True, sort=True).size().rename("n").reset_index()
@@ -295,7 +266,7 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, confi
     out["median_sessions_per_user"] = per_user.groupby(keys, observed=True, sort=True)["n"].median()
     for name, count in (("bounce", "bounced"), ("engaged", "engaged")):
         out[f"{name}_rate"] = out[count] / out["sessions"]
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(out[count], out["sessions"], 1 - confidence)
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(out[count], out["sessions"], alpha)
     columns = ["sessions", "users", "sessions_per_user", "median_sessions_per_user", "mean_duration_s",
                "median_duration_s", "bounce_rate", "bounce_ci_low", "bounce_ci_high",
                "engaged_rate", "engaged_ci_low", "engaged_ci_high"]
@@ -309,7 +280,7 @@ def time_in_app(
     *,
     tz: str = "UTC",
     segment: str | None = None,
-    by_user: bool = False,
+    per_user: bool = False,
 ) -> pd.DataFrame:
     """Time spent in the app per user per calendar period.
 
@@ -324,15 +295,15 @@ def time_in_app(
     period : {"day", "week", "month"}
         Calendar period in ``tz``.
     segment : str, optional
-        Session-table column to break down by.
-    by_user : bool, default False
+        Session-table column to break down by (output column ``segment``).
+    per_user : bool, default False
         Return the per-user rows (``user_id, period_start, sessions, time_s``)
         instead of the per-period summary.
 
     Returns
     -------
     DataFrame
-        Per period (and segment): ``period_start, active_users, sessions,
+        Per (``segment`` and) period: ``period_start, active_users, sessions,
         total_time_s, mean_time_per_user_s, median_time_per_user_s``.
 
     Examples
@@ -345,14 +316,14 @@ def time_in_app(
     [[2.0, 3.0, 300.0, 150.0]]
     """
     periods.check_period(period)
-    keys = _check_segment(sessions, segment, "session table")
-    frame = sessions[["user_id", "start", "duration_s"] + keys].copy(deep=False)
+    frame, keys = _segmented(sessions, segment)
+    frame = frame[["user_id", "start", "duration_s"] + keys].copy(deep=False)
     frame["period_start"] = periods.period_start(frame["start"], period, tz).to_numpy()
-    per_user = (frame.groupby(keys + ["period_start", "user_id"], observed=True, sort=True)
-                .agg(sessions=("duration_s", "size"), time_s=("duration_s", "sum")).reset_index())
-    if by_user:
-        return per_user
-    grouped = per_user.groupby(keys + ["period_start"], observed=True, sort=True)
+    user_rows = (frame.groupby(keys + ["period_start", "user_id"], observed=True, sort=True)
+                 .agg(sessions=("duration_s", "size"), time_s=("duration_s", "sum")).reset_index())
+    if per_user:
+        return user_rows
+    grouped = user_rows.groupby(keys + ["period_start"], observed=True, sort=True)
     out = grouped.agg(active_users=("user_id", "size"), sessions=("sessions", "sum"), total_time_s=("time_s", "sum"),
                       mean_time_per_user_s=("time_s", "mean"), median_time_per_user_s=("time_s", "median"))
     return out.astype(float).reset_index()

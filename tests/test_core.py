@@ -76,8 +76,8 @@ def test_event_log_arrays(tiny_log):
     # 23:30 UTC on 30 March is 00:30 on 31 March in Berlin
     assert log.ordinal("day")[0] == (pd.Timestamp("2024-03-31") - pd.Timestamp("1970-01-01")).days
     seg = log.segment("platform")
-    assert list(seg.labels) == [MISSING_SEGMENT, "ios", "web"]
-    assert seg.codes.tolist() == [1, 0, 2, 1]
+    assert list(seg.labels) == ["ios", "web", MISSING_SEGMENT]
+    assert seg.codes.tolist() == [0, 2, 1, 0]
     assert log.first_rows().tolist() == [1, 0, 3]
     assert log.first_rows(log.event_mask("buy", "conversion_events")).tolist() == [2]
     assert EventLog.of(log, "Europe/Berlin") is log

@@ -53,7 +53,7 @@ def test_orderings():
     assert users_per_step(any_order) == [3, 3, 3]
     # b completes steps 2 and 3 at 10:02 (the later of the two): times 180, 120, 120 s.
     assert any_order["median_time_s"].iloc[2] == 120.0
-    with pytest.raises(ValueError, match="sequential, strict, any"):
+    with pytest.raises(ValueError, match="The .ordering. parameter must be one of"):
         funnel(ev, STEPS, ordering="loose")
 
 
@@ -93,18 +93,20 @@ def test_segment_breakdown_uses_entry_event():
     ev = log([("a", "2024-01-01 10:00", "open"), ("a", "2024-01-01 10:01", "buy"), ("b", "2024-01-01 10:00", "open")],
              platform=["ios", "web", "web"])
     f = funnel(ev, ["open", "buy"], "1D", segment="platform")
-    assert f[["platform", "step", "users"]].values.tolist() == [["ios", 1, 1], ["ios", 2, 1], ["web", 1, 1], ["web", 2, 0]]
+    assert f[["segment", "step", "users"]].values.tolist() == [["ios", 1, 1], ["ios", 2, 1], ["web", 1, 1], ["web", 2, 0]]
 
 
 def test_bad_inputs_are_clear_errors():
     ev = log([("a", "2024-01-01 10:00", "open"), ("a", "2024-01-01 10:01", "buy")])
-    with pytest.raises(ValueError, match=r"'purchase' never occurs in the events; events present: \['buy', 'open'\]"):
+    with pytest.raises(ValueError, match=r"names event\(s\) \['purchase'\] that do not occur in column 'event'"):
         funnel(ev, ["open", "purchase"])
+    with pytest.raises(ValueError, match="The 'ordering' parameter must be one of"):
+        funnel(ev, ["open", "buy"], ordering="strcit")
     with pytest.raises(ValueError, match="at least two steps"):
         funnel(ev, ["open"])
     with pytest.raises(ValueError, match="window='a week' is not a duration"):
         funnel(ev, ["open", "buy"], "a week")
-    with pytest.raises(ValueError, match="segment='country' is not a column"):
+    with pytest.raises(ValueError, match="'segment' parameter names column 'country'"):
         funnel(ev, ["open", "buy"], segment="country")
     with pytest.raises(ValueError, match="no values"):
         funnel(ev.assign(country=np.nan), ["open", "buy"], segment="country")
@@ -118,6 +120,9 @@ def test_cart_abandonment_hand_computed():
     assert out[["carts", "purchasers"]].values.tolist() == [[3, 1]]
     assert out["abandonment_rate"].item() == pytest.approx(2 / 3)
     assert cart_abandonment(ev, window="3D")["abandonment_rate"].item() == pytest.approx(1 / 3)
+    # event lists: either event puts something in the cart / completes the checkout
+    both = cart_abandonment(ev.replace({"event": {"purchase": "buy"}}), ["add_to_cart"], ["buy", "add_to_cart"], window="1D")
+    assert both[["carts", "purchasers"]].values.tolist() == [[3, 1]]
 
 
 def _slow_funnel(events, steps, window):
@@ -176,13 +181,14 @@ def test_paths_transitions_and_exits_hand_computed():
               ("b", "2024-01-01 10:00", "home"), ("b", "2024-01-01 10:01", "product"),
               ("c", "2024-01-01 10:00", "home"), ("c", "2024-01-01 10:01", "home"),
               ("c", "2024-01-01 12:00", "search")])  # a new session for c
-    paths = top_paths(ev, start="home", length=3)
+    paths = top_paths(ev, from_events="home", length=3)
     assert paths[["path", "sessions"]].values.tolist() == [
         ["home → home → (exit)", 1], ["home → product → (exit)", 1], ["home → product → cart", 1]]
-    assert top_paths(ev, start="home", length=2, collapse_repeats=True)["path"].tolist()[0] == "home → product"
-    to_cart = top_paths(ev, end="cart", length=4)
+    assert top_paths(ev, from_events="home", length=2, collapse_repeats=True)["path"].tolist()[0] == "home → product"
+    to_cart = top_paths(ev, to_events="cart", length=4)
     assert to_cart["path"].tolist() == ["(entry) → home → product → cart"]
-    both = top_paths(ev, start="home", end="product", length=3)
+    assert top_paths(ev, to_events=["cart", "search"], length=2)["path"].tolist() == ["(entry) → search", "product → cart"]
+    both = top_paths(ev, from_events="home", to_events="product", length=3)
     assert both[["path", "share"]].values.tolist() == [["home → product", 1.0]]
     t = transitions(ev).set_index(["source", "target"])
     assert t.loc[("(entry)", "home"), "transitions"] == 3
@@ -191,8 +197,8 @@ def test_paths_transitions_and_exits_hand_computed():
     exits = exit_rates(ev).set_index("item")
     assert exits.loc["home", ["occurrences", "exits"]].tolist() == [4, 1]
     assert exits.loc["cart", "exit_rate"] == 1.0
-    with pytest.raises(ValueError, match="'checkout' never occurs in column 'event'"):
-        top_paths(ev, start="checkout")
+    with pytest.raises(ValueError, match="'from_events' parameter names 'checkout', which never occurs in column 'event'"):
+        top_paths(ev, from_events="checkout")
 
 
 def test_demo_screen_flow_is_consistent(demo_events):
@@ -201,3 +207,39 @@ def test_demo_screen_flow_is_consistent(demo_events):
     assert np.allclose(out_of, 1.0)
     # In the demo the cart screen is always followed by checkout.
     assert t[t["source"] == "cart"]["target"].tolist() == ["checkout"]
+
+
+def test_plot_funnel_draws_every_user_count_including_full_conversion():
+    # Wilson bounds at 100% conversion used to come out a hair below 1 (−1e-16 error bar) and crash matplotlib.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from engagement_utils import plots
+
+    n = np.repeat(np.arange(1, 2001), 4)
+    users = np.stack([np.arange(1, 2001)] * 2 + [np.arange(1, 2001) // 3, np.zeros(2000, int)], axis=1).ravel()
+    lo, hi = wilson_ci(users, n)
+    assert (plots.error_extents(pd.Series(users / n), pd.Series(lo), pd.Series(hi)) >= 0).all()
+    fig, ax = plt.subplots()
+    for total in (1, 2, 3, 7, 10, 99, 1000, 2000):
+        rows = slice(4 * (total - 1), 4 * total)
+        steps = pd.DataFrame({"step": [1, 2, 3, 4], "step_name": ["a", "b", "c", "d"], "users": users[rows],
+                              "conversion": users[rows] / total, "ci_low": lo[rows], "ci_high": hi[rows],
+                              "drop_off_rate": 1 - users[rows] / np.r_[total, users[rows][:-1]].clip(1)})
+        ax.clear()
+        plots.plot_funnel(steps, ax=ax)
+    # bounds off by rounding in either direction are clipped, never negative
+    off = plots.error_extents(pd.Series([1.0, 0.0]), pd.Series([1.0 + 1e-16, -1e-17]), pd.Series([1.0 - 1e-16, 0.2]))
+    assert (off >= 0).all()
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("as_category", [False, True])
+def test_step_filters_compare_as_text_with_missing_values(as_category):
+    ev = log([("a", "2024-01-01 10:00", "open"), ("a", "2024-01-01 10:01", "view"), ("b", "2024-01-01 10:00", "open"),
+              ("b", "2024-01-01 10:01", "view"), ("c", "2024-01-01 10:00", "open"), ("c", "2024-01-01 10:01", "view")],
+             tier=[None, 2, None, 3, None, None])
+    ev["tier"] = ev["tier"].astype("Int64").astype("category" if as_category else "Int64")
+    assert users_per_step(funnel(ev, ["open", "view[tier:2]"], "1D")) == [3, 1]

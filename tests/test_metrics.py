@@ -51,14 +51,27 @@ def test_active_users_matches_brute_force_on_random_log():
         assert au.loc[day, ["dau", "wau", "mau"]].tolist() == [in_window(1), in_window(7), in_window(30)]
 
 
-def test_active_users_freq_segment_and_errors():
+def test_active_users_period_segment_and_errors():
     ev = daily([("a", d) for d in range(14)]).assign(platform="ios")
-    weekly = m.active_users(ev, "W", segment="platform", include_partial=True)
+    weekly = m.active_users(ev, "week", segment="platform", include_partial=True)
     assert weekly["date"].dt.day_of_week.eq(6).all() and len(weekly) == 2
-    with pytest.raises(ValueError, match="D, W, M"):
-        m.active_users(ev, "Q")
-    with pytest.raises(ValueError, match="none of active_events"):
+    assert weekly["segment"].tolist() == ["ios", "ios"]
+    with pytest.raises(ValueError, match=r"The 'period' parameter must be one of \{'day', 'week', 'month'\}; got 'weak' — did you mean 'week'\?"):
+        m.active_users(ev, "weak")
+    with pytest.raises(ValueError, match="'active_events' parameter names event"):
         m.active_users(ev, active_events=["purchase"])
+
+
+def test_an_event_log_gives_the_same_answers_as_a_frame():
+    from engagement_utils.core import EventLog
+
+    ev = daily([("a", 0), ("b", 1), ("a", 8), ("c", 9)]).assign(platform=["ios", "web", None, "web"])
+    log = EventLog(ev, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(m.active_users(log, segment="platform"),
+                                  m.active_users(ev, tz="Europe/Berlin", segment="platform"))
+    pd.testing.assert_frame_equal(m.lifecycle(log), m.lifecycle(ev, tz="Europe/Berlin"))
+    # the log's own timezone is used unless another one is asked for
+    assert m.active_users(log, segment="platform")["segment"].unique().tolist() == ["ios", "web", "(missing)"]  # the missing label last
 
 
 def test_active_days_distribution():
@@ -94,9 +107,10 @@ def test_conversion_rate_within_calendar_days_and_censoring():
     # Day 0 only: a bought on day 1, b on day 2; c started on the last (incomplete) day and is left out.
     one = m.conversion_rate(ev, within_days=1)
     assert one[["users", "converted"]].values.tolist() == [[2, 0]]
-    two = m.conversion_rate(ev, within_days=2, end="2024-01-05", segment="segment")
+    two = m.conversion_rate(ev.rename(columns={"segment": "plan"}), within_days=2, end="2024-01-05", segment="plan")
     # b bought on day 2 (outside days 0-1); c's day 1 is after the end: censored.
     assert two[["segment", "users", "converted"]].values.tolist() == [["x", 1, 1], ["y", 1, 0]]
+    assert m.conversion_rate(ev, ["purchase", "open"])["converted"].item() == 3
 
 
 # --------------------------------------------------------------------------- lifecycle and churn
@@ -114,11 +128,11 @@ def test_lifecycle_over_four_periods():
 
 def test_churn_hand_computed():
     ev = daily([("a", 0), ("a", 50), ("b", 0), ("c", 45), ("d", 59)])
-    out = m.churn(ev, 30, as_of="2024-03-01", cohort_period=None)   # cutoff 2024-01-31
+    out = m.churn(ev, 30, end="2024-03-01", cohort_period=None)   # cutoff 2024-01-31
     # a: active day 50 -> kept; b: last day 0 -> churned; c, d started after the cutoff: not judged.
     assert out[["users", "churned"]].values.tolist() == [[2, 1]]
     with pytest.raises(ValueError, match="no user started before"):
-        m.churn(ev, 90, as_of="2024-03-01")
+        m.churn(ev, 90, end="2024-03-01")
 
 
 # --------------------------------------------------------------------------- marketing and surveys
@@ -151,13 +165,49 @@ def test_compare_groups_stratified_removes_confounding():
     rows = ([("x", "p", 1.0)] * 8 + [("x", "p", 0.0)] * 2 + [("x", "q", 0.0)] * 40 + [("x", "q", 1.0)] * 10
             + [("y", "p", 1.0)] * 40 + [("y", "p", 0.0)] * 10 + [("y", "q", 0.0)] * 8 + [("y", "q", 1.0)] * 2)
     o = pd.DataFrame(rows, columns=["g", "s", "metric"])
-    out = m.compare_groups(o, "g", ["metric"], strata=["s"]).set_index("group")
+    result = m.compare_groups(o, "g", ["metric"], strata=["s"])
+    out = result.table.set_index("segment")
     assert out.loc["y", "difference"] == pytest.approx(42 / 60 - 18 / 60)
     assert out.loc["y", "adjusted_difference"] == pytest.approx(0.0, abs=1e-12)
     assert out.loc["x", ["ci_low", "ci_high"]].tolist() == pytest.approx(list(proportion_confint(18, 60, method="wilson")))
-    assert "not randomised" in m.compare_groups(o, "g", ["metric"]).attrs["caveat"]
-    with pytest.raises(ValueError, match="reference='z'"):
+    assert result.reference == "x" and not result.table.attrs
+    # the caveat names the columns in play, and no demo concept that is not one of them
+    assert "not randomised to the g groups" in result.text and "within the same s" in result.text
+    assert "messaging" not in result.text and "platform" not in result.text
+    assert "no strata" in m.compare_groups(o, "g", ["metric"]).text
+    with pytest.raises(ValueError, match="The 'reference' parameter must be one of"):
         m.compare_groups(o, "g", ["metric"], reference="z")
+
+
+def _slow_compare(o, group, metric, strata, reference):
+    """Reference implementation with pandas groupbys (the pre-vectorization code path)."""
+    rows = {}
+    for g, part in o.groupby(group):
+        v, ref = part[metric].dropna(), o.loc[o[group] == reference, metric].dropna()
+        adjusted, weights = 0.0, 0.0
+        pairs = []
+        for key, cell in o.groupby(strata):
+            mine = cell.loc[cell[group] == g, metric].dropna()
+            theirs = cell.loc[cell[group] == reference, metric].dropna()
+            if len(mine) >= 2 and len(theirs) >= 2:
+                pairs.append((len(mine) + len(theirs), mine.mean() - theirs.mean()))
+        total = sum(n for n, _ in pairs)
+        adjusted = sum(n / total * d for n, d in pairs) if pairs else np.nan
+        rows[g] = (len(v), v.mean(), v.mean() - ref.mean(), adjusted)
+    return rows
+
+
+def test_compare_groups_matches_a_groupby_reference_on_random_outcomes():
+    rng = np.random.default_rng(5)
+    n = 3000
+    o = pd.DataFrame({"g": rng.choice([0, 1, 2, 3], n), "a": rng.choice(["p", "q", "r"], n), "b": rng.choice([True, False], n),
+                      "m": np.where(rng.random(n) < 0.1, np.nan, rng.gamma(2.0, 1.0, n))})
+    table = m.compare_groups(o, "g", ["m"], strata=["a", "b"], reference=1).table.set_index("segment")
+    for g, (users, value, diff, adjusted) in _slow_compare(o, "g", "m", ["a", "b"], 1).items():
+        row = table.loc[g]
+        assert row["users"] == users
+        assert row[["value", "difference", "adjusted_difference"]].tolist() == pytest.approx(
+            [value, 0.0 if g == 1 else diff, 0.0 if g == 1 else adjusted])
 
 
 # --------------------------------------------------------------------------- demo truth
@@ -173,8 +223,8 @@ def demo_outcomes(demo_events, demo_users, demo_truth):
 @pytest.mark.parametrize("group, reference, other", [("onboarding", False, True), ("n_messaging_channels", 1, 3)])
 def test_demo_channel_and_onboarding_effects_have_the_built_in_sign(demo_outcomes, group, reference, other):
     out = m.compare_groups(demo_outcomes, group, ["stickiness_30d", "retained_d7", "retained_d30"],
-                           strata=["platform", "acquisition_channel"], reference=reference)
-    row = out[out["group"] == other].set_index("metric")
+                           strata=["platform", "acquisition_channel"], reference=reference).table
+    row = out[out["segment"] == other].set_index("metric")
     assert (row["difference"] > 0).all()
     assert row.loc["retained_d7", "diff_ci_low"] > 0
     assert (row["adjusted_difference"] > 0).all()
@@ -182,8 +232,8 @@ def test_demo_channel_and_onboarding_effects_have_the_built_in_sign(demo_outcome
 
 def test_demo_platform_confounding_shrinks_channel_gap(demo_outcomes):
     # Web has no push and lower activity, so part of the 3-vs-0 channel gap is platform.
-    out = m.compare_groups(demo_outcomes, "n_messaging_channels", ["stickiness_30d"], strata=["platform"], reference=0)
-    three = out[out["group"] == 3].iloc[0]
+    out = m.compare_groups(demo_outcomes, "n_messaging_channels", ["stickiness_30d"], strata=["platform"], reference=0).table
+    three = out[out["segment"] == 3].iloc[0]
     assert 0 < three["adjusted_difference"] < three["difference"]
 
 
@@ -192,7 +242,7 @@ def test_demo_conversion_matches_truth(demo_events, demo_users, demo_truth):
     for w in ("7", "30"):
         overall = m.conversion_rate(demo_events, within_days=int(w), end=end).iloc[0]
         assert overall["ci_low"] <= demo_truth["overall"]["purchase_within_days"][w] <= overall["ci_high"]
-    by = m.conversion_rate(demo_events, users=demo_users, segment="onboarding", within_days=7, end=end).set_index("onboarding")
+    by = m.conversion_rate(demo_events, users=demo_users, segment="onboarding", within_days=7, end=end).set_index("segment")
     for flag, name in ((True, "with"), (False, "without")):
         assert by.loc[flag, "ci_low"] <= demo_truth["by_onboarding"][name]["purchase_within_days"]["7"] <= by.loc[flag, "ci_high"]
 
@@ -207,7 +257,7 @@ def test_demo_cac_recovers_true_cac(demo_events, demo_users, demo_truth, demo_di
 
 
 def test_demo_interaction_rates(demo_events, demo_users):
-    out = m.interaction_rates(demo_events, demo_users).set_index(["platform", "interaction"])
+    out = m.interaction_rates(demo_events, demo_users).set_index(["segment", "interaction"])
     # Web users are reachable in-app less often (30% vs 50%) by construction.
     assert out.loc[("web", "in_app_message"), "reach_rate"] < out.loc[("ios", "in_app_message"), "reach_rate"]
     assert ((out["response_rate"] > 0) & (out["response_rate"] < 1)).all()

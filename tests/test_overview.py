@@ -44,8 +44,20 @@ def test_value_mix_shares_missing_and_top(events):
 
 
 def test_value_mix_unknown_column(events):
-    with pytest.raises(ValueError, match="no column 'channel'"):
+    with pytest.raises(ValueError, match="'column' parameter names column 'channel'"):
         overview.value_mix(events, "channel")
+
+
+def test_an_event_log_gives_the_same_overview(events):
+    from engagement_utils.core import EventLog
+
+    log = EventLog(events, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(overview.events_per_period(log, "day"), overview.events_per_period(events, "day", tz="Europe/Berlin"))
+    pd.testing.assert_frame_equal(overview.value_mix(log, "platform"), overview.value_mix(events, "platform"))
+    assert overview.data_summary(log).equals(overview.data_summary(events, tz="Europe/Berlin"))
+    # a filtered frame keeps unused user categories: shares count the users present
+    first = events[events["user_id"] == events["user_id"].iloc[0]]
+    assert overview.value_mix(first, "event")["user_share"].max() == 1.0
 
 
 def test_data_summary_numbers(events):

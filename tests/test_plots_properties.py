@@ -94,7 +94,7 @@ def test_group_comparison_takes_any_counts(groups, with_empty_metric):
     low, high = wilson_ci(successes, trials)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = successes / trials
-    frame = pd.DataFrame({"metric": "conversion", "group": [f"g{i}" for i in range(len(groups))],
+    frame = pd.DataFrame({"metric": "conversion", "segment": [f"g{i}" for i in range(len(groups))],
                           "value": value, "ci_low": low, "ci_high": high})
     if with_empty_metric:
         frame = pd.concat([frame, frame.assign(metric="retention", value=np.nan, ci_low=np.nan, ci_high=np.nan)])

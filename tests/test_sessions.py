@@ -24,6 +24,36 @@ def test_gap_equal_to_timeout_does_not_split_longer_gap_does():
     assert out.loc[out["user_id"] == "b", "session_id"].nunique() == 1
 
 
+@pytest.mark.parametrize("gap, sessions", [
+    (pd.Timedelta("30min"), 1),                                     # exactly the timeout: no split
+    (pd.Timedelta("30min") + pd.Timedelta(1, "ns"), 2),              # one nanosecond longer: split
+    (pd.Timedelta("30min") - pd.Timedelta(1, "ms"), 1),              # sub-second below: no split
+    (pd.Timedelta("30min") + pd.Timedelta(1, "ms"), 2),              # sub-second above: split
+    (pd.Timedelta(0), 1),                                            # ties never split
+])
+def test_gap_rule_at_the_timeout_to_the_nanosecond(gap, sessions):
+    t0 = pd.Timestamp("2024-01-01 10:00:00", tz="UTC")
+    ev = pd.DataFrame({"user_id": ["a", "a"], "event": "x", "timestamp": [t0, t0 + gap]})
+    assert len(sessionize(ev).sessions) == sessions
+
+
+def test_max_duration_cuts_pieces_from_the_session_start():
+    # One session of events every 20 min for 2 h 40 min; max 1 h: pieces [0, 60), [60, 120), [120, 180) min.
+    t0 = pd.Timestamp("2024-01-01 10:00:00", tz="UTC")
+    ev = pd.DataFrame({"user_id": "a", "event": "x", "timestamp": [t0 + pd.Timedelta(minutes=20 * k) for k in range(9)]})
+    out = assign_sessions(ev, max_duration="1h")
+    assert out["session_id"].tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert sessionize(ev, max_duration="1h").sessions["duration_s"].max() < 3600
+
+
+def test_an_event_log_sessionizes_like_its_frame():
+    from engagement_utils.core import EventLog
+
+    ev = log([("b", "2024-01-01 10:00:00", "x"), ("a", "2024-01-01 10:40:00", "x"), ("a", "2024-01-01 10:00:00", "x")])
+    pd.testing.assert_frame_equal(sessionize(EventLog(ev)).sessions, sessionize(ev).sessions)
+    assert sessionize(ev).sessions["n_events"].tolist() == [1, 1, 1]
+
+
 def test_one_event_session_lasts_zero_and_bounces():
     s = sessionize(log([("a", "2024-01-01 10:00:00", "app_open")])).sessions
     assert s["duration_s"].tolist() == [0.0]
@@ -52,7 +82,7 @@ def test_bounce_on_views_and_custom_thresholds():
     ev = log([("a", "2024-01-01 10:00:00", "app_open"), ("a", "2024-01-01 10:00:30", "search")])
     assert sessionize(ev, bounce_on="views").sessions["bounce"].item()
     assert not sessionize(ev, engaged_min_seconds=60).sessions["engaged"].item()
-    with pytest.raises(ValueError, match="events, views"):
+    with pytest.raises(ValueError, match="The 'bounce_on' parameter must be one of"):
         sessionize(ev, bounce_on="pages")
 
 
@@ -73,9 +103,9 @@ def test_session_summary_hand_computed():
     assert row["median_duration_s"] == 0
     assert row["bounce_rate"] == pytest.approx(2 / 3)
     assert row["engaged_rate"] == pytest.approx(1 / 3)
-    by = session_summary(s, "platform").set_index("platform")
+    by = session_summary(s, "platform").set_index("segment")
     assert by.loc["ios", "sessions"] == 2 and by.loc["web", "bounce_rate"] == 1.0
-    with pytest.raises(ValueError, match="segment='country' is not a column"):
+    with pytest.raises(ValueError, match="'segment' parameter names column 'country'"):
         session_summary(s, "country")
     with pytest.raises(ValueError, match="has no values"):
         session_summary(s.assign(country=np.nan), "country")
@@ -86,7 +116,7 @@ def test_time_in_app_per_user_per_period():
               ("a", "2024-01-08 10:00:00", "x"), ("a", "2024-01-08 10:01:00", "x"),
               ("b", "2024-01-02 09:00:00", "x")])
     s = sessionize(ev).sessions
-    per_user = time_in_app(s, "week", by_user=True)
+    per_user = time_in_app(s, "week", per_user=True)
     assert per_user["time_s"].tolist() == [600.0, 0.0, 60.0]
     weekly = time_in_app(s, "week")
     assert weekly["active_users"].tolist() == [2, 1]

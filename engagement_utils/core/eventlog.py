@@ -25,7 +25,7 @@ from .. import periods
 from .._arrays import dense_codes, order_by
 from ..validation import as_event_list, closest
 
-__all__ = ["EventLog", "Segment", "MISSING_SEGMENT", "REQUIRED_COLUMNS", "segment_labels", "as_utc"]
+__all__ = ["EventLog", "Segment", "MISSING_SEGMENT", "REQUIRED_COLUMNS", "segment_labels", "sorted_labels", "as_utc"]
 
 MISSING_SEGMENT = "(missing)"
 """Label of a missing segment value, in every breakdown of every analysis."""
@@ -34,19 +34,40 @@ REQUIRED_COLUMNS = ("user_id", "timestamp", "event")
 
 
 def segment_labels(values: pd.Series | np.ndarray) -> np.ndarray:
-    """Segment labels as text, missing values labelled :data:`MISSING_SEGMENT`.
+    """Segment labels as objects, missing values labelled :data:`MISSING_SEGMENT`.
 
-    Text, so that a numeric property (a count of channels) and the missing label
-    sort together and read the same in every breakdown.
+    Values keep their type (``True``, ``3``, ``"ios"``), so a breakdown can be
+    selected by the value it was made from.
 
     Examples
     --------
     >>> segment_labels(pd.Series(["ios", None, "web"])).tolist()
     ['ios', '(missing)', 'web']
     >>> segment_labels(pd.Series([2, 0])).tolist()
-    ['2', '0']
+    [2, 0]
     """
-    return pd.Series(values).astype("string").fillna(MISSING_SEGMENT).to_numpy(dtype=object)
+    values = pd.Series(values)
+    return values.astype(object).where(values.notna(), MISSING_SEGMENT).to_numpy()
+
+
+def _label_key(label) -> tuple:
+    """Sort key of segment labels: numbers numerically, then text, the missing label last."""
+    if isinstance(label, str) and label == MISSING_SEGMENT:
+        return (2, 0, "")
+    if isinstance(label, (bool, np.bool_, int, float, np.integer, np.floating)):
+        return (0, float(label), "")
+    return (1, 0, str(label))
+
+
+def sorted_labels(labels) -> list:
+    """Distinct segment labels in report order (numbers numerically, then text, ``"(missing)"`` last).
+
+    Examples
+    --------
+    >>> sorted_labels(["web", MISSING_SEGMENT, 10, 2, "ios"])
+    [2, 10, 'ios', 'web', '(missing)']
+    """
+    return sorted(dict.fromkeys(labels), key=_label_key)
 
 
 def as_utc(value, name: str = "end") -> pd.Timestamp:
@@ -79,7 +100,7 @@ class Segment:
 
     column: str
     codes: np.ndarray  # per event, index into labels
-    labels: pd.Index  # sorted labels, MISSING_SEGMENT included when present
+    labels: pd.Index  # labels in report order (sorted_labels), MISSING_SEGMENT last when present
 
 
 class EventLog:
@@ -246,12 +267,13 @@ class EventLog:
                 raw = np.where(raw < 0, len(names) - 1, raw)
                 used, raw = dense_codes(raw)
                 names = names[used]
-                order = np.argsort(names, kind="stable")
-                rank = np.empty_like(order)
-                rank[order] = np.arange(len(order))
-                codes, labels = rank[raw.ravel()], names[order]
             else:
-                codes, labels = pd.factorize(pd.Series(segment_labels(values)), sort=True)
+                raw, names = pd.factorize(pd.Series(segment_labels(values)))
+                names = np.asarray(names, dtype=object)
+            order = np.asarray(sorted(range(len(names)), key=lambda i: _label_key(names[i])), dtype=np.int64)
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            codes, labels = rank[np.asarray(raw).ravel()], names[order]
             self._segments[column] = Segment(column, np.asarray(codes, dtype=np.int64), pd.Index(labels, name="segment"))
         return self._segments[column]
 

@@ -4,7 +4,7 @@ Plot functions never compute statistics; they draw what they are given and
 return the matplotlib ``Axes`` (or ``Figure`` for multi-panel charts).
 """
 
-from ._style import percent_axis, set_theme
+from ._style import error_extents, percent_axis, set_theme
 from .overview import *  # noqa: F401,F403
 from .retention import *  # noqa: F401,F403
 from .engagement import *  # noqa: F401,F403

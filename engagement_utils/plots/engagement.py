@@ -132,9 +132,13 @@ def plot_transitions(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_group_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | None = None, *,
+def plot_group_comparison(comparison, metrics: Sequence[str] | None = None, *,
                           title: str | None = None) -> Figure:
-    """One panel per metric: each group's value with its CI (from :func:`metrics.compare_groups`)."""
+    """One panel per metric: each ``segment`` group's value with its CI.
+
+    Takes a :class:`metrics.GroupComparison` (from :func:`metrics.compare_groups`) or its ``table``.
+    """
+    comparison = getattr(comparison, "table", comparison)
     metrics = list(dict.fromkeys(comparison["metric"])) if metrics is None else list(metrics)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -142,7 +146,7 @@ def plot_group_comparison(comparison: pd.DataFrame, metrics: Sequence[str] | Non
         x = np.arange(len(rows))
         err = error_extents(rows["value"], rows["ci_low"], rows["ci_high"])
         ax.errorbar(x, rows["value"], yerr=err, fmt="o", capsize=4)
-        ax.set_xticks(x, [shorten(g, 20) for g in rows["group"]])
+        ax.set_xticks(x, [shorten(str(g), 20) for g in rows["segment"]])
         ax.set_xlim(-0.5, len(rows) - 0.5)
         ax.set_title(shorten(metric), fontsize=10)
         percent_axis(ax)
