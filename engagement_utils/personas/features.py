@@ -162,7 +162,8 @@ def user_features(
         events (see ``session_features``); otherwise left out and reported.
     orders
         Distinct ``order_column`` values among conversion events when the
-        column exists, else the number of conversion events.
+        column exists (a conversion without an order id counts as one order),
+        else the number of conversion events.
     revenue, aov
         Sum of ``revenue`` (0 for users who bought nothing) and revenue per
         order (NaN with no orders: undefined, not zero).  Left out without a ``revenue`` column.
@@ -270,7 +271,8 @@ def user_features(
     is_order = log.event_mask(conversion, "conversion_events")[rows]
     if order_column in frame.columns:
         order_code = pd.factorize(frame[order_column].to_numpy()[rows[is_order]])[0]
-        orders = _per_user_distinct(wcode[is_order], order_code, n)
+        # A conversion without an order id is an order of its own.
+        orders = _per_user_distinct(wcode[is_order], order_code, n) + np.bincount(wcode[is_order][order_code < 0], minlength=n)
     else:
         orders = np.bincount(wcode[is_order], minlength=n)
     out["orders"] = orders
