@@ -113,13 +113,13 @@ def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
     return pd.Categorical.from_codes(np.array([names.index(label) for label in labels])[best], categories=names)
 
 
-def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray, timeout, n: int) -> None:
+def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice, timeout, n: int) -> None:
     """Add the session features of the events at ``rows`` to ``out`` (one row per user code)."""
     frame = log.frame
     columns = [c for c in ("user_id", "timestamp", "event", "session_id") if c in frame.columns]
-    win = frame[columns] if len(rows) == len(frame) else frame[columns].iloc[rows]
+    win = frame[columns] if isinstance(rows, slice) else frame[columns].iloc[rows]
     sessions = sessionize(win, timeout=timeout).sessions
-    scodes = log.users.get_indexer(sessions["user_id"])
+    scodes = pd.Categorical(sessions["user_id"], categories=log.users).codes.astype(np.int64)
     n_sessions = np.bincount(scodes, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["sessions"] = n_sessions
@@ -229,23 +229,20 @@ def user_features(
         raise ValueError(f"no events before end={end_ts}; the events start at {pd.Timestamp(int(ns.min()), tz='UTC')}")
     window_td = None if window is None else parse_duration(window, "window")
     start_ns = np.iinfo(np.int64).min if window_td is None else end_ns - window_td.value
-    in_window = before & (ns >= start_ns)
-    rows = np.flatnonzero(in_window)
+    in_window = before & (ns >= start_ns) if window_td is not None else before
+    everything = bool(in_window.all())
+    rows = slice(None) if everything else np.flatnonzero(in_window)  # a slice keeps the arrays views
     wcode = code[rows]
 
-    # First and last event before end, per user: the log orders rows by user, then time.
-    order = log.time_order()
-    order = order[before[order]]
-    ocode = code[order]
-    first_pos = np.r_[True, ocode[1:] != ocode[:-1]]
-    last_pos = np.r_[ocode[1:] != ocode[:-1], True]
-    seen = np.zeros(n, dtype=bool)
-    seen[ocode[first_pos]] = True
-    first_ns = np.full(n, end_ns, dtype=np.int64)  # users without events (dropped below) stand at end
-    last_ns = np.full(n, end_ns, dtype=np.int64)
-    first_ns[ocode[first_pos]] = ns[order[first_pos]]
-    last_ns[ocode[last_pos]] = ns[order[last_pos]]
-    del order, ocode
+    # First and last event before end, per user (users without one are dropped below).
+    bcode, bns = (code, ns) if everything else (code[before], ns[before])
+    seen = np.bincount(bcode, minlength=n) > 0
+    first_ns = np.full(n, end_ns, dtype=np.int64)
+    last_ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first_ns, bcode, bns)
+    np.maximum.at(last_ns, bcode, bns)
+    last_ns[~seen] = end_ns
+    del bcode, bns
 
     out = pd.DataFrame(index=pd.Index(log.users, name="user_id"))
     out["recency_days"] = (end_ns - last_ns) // DAY.value
@@ -270,7 +267,7 @@ def user_features(
 
     is_order = log.event_mask(conversion, "conversion_events")[rows]
     if order_column in frame.columns:
-        order_code = pd.factorize(frame[order_column].to_numpy()[rows[is_order]])[0]
+        order_code = pd.factorize(frame[order_column].to_numpy()[rows][is_order])[0]
         # A conversion without an order id is an order of its own.
         orders = _per_user_distinct(wcode[is_order], order_code, n) + np.bincount(wcode[is_order][order_code < 0], minlength=n)
     else:
@@ -288,7 +285,8 @@ def user_features(
     else:
         omitted["channels_reached"] = "the events have no 'channel' column"
     if "platform" in frame.columns:
-        out["main_platform"] = _main_value(frame["platform"].iloc[np.flatnonzero(before)], code[before], n)
+        platform = frame["platform"] if everything else frame["platform"].iloc[np.flatnonzero(before)]
+        out["main_platform"] = _main_value(platform, code[before], n)
     else:
         omitted["main_platform"] = "the events have no 'platform' column"
     for name, names in (count_events or {}).items():
@@ -298,7 +296,7 @@ def user_features(
         if not set(listed) & present:
             omitted[name] = f"no {', '.join(map(repr, listed))} event in the data"
             continue
-        mask = frame["event"].isin(listed).to_numpy()[rows]
+        mask = log.event_mask([e for e in listed if e in present], "count_events")[rows]
         out[name] = np.bincount(wcode[mask], minlength=n)
     table = out.loc[seen] if not seen.all() else out
     return UserFeatures(table=table, end=end_ts, window=window_td, omitted=omitted, conversion_events=conversion)
