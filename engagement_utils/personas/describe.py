@@ -106,36 +106,33 @@ def _traits_text(traits: list[tuple[str, float]]) -> list[str]:
     return [f"{feature_words(f)[1 if d > 0 else 2]} ({d:+.1f} SD)" for f, d in traits]
 
 
+def _optional(clauses: list[tuple[bool, str]]) -> str:
+    """The clauses whose feature is present, joined."""
+    return "".join(text for present, text in clauses if present)
+
+
 def _description(name: str, size: int, share: float, medians: pd.Series, means: pd.Series,
                  traits: list[tuple[str, float]]) -> str:
     """One paragraph from the persona's numbers; sentences only for the features present."""
+    m, a = medians, means
     parts = [f"{name}: {share:.0%} of users ({size:,})."]
-    if "active_days" in medians.index:
-        days = medians["active_days"]
-        if days <= 1:
-            parts.append("The typical member was active on a single day only and did not come back.")
-        else:
-            parts.append(f"The typical member was active on {_fmt(days)} days")
-            if "recency_days" in medians.index:
-                parts[-1] += f" and was last seen {_fmt(medians['recency_days'])} days before the end of the data"
-            parts[-1] += "."
-    if "mean_session_s" in medians.index:
-        session = f"Sessions last about {medians['mean_session_s'] / 60:.1f} minutes"
-        if "events_per_session" in medians.index:
-            session += f" with {_fmt(medians['events_per_session'])} events each"
-        if "bounce_rate" in means.index:
-            session += f"; {means['bounce_rate']:.0%} of their sessions bounce"
-        parts.append(session + ".")
-    if "converted" in means.index:
-        buying = f"{means['converted']:.0%} of them bought at least once"
-        if "orders" in means.index:
-            buying += f" ({means['orders']:.1f} orders per person on average"
-            if "revenue" in means.index:
-                buying += f", {means['revenue']:,.2f} revenue per person"
-            if "aov" in medians.index and pd.notna(medians["aov"]):
-                buying += f", median basket {medians['aov']:,.2f}"
-            buying += ")"
-        parts.append(buying + ".")
+    if "active_days" in m.index:
+        seen = _optional([("recency_days" in m.index,
+                           f" and was last seen {_fmt(m.get('recency_days', 0))} days before the end of the data")])
+        parts.append("The typical member was active on a single day only and did not come back." if m["active_days"] <= 1
+                     else f"The typical member was active on {_fmt(m['active_days'])} days{seen}.")
+    if "mean_session_s" in m.index:
+        parts.append(f"Sessions last about {m['mean_session_s'] / 60:.1f} minutes" + _optional([
+            ("events_per_session" in m.index, f" with {_fmt(m.get('events_per_session', 0))} events each"),
+            ("bounce_rate" in a.index, f"; {a.get('bounce_rate', 0):.0%} of their sessions bounce"),
+        ]) + ".")
+    if "converted" in a.index:
+        detail = _optional([
+            ("revenue" in a.index, f", {a.get('revenue', 0):,.2f} revenue per person"),
+            ("aov" in m.index and pd.notna(m.get("aov")), f", median basket {m.get('aov', 0):,.2f}"),
+        ])
+        orders = f" ({a['orders']:.1f} orders per person on average{detail})" if "orders" in a.index else ""
+        parts.append(f"{a['converted']:.0%} of them bought at least once{orders}.")
     if traits:
         said = _traits_text(traits)
         parts.append("Compared with everyone else they " + ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1] + ".")

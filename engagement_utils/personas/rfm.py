@@ -192,14 +192,9 @@ def rfm_summary(scores: pd.DataFrame) -> pd.DataFrame:
         key = scores["segment"]
     else:
         key = scores["rfm_score"].astype(object).where(scores["buyer"], NO_PURCHASE).rename("segment")
-    g = scores.groupby(key, observed=False)
-    out = pd.DataFrame({
-        "users": g.size(),
-        "recency_median": g["recency"].median(),
-        "frequency_median": g["frequency"].median(),
-        "monetary_median": g["monetary"].median(),
-        "monetary_total": g["monetary"].sum(),
-    })
+    out = scores.groupby(key, observed=False).agg(
+        users=("monetary", "size"), recency_median=("recency", "median"), frequency_median=("frequency", "median"),
+        monetary_median=("monetary", "median"), monetary_total=("monetary", "sum"))
     out.index.name = "segment"
     out.insert(1, "user_share", out["users"] / len(scores))
     total = scores["monetary"].sum()
