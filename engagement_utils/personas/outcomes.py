@@ -195,6 +195,7 @@ def persona_outcomes(
     ev = ev.assign(persona=persona.to_numpy()[lab_codes])
     curve = retention.retention_curve(retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=log.tz))
     curve["ci_low"], curve["ci_high"] = wilson_ci(curve["retained"], curve["eligible"], alpha)
+    curve.attrs = {}  # the result's fields say what it is (alpha, segment), not retention's attrs
 
     values = _segment_values(log, labels, event_position, users, segment)
     segments = None
