@@ -99,6 +99,11 @@ def test_conversion_events_are_a_plural_parameter(tiny_log):
     assert personas.user_features(tiny_log, conversion_events="purchase").conversion_events == ("purchase",)
     with pytest.raises(ValueError, match="'conversion_events'.*did you mean 'purchase'"):
         personas.user_features(tiny_log, conversion_events="purchse")
+    # the default may be absent (nobody bought); a named event must occur
+    browsing = tiny_log[tiny_log["event"] != "purchase"]
+    assert personas.user_features(browsing).table["orders"].eq(0).all()
+    with pytest.raises(ValueError, match="'conversion_events'"):
+        personas.user_features(browsing, conversion_events=["purchase"])
 
 
 def test_purchase_only_log_leaves_session_features_out_rather_than_zeros():

@@ -14,7 +14,8 @@ from ..core.scans import activity_keys, pack_keys, unpack_keys
 from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration, sessionize
 from ..validation import as_event_list, check_option
 
-__all__ = ["SESSION_FEATURES", "SESSION_MODES", "UserFeatures", "user_features", "omitted_features", "feature_table", "as_log"]
+__all__ = ["SESSION_FEATURES", "SESSION_MODES", "UserFeatures", "user_features", "omitted_features", "feature_table", "as_log",
+           "conversion_mask"]
 
 DAY = pd.Timedelta(days=1)
 SESSION_FEATURES = ("sessions", "mean_session_s", "events_per_session", "bounce_rate")
@@ -61,6 +62,21 @@ def as_log(events: "pd.DataFrame | EventLog", tz: str | None = None) -> EventLog
     if isinstance(events, EventLog) and tz is None:
         return events
     return EventLog.of(events, tz or "UTC")
+
+
+def conversion_mask(log: EventLog, conversion_events: str | Iterable[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+    """The conversion events and the rows holding one.
+
+    Events named explicitly must occur in the data (a typo is an error naming
+    ``conversion_events``); the default (None: ``sessions.CONVERSION_EVENTS``,
+    i.e. ``purchase``) may be absent, and then nobody converted.
+    """
+    if conversion_events is not None:
+        listed = tuple(as_event_list(conversion_events, "conversion_events"))
+        return listed, log.event_mask(listed, "conversion_events")
+    present = [e for e in CONVERSION_EVENTS if e in _present_events(log.frame)]
+    mask = log.event_mask(present, "conversion_events") if present else np.zeros(len(log), dtype=bool)
+    return tuple(CONVERSION_EVENTS), mask
 
 
 def feature_table(features: "UserFeatures | pd.DataFrame") -> pd.DataFrame:
@@ -134,7 +150,7 @@ def user_features(
     end=None,
     window=None,
     tz: str | None = None,
-    conversion_events: str | Iterable[str] = CONVERSION_EVENTS,
+    conversion_events: str | Iterable[str] | None = None,
     order_column: str = "order_id",
     session_features="auto",
     timeout="30min",
@@ -189,8 +205,9 @@ def user_features(
         Length of the feature window ending at ``end`` (e.g. ``"90D"``).
     tz : str, optional
         Timezone in which calendar days are counted (default: the log's, UTC for a frame).
-    conversion_events : str or list of str
-        Events that are orders / conversions (each must occur in the data).
+    conversion_events : str or list of str, optional
+        Events that are orders / conversions; each one named must occur in the
+        data.  Default: ``("purchase",)``, and nobody converted when the log has none.
     order_column : str
         Column identifying an order (e.g. an invoice number) when one order spans several rows.
     session_features : {"auto", True, False}
@@ -220,7 +237,7 @@ def user_features(
     log = as_log(events, tz)
     tz = log.tz
     check_option("session_features", session_features, SESSION_MODES)
-    conversion = tuple(as_event_list(conversion_events, "conversion_events"))
+    conversion, conversion_rows = conversion_mask(log, conversion_events)
     frame, ns, code, n = log.frame, log.ns, log.user_code, log.n_users
     end_ts = pd.Timestamp(int(ns.max()), tz="UTC") + DAY if end is None else as_utc(end, "end")
     end_ns = end_ts.value
@@ -265,7 +282,7 @@ def user_features(
                   "sessions of a purchase-only log would only restate orders")
         omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
 
-    is_order = log.event_mask(conversion, "conversion_events")[rows]
+    is_order = conversion_rows[rows]
     if order_column in frame.columns:
         order_code = pd.factorize(frame[order_column].to_numpy()[rows][is_order])[0]
         # A conversion without an order id is an order of its own.

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 
 from ..core import EventLog, segment_labels
-from ..sessions import CONVERSION_EVENTS
 from ..stats import wilson_ci
 from ..validation import check_alpha
 from .describe import persona_names
-from .features import as_log
+from .features import as_log, conversion_mask
 
 __all__ = ["PersonaOutcomes", "persona_outcomes"]
 
@@ -98,7 +97,7 @@ def persona_outcomes(
     labels: pd.Series,
     *,
     names: Mapping | pd.Series | None = None,
-    conversion_events: str | Iterable[str] = CONVERSION_EVENTS,
+    conversion_events: str | Iterable[str] | None = None,
     max_days: int = 30,
     users: pd.DataFrame | None = None,
     segment: str = "acquisition_channel",
@@ -130,8 +129,9 @@ def persona_outcomes(
         Persona per ``user_id`` (e.g. ``segment_users(...).labels``).
     names : mapping or Series, optional
         Persona → display name (e.g. ``describe_personas(...).names``).
-    conversion_events : str or list of str
-        Events that count as a conversion (each must occur in the data).
+    conversion_events : str or list of str, optional
+        Events that count as a conversion; each one named must occur in the data
+        (default ``("purchase",)``, which may be absent: then nobody converted).
     max_days : int
         Last retention day.
     users : DataFrame, optional
@@ -170,7 +170,7 @@ def persona_outcomes(
     lab_codes = event_position[keep]
 
     n = len(labels)
-    is_conv = log.event_mask(conversion_events, "conversion_events")[keep]
+    is_conv = conversion_mask(log, conversion_events)[1][keep]
     converted = np.bincount(lab_codes[is_conv], minlength=n) > 0
     frame = log.frame
     revenue = (np.bincount(lab_codes, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[keep]), minlength=n)
