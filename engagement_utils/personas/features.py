@@ -268,7 +268,7 @@ def user_features(
     out["events"] = np.bincount(wcode, minlength=n)
     # Days the user could have been active: from their first day (or the window start) to end's day.
     last_day = periods.period_ordinal(pd.Series([end_ts - pd.Timedelta(1, "ns")]), "day", tz)[0]
-    eligible_from = pd.Series(pd.to_datetime(np.maximum(first_ns, start_ns), utc=True))
+    eligible_from = pd.Series(np.maximum(first_ns, start_ns).view("M8[ns]")).dt.tz_localize("UTC")
     out["active_day_share"] = out["active_days"] / (last_day - periods.period_ordinal(eligible_from, "day", tz) + 1)
 
     omitted: dict[str, str] = {}
@@ -302,8 +302,8 @@ def user_features(
     else:
         omitted["channels_reached"] = "the events have no 'channel' column"
     if "platform" in frame.columns:
-        platform = frame["platform"] if everything else frame["platform"].iloc[np.flatnonzero(before)]
-        out["main_platform"] = _main_value(platform, code[before], n)
+        platform, pcode = (frame["platform"], code) if everything else (frame["platform"].iloc[np.flatnonzero(before)], code[before])
+        out["main_platform"] = _main_value(platform, pcode, n)
     else:
         omitted["main_platform"] = "the events have no 'platform' column"
     for name, names in (count_events or {}).items():
