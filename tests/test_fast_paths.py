@@ -127,8 +127,9 @@ def test_session_user_ids_keep_the_categorical_dtype():
 def test_user_features_do_not_depend_on_row_order():
     raw = _log(GAPPY)
     shuffled = raw.iloc[::-1].reset_index(drop=True)
-    pd.testing.assert_frame_equal(user_features(raw, session_features=False), user_features(shuffled, session_features=False))
-    assert user_features(raw, session_features=False)["active_days"].to_dict() == {"a": 3, "b": 2, "c": 2, "d": 1}
+    pd.testing.assert_frame_equal(user_features(raw, session_features=False).table,
+                                  user_features(shuffled, session_features=False).table)
+    assert user_features(raw, session_features=False).table["active_days"].to_dict() == {"a": 3, "b": 2, "c": 2, "d": 1}
 
 
 def test_array_helpers_fall_back_on_unsorted_input():
@@ -179,7 +180,7 @@ def test_user_features_as_of_before_some_users_in_another_timezone():
     # "b" has no event before as_of: dropped, and must not break the local-day arithmetic.
     raw = pd.DataFrame({"user_id": ["a", "a", "b"], "event": "app_open",
                         "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-02 23:30", "2024-01-05 00:00"], utc=True)})
-    f = user_features(raw, as_of="2024-01-04", tz="Europe/Berlin")
+    f = user_features(raw, end="2024-01-04", tz="Europe/Berlin").table
     assert f.index.tolist() == ["a"]
     # Berlin days 01-01 and 01-03 (23:30 UTC); eligible 01-01 .. 01-03 (as_of 01-04 00:00 UTC is 01-04 01:00 local)
     assert (f.loc["a", "active_days"], f.loc["a", "active_day_share"]) == (2, pytest.approx(2 / 4))

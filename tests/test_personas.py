@@ -12,6 +12,7 @@ from sklearn.metrics import adjusted_rand_score
 from statsmodels.stats.proportion import proportion_confint
 
 from engagement_utils import personas, retention
+from engagement_utils.core import EventLog
 
 DEMO_COUNTS = {"searches": "search", "cart_adds": "add_to_cart"}
 DEMO_CLUSTER_FEATURES = ["active_days", "recency_days", "mean_session_s", "searches", "revenue"]
@@ -43,10 +44,12 @@ def tiny_log():
 
 def test_user_features_pinned_on_a_hand_made_log(tiny_log):
     before = tiny_log.copy()
-    f = personas.user_features(tiny_log, as_of="2024-01-05 09:00")
+    result = personas.user_features(tiny_log, end="2024-01-05 09:00")
     pd.testing.assert_frame_equal(tiny_log, before)  # input untouched
+    f = result.table
+    assert not f.attrs  # what the table stands for is on the result, not in attrs
     a, b = f.loc["a"], f.loc["b"]
-    # recency/tenure: whole days to as_of (a: last 01-04 08:00 -> 1 day 1 h; first 01-01 10:00 -> 3 d 23 h)
+    # recency/tenure: whole days to end (a: last 01-04 08:00 -> 1 day 1 h; first 01-01 10:00 -> 3 d 23 h)
     assert (a["recency_days"], a["tenure_days"], b["recency_days"], b["tenure_days"]) == (1, 3, 2, 2)
     assert (a["active_days"], a["events"], a["sessions"]) == (3, 5, 3)
     # sessions of a: [3 events, 40 s], [1 event], [1 event]
@@ -56,18 +59,25 @@ def test_user_features_pinned_on_a_hand_made_log(tiny_log):
     assert (a["orders"], a["revenue"], a["aov"]) == (2, 45.0, 22.5)   # o1 counted once
     assert (b["orders"], b["revenue"], bool(b["converted"])) == (0, 0.0, False)
     assert np.isnan(b["aov"])                                          # undefined, not zero
-    # a could have been active on 01-01 .. 01-05 (as_of falls on 01-05): 5 days
+    # a could have been active on 01-01 .. 01-05 (end falls on 01-05): 5 days
     assert a["active_day_share"] == pytest.approx(3 / 5)
     assert a["main_platform"] == "ios" and b["main_platform"] == "unknown"
-    assert personas.omitted_features(f) == {"channels_reached": "the events have no 'channel' column"}
+    assert personas.omitted_features(result) == result.omitted == {"channels_reached": "the events have no 'channel' column"}
+    assert result.end == pd.Timestamp("2024-01-05 09:00", tz="UTC") and result.window is None
 
 
 def test_user_features_timezone_window_and_custom_counts(tiny_log):
-    berlin = personas.user_features(tiny_log, as_of="2024-01-05 09:00", tz="Europe/Berlin")
+    berlin = personas.user_features(tiny_log, end="2024-01-05 09:00", tz="Europe/Berlin").table
     assert berlin.loc["a", "active_days"] == 2  # 01-03 23:30 UTC is 01-04 in Berlin, same day as 01-04 08:00
-    assert personas.user_features(tiny_log, as_of="2024-01-05 09:00").loc["a", "active_days"] == 3
-    windowed = personas.user_features(tiny_log, as_of="2024-01-05 09:00", window="2D",
-                                      count_events={"opens": "app_open", "buys": ["purchase"]})
+    assert personas.user_features(tiny_log, end="2024-01-05 09:00").table.loc["a", "active_days"] == 3
+    # an EventLog keeps its timezone
+    log = EventLog(tiny_log, tz="Europe/Berlin")
+    pd.testing.assert_frame_equal(personas.user_features(log, end="2024-01-05 09:00").table, berlin)
+    windowed = personas.user_features(tiny_log, end="2024-01-05 09:00", window="2D",
+                                      count_events={"opens": "app_open", "buys": ["purchase"], "searches": "search"})
+    assert windowed.window == pd.Timedelta("2D")
+    assert windowed.omitted["searches"] == "no 'search' event in the data" and "searches" not in windowed.columns
+    windowed = windowed.table
     a = windowed.loc["a"]
     # window [01-03 09:00, 01-05 09:00): the 23:30 open and the o2 purchase
     assert (a["events"], a["orders"], a["revenue"], a["opens"], a["buys"]) == (2, 1, 5.0, 1, 1)
@@ -77,10 +87,23 @@ def test_user_features_timezone_window_and_custom_counts(tiny_log):
         personas.user_features(tiny_log, count_events={"orders": "purchase"})
 
 
-def test_default_as_of_is_the_day_after_the_last_event(tiny_log):
+def test_default_end_is_the_day_after_the_last_event(tiny_log):
     f = personas.user_features(tiny_log)
-    assert f.loc["a", "recency_days"] == 1
-    assert pd.Timestamp(f.attrs["as_of"]) == pd.Timestamp("2024-01-05 08:00", tz="UTC")
+    assert f.table.loc["a", "recency_days"] == 1
+    assert f.end == pd.Timestamp("2024-01-05 08:00", tz="UTC")
+
+
+def test_conversion_events_are_a_plural_parameter(tiny_log):
+    both = personas.user_features(tiny_log, conversion_events=["purchase", "app_open"]).table
+    assert both.loc["b", "orders"] == 1 and both.loc["b", "converted"]
+    assert personas.user_features(tiny_log, conversion_events="purchase").conversion_events == ("purchase",)
+    with pytest.raises(ValueError, match="'conversion_events'.*did you mean 'purchase'"):
+        personas.user_features(tiny_log, conversion_events="purchse")
+    # the default may be absent (nobody bought); a named event must occur
+    browsing = tiny_log[tiny_log["event"] != "purchase"]
+    assert personas.user_features(browsing).table["orders"].eq(0).all()
+    with pytest.raises(ValueError, match="'conversion_events'"):
+        personas.user_features(browsing, conversion_events=["purchase"])
 
 
 def test_purchase_only_log_leaves_session_features_out_rather_than_zeros():
@@ -90,10 +113,10 @@ def test_purchase_only_log_leaves_session_features_out_rather_than_zeros():
     omitted = personas.omitted_features(f)
     assert set(personas.SESSION_FEATURES) | {"revenue", "aov", "channels_reached", "main_platform"} == set(omitted)
     assert not set(omitted) & set(f.columns)
-    assert f["orders"].tolist() == [2, 1]
+    assert f.table["orders"].tolist() == [2, 1]
     forced = personas.user_features(ev, session_features=True)
-    assert forced["sessions"].tolist() == [2, 1]
-    with pytest.raises(ValueError, match="session_features"):
+    assert forced.table["sessions"].tolist() == [2, 1]
+    with pytest.raises(ValueError, match="The 'session_features' parameter must be one of"):
         personas.user_features(ev, session_features="yes")
 
 
@@ -102,7 +125,9 @@ def test_user_features_bad_input():
         personas.user_features(pd.DataFrame({"user_id": [1], "event": ["x"]}))
     ev = _events([(1, "2024-01-02", "x")])
     with pytest.raises(ValueError, match="no events before"):
-        personas.user_features(ev, as_of="2024-01-01")
+        personas.user_features(ev, end="2024-01-01")
+    with pytest.raises(ValueError, match="window"):
+        personas.user_features(ev, window="soon")
 
 
 # --------------------------------------------------------------------------- RFM
@@ -114,34 +139,60 @@ def _rfm_table(recency, frequency, monetary, ids=None):
                         index=pd.Index(ids, name="user_id"))
 
 
-def test_rfm_scores_hand_computed_with_ties_broken_by_id():
+def test_rfm_scores_hand_computed_equal_values_share_a_score():
     # 10 users -> ranks 1..10, score = max(1, ceil(5 (rank-1) / 9)): ranks 1,2 -> 1; 3,4 -> 2; 5,6 -> 3; 7,8 -> 4; 9,10 -> 5
     f = _rfm_table(recency=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], frequency=[1, 1, 1, 1, 2, 2, 3, 5, 8, 9],
                    monetary=[10, 20, 30, 40, 50, 60, 70, 80, 90, 100])
     r = personas.rfm(f)
     assert r["R"].tolist() == [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]          # recent = high
-    assert r["F"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]          # the four 1s ranked by id: u0 < u1 < u2 < u3
+    # the four 1s share mid-rank 2.5 -> ceil(5 * 1.5 / 9) = 1; the two 2s mid-rank 5.5 -> ceil(2.5) = 3
+    assert r["F"].tolist() == [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]
     assert r["rfm_code"].iloc[0] == "511" and r["segment"].iloc[0] == "New Customers"
     assert r["rfm_score"].tolist() == (r["R"] + r["F"] + r["M"]).tolist()
-    # average ties: the four 1s share mid-rank 2.5 -> ceil(5 * 1.5 / 9) = 1
-    assert personas.rfm(f, ties="average")["F"].tolist() == [1, 1, 1, 1, 3, 3, 4, 4, 5, 5]
+    # ties="first" (published tables only): the four 1s ranked by id u0 < u1 < u2 < u3
+    assert personas.rfm(f, ties="first")["F"].tolist() == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
 
 
-def test_rfm_first_ties_follow_sorted_ids_not_row_order():
+def test_rfm_equal_values_never_ranked_by_user_id():
     f = _rfm_table([5, 5, 5, 5, 5], [1, 1, 1, 1, 1], [1.0] * 5, ids=["e", "b", "d", "a", "c"])
-    r = personas.rfm(f)
+    # all-equal values: everyone in the middle band, whatever their ids
+    assert set(personas.rfm(f)[["R", "F", "M"]].to_numpy().ravel()) == {3}
+    renamed = f.set_axis(["z", "y", "x", "w", "v"]).rename_axis("user_id")
+    assert personas.rfm(renamed)["rfm_code"].tolist() == personas.rfm(f)["rfm_code"].tolist()
+    # the explicit published option ranks by sorted id, not row order
+    r = personas.rfm(f, ties="first")
     assert r["F"].to_dict() == {"a": 1, "b": 2, "c": 3, "d": 4, "e": 5}
     assert r["R"].to_dict() == {"a": 5, "b": 4, "c": 3, "d": 2, "e": 1}
-    # all-equal values with average ties: everyone in the middle band
-    assert set(personas.rfm(f, ties="average")[["R", "F", "M"]].to_numpy().ravel()) == {3}
+
+
+def test_rfm_ranks_only_buyers_and_names_the_others():
+    # three non-buyers, the most recent users of all: never Champions, never ranked
+    f = _rfm_table([0, 0, 1, 2, 30, 60, 90], [0, 0, 0, 5, 3, 2, 1], [0.0, 0, 0, 500, 300, 200, 100])
+    r = personas.rfm(f)
+    assert r["segment"].tolist()[:3] == [personas.NO_PURCHASE] * 3
+    assert r.loc[~r["buyer"], ["R", "F", "M", "rfm_score"]].isna().all().all() and r["rfm_code"].iloc[:3].isna().all()
+    # the four buyers are ranked among themselves: ranks 1..4 -> scores max(1, ceil(5 (rank-1) / 3)) = 1, 2, 4, 5
+    assert r["rfm_code"].iloc[3:].tolist() == ["555", "444", "222", "111"]
+    assert r["segment"].iloc[3] == "Champions" and "Champions" not in r["segment"].iloc[:3].tolist()
+    summary = personas.rfm_summary(r)
+    assert summary.loc[personas.NO_PURCHASE, "users"] == 3 and summary.loc[personas.NO_PURCHASE, "monetary_share"] == 0
+    assert personas.rfm_grid(r)["users"].sum() == 4
+    text = personas.rfm_text(summary)
+    assert text.startswith("Champions (14% of users) hold 45% of the monetary value.") and "43% of users bought nothing" in text
+    # all buyers without revenue (orders only): no share of a zero total, never 'nan%'
+    free = personas.rfm(_rfm_table([1, 2, 3], [1, 2, 3], [0.0, 0, 0]))
+    assert "nan" not in personas.rfm_text(personas.rfm_summary(free)).lower()
+    assert personas.rfm_text(personas.rfm_summary(free)).startswith("No user has any monetary value")
+    with pytest.raises(ValueError, match="at least 2 users who bought"):
+        personas.rfm(_rfm_table([1, 2], [0, 1], [0.0, 5]))
 
 
 def test_rfm_matches_qcut_of_first_ranks():
     rng = np.random.default_rng(7)
     n = 997
-    f = _rfm_table(rng.integers(0, 60, n).tolist(), rng.poisson(2, n).tolist(), rng.gamma(1, 50, n).round(0).tolist(),
+    f = _rfm_table(rng.integers(0, 60, n).tolist(), rng.poisson(2, n).tolist(), (1 + rng.gamma(1, 50, n).round(0)).tolist(),
                    ids=[f"u{i:04d}" for i in range(n)])
-    r = personas.rfm(f)
+    r = personas.rfm(f, ties="first")  # the published method, pd.qcut of rank(method="first")
     for column, score in (("orders", "F"), ("revenue", "M")):
         expected = pd.qcut(f[column].rank(method="first"), 5, labels=False) + 1
         assert (r[score] == expected).all()
@@ -156,12 +207,14 @@ def test_rfm_small_groups_and_bad_options():
     assert three["F"].tolist() == [5, 3, 1]
     with pytest.raises(ValueError, match="at least 2 users"):
         personas.rfm(_rfm_table([1], [1], [1.0]))
-    with pytest.raises(ValueError, match="ties="):
+    with pytest.raises(ValueError, match="The 'ties' parameter must be one of"):
         personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]), ties="min")
-    with pytest.raises(ValueError, match="bins=4"):
-        personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]), bins=4)
+    assert "segment" not in personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]), bins=4).columns  # map is for 5 bands
+    with pytest.raises(ValueError, match="'bins'"):
+        personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]), bins=12)
     with pytest.raises(ValueError, match="monetary column 'revenue'.*no revenue"):
-        personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]).drop(columns="revenue"))
+        personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]).drop(columns="revenue"), monetary="revenue")
+    assert personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]).drop(columns="revenue"))["monetary"].tolist() == [1, 2]
     with pytest.raises(ValueError, match="two segments"):
         personas.rfm(_rfm_table([1, 2], [1, 2], [1.0, 2]), segment_map={"x": ["555"], "y": ["555"]})
     with pytest.raises(ValueError, match="three digits"):
@@ -255,9 +308,11 @@ def test_clustering_edge_cases():
 def test_describe_personas_profiles_and_z_scores():
     f, _ = _blobs(2, per=10)
     labels = pd.Series(np.repeat([0, 1], 10), index=f.index)
-    cards = personas.describe_personas(f, labels, top=1)
+    result = personas.describe_personas(f, labels, top=1)
+    cards = result.table
     assert cards["users"].tolist() == [10, 10] and cards["share"].tolist() == [0.5, 0.5]
     assert cards.loc[0, "median_x"] == pytest.approx(f["x"].iloc[:10].median())
+    assert result.names.tolist() == cards["name"].tolist() and "holds 50% of users" in result.text
     z = personas.feature_zscores(f, labels)
     sd = f["x"].std(ddof=0)
     assert z.loc[1, "x"] == pytest.approx((f["x"].iloc[10:].mean() - f["x"].iloc[:10].mean()) / sd)
@@ -271,7 +326,7 @@ def test_describe_personas_profiles_and_z_scores():
 
 @pytest.fixture(scope="module")
 def demo_features(demo_events):
-    return personas.user_features(demo_events, count_events=DEMO_COUNTS)
+    return personas.user_features(demo_events, count_events=DEMO_COUNTS).table
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +359,7 @@ def test_demo_personas_recover_the_generators_personas(demo_segmentation, true_p
 
 
 def test_demo_persona_names_mention_defining_traits(demo_features, demo_segmentation, true_persona):
-    cards = personas.describe_personas(demo_features, demo_segmentation.labels)
+    cards = personas.describe_personas(demo_features, demo_segmentation.labels).table
     best = pd.crosstab(true_persona, demo_segmentation.labels.to_numpy()).idxmax(axis=1)
     text = {p: (cards.loc[best[p], "name"] + " " + cards.loc[best[p], "description"]).lower() for p in best.index}
     assert "loyal" in text["power_user"] and "spend" in text["power_user"]
@@ -325,7 +380,7 @@ def test_demo_auto_k_and_default_features_run(demo_features):
 
 def test_persona_outcomes_cross_checked(demo_events, demo_users, demo_features, demo_segmentation):
     labels = demo_segmentation.labels
-    cards = personas.describe_personas(demo_features, labels)
+    cards = personas.describe_personas(demo_features, labels).table
     out = personas.persona_outcomes(demo_events, labels, names=cards["name"], users=demo_users, max_days=7)
     s = out.summary.set_index("persona")
     name0 = cards.loc[0, "name"]
@@ -344,19 +399,42 @@ def test_persona_outcomes_cross_checked(demo_events, demo_users, demo_features, 
     pd.testing.assert_frame_equal(out.retention.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
     top = out.retention[out.retention["period"] == 7].set_index("segment")["rate"]
     assert top.idxmax() == name0  # the most engaged persona keeps the most users
-    ch = out.channels
+    ch = out.segments
     assert ch.groupby("persona")["users"].sum().to_dict() == s["users"].to_dict()
-    assert ch.groupby("persona")["channel_share"].sum().to_numpy() == pytest.approx(1.0)
+    assert ch.groupby("persona")["segment_share"].sum().to_numpy() == pytest.approx(1.0)
+    assert out.table is out.summary and "Best converting persona" in out.text
+    # alpha sets every interval's level; an EventLog gives the same result as the frame
+    wide = personas.persona_outcomes(EventLog(demo_events), labels, names=cards["name"], users=demo_users, max_days=7,
+                                     alpha=0.01)
+    lo99, hi99 = proportion_confint(conv.sum(), len(conv), alpha=0.01, method="wilson")
+    w = wide.summary.set_index("persona")
+    assert (w.loc[name0, "conversion_ci_low"], w.loc[name0, "conversion_ci_high"]) == pytest.approx((lo99, hi99))
+    assert (wide.retention["ci_high"] - wide.retention["ci_low"] >= out.retention["ci_high"] - out.retention["ci_low"] - 1e-12).all()
+    pd.testing.assert_frame_equal(wide.summary[["persona", "users", "converted"]], out.summary[["persona", "users", "converted"]])
 
 
 def test_export_round_trip(tmp_path):
     labels = pd.Series([1, 0], index=pd.Index(["b", "a"], name="user_id"))
     scores = personas.rfm(_rfm_table([1, 9], [3, 1], [5.0, 1.0], ids=["a", "b"]))
-    csv = personas.export_personas(labels, tmp_path / "p.csv", names={0: "Fans", 1: "Others"}, rfm_scores=scores)
+    csv = personas.export_personas(labels, tmp_path, names={0: "Fans", 1: "Others"}, rfm_scores=scores)
+    assert csv == tmp_path / personas.EXPORT_FILE
     back = pd.read_csv(csv)
     assert back.to_dict("list") == {"user_id": ["b", "a"], "persona": [1, 0], "persona_name": ["Others", "Fans"],
                                     "rfm_segment": ["Lost Customers", "Champions"], "rfm_code": [111, 555]}
-    pq = personas.export_personas(labels, tmp_path / "p.parquet")
+    pq = personas.export_personas(labels, tmp_path / "sub", file_name="p.parquet")
     assert pd.read_parquet(pq)["persona_name"].tolist() == ["Persona 1", "Persona 0"]
     with pytest.raises(ValueError, match=".parquet"):
-        personas.export_personas(labels, tmp_path / "p.xlsx")
+        personas.export_personas(labels, tmp_path, file_name="p.xlsx")
+    assert personas.export_personas(labels, None) is None and personas.export_personas(labels, "") is None
+    assert personas.export_text(None, 2).startswith("No export")
+
+
+def test_export_never_writes_into_reports():
+    from engagement_utils.notebook import project_root
+
+    reports = project_root() / "reports"
+    before = sorted(p.name for p in reports.iterdir())
+    for folder in (reports, reports / "online_retail"):
+        with pytest.raises(ValueError, match="export_dir"):
+            personas.export_personas(pd.Series({"a": 0}), folder)
+    assert sorted(p.name for p in reports.iterdir()) == before

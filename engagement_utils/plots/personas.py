@@ -1,7 +1,7 @@
 """Persona charts: sizes, feature heatmap, PCA projection, retention per persona, RFM grid, silhouette.
 
-Each function draws a frame returned by :mod:`engagement_utils.personas` and
-returns the matplotlib ``Axes``.
+Each function draws a frame returned by :mod:`engagement_utils.personas` (or the
+result object holding it as ``.table``) and returns the matplotlib ``Axes``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ __all__ = [
 ]
 
 
-def plot_persona_sizes(cards: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def _frame(result) -> pd.DataFrame:
+    """The frame of a result object (its ``.table``), or the frame itself."""
+    return getattr(result, "table", result)
+
+
+def plot_persona_sizes(cards, ax: Axes | None = None) -> Axes:
     """Horizontal bars of each persona's share of users, from :func:`personas.describe_personas`."""
+    cards = _frame(cards)
     ax = ax or plt.subplots(figsize=(9, 0.6 * len(cards) + 1.5))[1]
     sns.barplot(x=cards["share"].to_numpy(), y=cards["name"].to_numpy(), orient="h", ax=ax, color=sns.color_palette()[0])
     for patch, users in zip(ax.patches, cards["users"]):
@@ -49,14 +55,15 @@ def plot_persona_heatmap(zscores: pd.DataFrame, names: pd.Series | None = None, 
     return tidy_labels(ax)
 
 
-def plot_persona_projection(projection: pd.DataFrame, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
-    """2-D PCA scatter coloured by persona, from :func:`personas.project_personas`."""
+def plot_persona_projection(projection, names: pd.Series | None = None, ax: Axes | None = None) -> Axes:
+    """2-D PCA scatter coloured by persona, from :func:`personas.project_personas` (a ``Projection``)."""
+    explained = list(getattr(projection, "explained_variance", []))
+    projection = _frame(projection)
     ax = ax or plt.subplots(figsize=(8, 6))[1]
     hue = projection["persona"].map(dict(names)) if names is not None else projection["persona"].astype(str)
     order = list(dict.fromkeys(names.tolist())) if names is not None else sorted(hue.unique())
     sns.scatterplot(x=projection["pc1"], y=projection["pc2"], hue=hue, hue_order=order, s=10, alpha=0.5,
                     linewidth=0, ax=ax)
-    explained = projection.attrs.get("explained_variance", [])
     labels = [f"PC{i + 1}" + (f" ({v:.0%} of variance)" if i < len(explained) else "") for i, v in
               zip(range(2), explained + [None] * 2)]
     ax.set_xlabel(labels[0])

@@ -1,0 +1,319 @@
+"""Per-user features: recency, frequency, monetary value and behaviour, from the event-log core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .. import periods
+from ..core import EventLog, as_utc
+from ..core.scans import activity_keys, pack_keys, unpack_keys
+from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration, sessionize
+from ..validation import as_event_list, check_option
+
+__all__ = ["SESSION_FEATURES", "SESSION_MODES", "UserFeatures", "user_features", "omitted_features", "feature_table", "as_log",
+           "conversion_mask"]
+
+DAY = pd.Timedelta(days=1)
+SESSION_FEATURES = ("sessions", "mean_session_s", "events_per_session", "bounce_rate")
+SESSION_MODES = ("auto", True, False)
+
+
+@dataclass(frozen=True)
+class UserFeatures:
+    """Result of :func:`user_features`: the per-user table and what it stands for.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per user (index ``user_id``, sorted), one column per feature.
+    end : Timestamp
+        The data end (exclusive, UTC) that recency and tenure are measured to.
+    window : Timedelta or None
+        Length of the feature window ending at ``end`` (None: all history).
+    omitted : dict
+        Features left out, each with the reason (e.g. no ``revenue`` column).
+    conversion_events : tuple of str
+        Events counted as orders / conversions.
+    """
+
+    table: pd.DataFrame
+    end: pd.Timestamp
+    window: pd.Timedelta | None = None
+    omitted: dict[str, str] = field(default_factory=dict)
+    conversion_events: tuple[str, ...] = CONVERSION_EVENTS
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    @property
+    def columns(self) -> pd.Index:
+        return self.table.columns
+
+
+def as_log(events: "pd.DataFrame | EventLog", tz: str | None = None) -> EventLog:
+    """``events`` as an :class:`EventLog`: a log keeps its own timezone unless ``tz`` names another.
+
+    A frame is read in ``tz`` (UTC when None).
+    """
+    if isinstance(events, EventLog) and tz is None:
+        return events
+    return EventLog.of(events, tz or "UTC")
+
+
+def conversion_mask(log: EventLog, conversion_events: str | Iterable[str] | None) -> tuple[tuple[str, ...], np.ndarray]:
+    """The conversion events and the rows holding one.
+
+    Events named explicitly must occur in the data (a typo is an error naming
+    ``conversion_events``); the default (None: ``sessions.CONVERSION_EVENTS``,
+    i.e. ``purchase``) may be absent, and then nobody converted.
+    """
+    if conversion_events is not None:
+        listed = tuple(as_event_list(conversion_events, "conversion_events"))
+        return listed, log.event_mask(listed, "conversion_events")
+    present = [e for e in CONVERSION_EVENTS if e in _present_events(log.frame)]
+    mask = log.event_mask(present, "conversion_events") if present else np.zeros(len(log), dtype=bool)
+    return tuple(CONVERSION_EVENTS), mask
+
+
+def feature_table(features: "UserFeatures | pd.DataFrame") -> pd.DataFrame:
+    """The per-user frame of a :class:`UserFeatures` (a frame is returned as is)."""
+    if isinstance(features, UserFeatures):
+        return features.table
+    if isinstance(features, pd.DataFrame):
+        return features
+    raise TypeError(f"features must be the result of user_features or a DataFrame, got {type(features).__name__}")
+
+
+def omitted_features(features: "UserFeatures | pd.DataFrame") -> dict[str, str]:
+    """Features :func:`user_features` left out, with the reason (empty for a plain frame).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": [1], "event": ["purchase"], "timestamp": pd.to_datetime(["2024-01-01"], utc=True)})
+    >>> sorted(omitted_features(user_features(ev)))
+    ['aov', 'bounce_rate', 'channels_reached', 'events_per_session', 'main_platform', 'mean_session_s', 'revenue', 'sessions']
+    """
+    return dict(features.omitted) if isinstance(features, UserFeatures) else {}
+
+
+def _present_events(frame: pd.DataFrame) -> set[str]:
+    event = frame["event"]
+    values = event.cat.categories if isinstance(event.dtype, pd.CategoricalDtype) else event.unique()
+    return {str(v) for v in values}
+
+
+def _per_user_distinct(code: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per user code, the number of distinct non-negative ``values`` (integer codes)."""
+    ok = values >= 0
+    if not ok.any():
+        return np.zeros(n, dtype=np.int64)
+    keys = pd.unique(pack_keys(code[ok], values[ok]))
+    return np.bincount(unpack_keys(keys)[0], minlength=n)
+
+
+def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
+    """Most frequent non-missing category per user (first category on ties), "unknown" if none."""
+    cat = values.astype("category") if not isinstance(values.dtype, pd.CategoricalDtype) else values
+    vcodes = cat.cat.codes.to_numpy()
+    k = len(cat.cat.categories)
+    ok = vcodes >= 0
+    width = max(k, 1)
+    counts = np.bincount(codes[ok].astype(np.int64) * width + vcodes[ok], minlength=n * width).reshape(n, width)
+    labels = cat.cat.categories.astype(str).tolist() + ["unknown"]
+    names = list(dict.fromkeys(labels))  # a category literally named "unknown" is merged
+    best = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), k)
+    return pd.Categorical.from_codes(np.array([names.index(label) for label in labels])[best], categories=names)
+
+
+def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice, timeout, n: int) -> None:
+    """Add the session features of the events at ``rows`` to ``out`` (one row per user code)."""
+    frame = log.frame
+    columns = [c for c in ("user_id", "timestamp", "event", "session_id") if c in frame.columns]
+    win = frame[columns] if isinstance(rows, slice) else frame[columns].iloc[rows]
+    sessions = sessionize(win, timeout=timeout).sessions
+    scodes = pd.Categorical(sessions["user_id"], categories=log.users).codes.astype(np.int64)
+    n_sessions = np.bincount(scodes, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["sessions"] = n_sessions
+        out["mean_session_s"] = np.bincount(scodes, weights=sessions["duration_s"].to_numpy(), minlength=n) / n_sessions
+        out["events_per_session"] = np.bincount(scodes, weights=sessions["n_events"].to_numpy(), minlength=n) / n_sessions
+        out["bounce_rate"] = np.bincount(scodes, weights=sessions["bounce"].to_numpy(dtype=float), minlength=n) / n_sessions
+
+
+def user_features(
+    events: "pd.DataFrame | EventLog",
+    *,
+    end=None,
+    window=None,
+    tz: str | None = None,
+    conversion_events: str | Iterable[str] | None = None,
+    order_column: str = "order_id",
+    session_features="auto",
+    timeout="30min",
+    count_events: Mapping[str, str | Iterable[str]] | None = None,
+) -> UserFeatures:
+    """One row per user describing recency, frequency, monetary value and behaviour.
+
+    Users are everyone with an event before ``end``.  Recency and tenure look
+    at all history before ``end``; every other feature counts only the
+    events inside the window ``[end - window, end)`` (all history when
+    ``window`` is None), so a user inactive in the window has zero activity.
+
+    Columns of ``table``
+    --------------------
+    recency_days, tenure_days
+        Whole days from the user's last / first event to ``end``: ``floor((end - last) / 1 day)``.
+    active_days, events
+        Distinct calendar days (in ``tz``) with an event; number of events.
+    active_day_share
+        ``active_days`` / calendar days the user could have been active in the
+        window (from the later of first event and window start to ``end``).
+    sessions, mean_session_s, events_per_session, bounce_rate
+        From :func:`engagement_utils.sessions.sessionize` (duration = last −
+        first event; bounce = one-event session).  Only for logs with browsing
+        events (see ``session_features``); otherwise left out and reported.
+    orders
+        Distinct ``order_column`` values among conversion events when the
+        column exists (a conversion without an order id counts as one order),
+        else the number of conversion events.
+    revenue, aov
+        Sum of ``revenue`` (0 for users who bought nothing) and revenue per
+        order (NaN with no orders: undefined, not zero).  Left out without a ``revenue`` column.
+    converted
+        Any conversion event in the window.
+    channels_reached
+        Distinct ``channel`` values in the window (only when events have ``channel``).
+    main_platform
+        Most frequent ``platform`` (ties: first in category order); ``"unknown"`` when none.
+    <custom>
+        One count per entry of ``count_events`` (left out, with the reason, when
+        none of its events occur in the data).
+
+    Parameters
+    ----------
+    events : DataFrame or EventLog
+        Canonical events (``user_id``, ``timestamp``, ``event``; optional
+        ``revenue``, ``platform``, ``channel``, ``session_id``, ``order_column``).
+    end : str or Timestamp, optional
+        The data end (exclusive; naive values are UTC).  Default: the last
+        event + 1 day, the usual RFM convention, so the most recent user has recency 0.
+    window : str or Timedelta, optional
+        Length of the feature window ending at ``end`` (e.g. ``"90D"``).
+    tz : str, optional
+        Timezone in which calendar days are counted (default: the log's, UTC for a frame).
+    conversion_events : str or list of str, optional
+        Events that are orders / conversions; each one named must occur in the
+        data.  Default: ``("purchase",)``, and nobody converted when the log has none.
+    order_column : str
+        Column identifying an order (e.g. an invoice number) when one order spans several rows.
+    session_features : {"auto", True, False}
+        "auto" computes them when the log has browsing events (``screen_view`` /
+        ``page_view`` / ``app_open``) or a ``session_id`` column.
+    timeout : str or Timedelta
+        Session timeout passed to ``sessionize``.
+    count_events : mapping, optional
+        Custom features: ``{"searches": "search", "cart_adds": ["add_to_cart"]}``.
+
+    Returns
+    -------
+    UserFeatures
+        ``table`` (indexed by ``user_id``), ``end``, ``window``, ``omitted``.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "a", "b"],
+    ...     "event": ["app_open", "purchase", "app_open", "app_open"],
+    ...     "revenue": [None, 20.0, None, None],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05",
+    ...                                  "2024-01-03 09:00", "2024-01-02 12:00"], utc=True)})
+    >>> f = user_features(ev, end="2024-01-04")
+    >>> f.table[["recency_days", "tenure_days", "active_days", "sessions", "orders", "revenue"]].to_dict("index")
+    {'a': {'recency_days': 0, 'tenure_days': 2, 'active_days': 2, 'sessions': 2, 'orders': 1, 'revenue': 20.0}, 'b': {'recency_days': 1, 'tenure_days': 1, 'active_days': 1, 'sessions': 1, 'orders': 0, 'revenue': 0.0}}
+    """
+    log = as_log(events, tz)
+    tz = log.tz
+    check_option("session_features", session_features, SESSION_MODES)
+    conversion, conversion_rows = conversion_mask(log, conversion_events)
+    frame, ns, code, n = log.frame, log.ns, log.user_code, log.n_users
+    end_ts = pd.Timestamp(int(ns.max()), tz="UTC") + DAY if end is None else as_utc(end, "end")
+    end_ns = end_ts.value
+    before = ns < end_ns
+    if not before.any():
+        raise ValueError(f"no events before end={end_ts}; the events start at {pd.Timestamp(int(ns.min()), tz='UTC')}")
+    window_td = None if window is None else parse_duration(window, "window")
+    start_ns = np.iinfo(np.int64).min if window_td is None else end_ns - window_td.value
+    in_window = before & (ns >= start_ns) if window_td is not None else before
+    everything = bool(in_window.all())
+    rows = slice(None) if everything else np.flatnonzero(in_window)  # a slice keeps the arrays views
+    wcode = code[rows]
+
+    # First and last event before end, per user (users without one are dropped below).
+    bcode, bns = (code, ns) if everything else (code[before], ns[before])
+    seen = np.bincount(bcode, minlength=n) > 0
+    first_ns = np.full(n, end_ns, dtype=np.int64)
+    last_ns = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first_ns, bcode, bns)
+    np.maximum.at(last_ns, bcode, bns)
+    last_ns[~seen] = end_ns
+    del bcode, bns
+
+    out = pd.DataFrame(index=pd.Index(log.users, name="user_id"))
+    out["recency_days"] = (end_ns - last_ns) // DAY.value
+    out["tenure_days"] = (end_ns - first_ns) // DAY.value
+    out["active_days"] = np.bincount(unpack_keys(activity_keys(log, "day", in_window))[0], minlength=n)
+    out["events"] = np.bincount(wcode, minlength=n)
+    # Days the user could have been active: from their first day (or the window start) to end's day.
+    last_day = periods.period_ordinal(pd.Series([end_ts - pd.Timedelta(1, "ns")]), "day", tz)[0]
+    eligible_from = pd.Series(np.maximum(first_ns, start_ns).view("M8[ns]")).dt.tz_localize("UTC")
+    out["active_day_share"] = out["active_days"] / (last_day - periods.period_ordinal(eligible_from, "day", tz) + 1)
+
+    omitted: dict[str, str] = {}
+    present = _present_events(frame)
+    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns
+    if session_features is True or (session_features == "auto" and has_views):
+        _session_columns(out, log, rows, timeout, n)
+    else:
+        reason = ("turned off (session_features=False)" if session_features is False else
+                  "the events have no browsing events (screen/page views, app opens) or session_id: "
+                  "sessions of a purchase-only log would only restate orders")
+        omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
+
+    is_order = conversion_rows[rows]
+    if order_column in frame.columns:
+        order_code = pd.factorize(frame[order_column].to_numpy()[rows][is_order])[0]
+        # A conversion without an order id is an order of its own.
+        orders = _per_user_distinct(wcode[is_order], order_code, n) + np.bincount(wcode[is_order][order_code < 0], minlength=n)
+    else:
+        orders = np.bincount(wcode[is_order], minlength=n)
+    out["orders"] = orders
+    if "revenue" in frame.columns:
+        out["revenue"] = np.bincount(wcode, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[rows]), minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
+    else:
+        omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
+    out["converted"] = orders > 0
+    if "channel" in frame.columns:
+        out["channels_reached"] = _per_user_distinct(wcode, pd.factorize(frame["channel"])[0][rows], n)
+    else:
+        omitted["channels_reached"] = "the events have no 'channel' column"
+    if "platform" in frame.columns:
+        platform, pcode = (frame["platform"], code) if everything else (frame["platform"].iloc[np.flatnonzero(before)], code[before])
+        out["main_platform"] = _main_value(platform, pcode, n)
+    else:
+        omitted["main_platform"] = "the events have no 'platform' column"
+    for name, names in (count_events or {}).items():
+        if name in out.columns:
+            raise ValueError(f"count_events name {name!r} clashes with a built-in feature; choose another name")
+        listed = as_event_list(names, f"count_events[{name!r}]")
+        if not set(listed) & present:
+            omitted[name] = f"no {', '.join(map(repr, listed))} event in the data"
+            continue
+        mask = log.event_mask([e for e in listed if e in present], "count_events")[rows]
+        out[name] = np.bincount(wcode[mask], minlength=n)
+    table = out.loc[seen] if not seen.all() else out
+    return UserFeatures(table=table, end=end_ts, window=window_td, omitted=omitted, conversion_events=conversion)
