@@ -22,7 +22,7 @@ amplitude     Amplitude export: ``event_type``; ``user_id``, else ``device_id``;
               ``user_properties`` → ``user_prop_*``; ``platform``, ``country``,
               ``session_id`` (-1 = none), ``revenue`` kept
 mixpanel      Mixpanel export: ``event``; ``properties.distinct_id`` (else
-              ``$device_id``); ``properties.time`` (s, or ms when > 1e11); other
+              ``$device_id``); ``properties.time`` (s; ms when the values are > 1e11); other
               properties (flattened ``properties.*`` columns or one nested
               ``properties`` column) → ``prop_*``; ``$os`` → ``platform``,
               ``mp_country_code`` → ``country``, ``$current_url`` → ``screen``
@@ -82,11 +82,11 @@ __all__ = ["PRESETS", "Preset", "load_export", "read_export", "flatten_propertie
 # --------------------------------------------------------------------------- reading and flattening
 
 
-def read_export(source) -> pd.DataFrame:
+def read_export(source, *, csv_as_text: bool = True) -> pd.DataFrame:
     """Read an export as it is: JSON lines (``.jsonl``, ``.ndjson``, ``.json``, gzipped too), CSV or Parquet.
 
-    CSV columns are read as text, so ids such as GA4's ``1234567.89`` survive;
-    the presets convert the columns they use.  A DataFrame is copied shallowly.
+    With ``csv_as_text`` CSV columns are read as text, so ids such as GA4's
+    ``1234567.89`` survive; the presets convert the columns they use.  A DataFrame is copied shallowly.
 
     Examples
     --------
@@ -100,11 +100,14 @@ def read_export(source) -> pd.DataFrame:
         raise DataValidationError([f"file not found: {path}"], str(path))
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".json")):
-        return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+        return pd.read_json(path, lines=True, dtype=False)
     if name.endswith((".parquet", ".pq")):
         return pd.read_parquet(path)
     if name.endswith((".csv", ".tsv", ".txt")):
-        return pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", dtype=str, keep_default_na=False, na_values=[""])
+        sep = "\t" if name.endswith(".tsv") else ","
+        if not csv_as_text:
+            return pd.read_csv(path, sep=sep, low_memory=False)
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
     raise DataValidationError([f"unsupported file type for {path}; use .jsonl, .json, .csv or .parquet"], str(path))
 
 
@@ -252,6 +255,7 @@ class Preset:
     title: str
     prepare: Callable[[pd.DataFrame], tuple[pd.DataFrame, dict]]
     expects: str  # the columns the export has, for error messages
+    csv_as_text: bool = True  # read CSV columns as text (ids such as 1234.5678 survive)
 
 
 def _missing_column(preset: str, wanted: list[str], frame: pd.DataFrame) -> DataValidationError:
@@ -272,16 +276,28 @@ def _pick(frame: pd.DataFrame, preset: str, *names: str, required: bool = True) 
     return found
 
 
-def _coalesce_ids(frame: pd.DataFrame, preset: str, *names: str) -> pd.Series:
-    """The first present id of ``names`` per row (blank text counts as missing)."""
-    present = [n for n in names if n in frame.columns]
+def _blank_to_na(values: pd.Series) -> pd.Series:
+    values = values.astype(object)
+    return values.where(values.notna() & values.astype(str).str.strip().ne(""))
+
+
+def _coalesce_ids(frame: pd.DataFrame, preset: str, primary: str, *fallbacks: str) -> pd.Series:
+    """User ids: ``primary`` where present, else the ``primary`` id seen with the same fallback id, else the fallback.
+
+    So a device that logs in on day 2 is one user from day 1 on (the device's
+    rows before login take the user id seen on it), and a device that never
+    logs in is its own user.
+    """
+    present = [n for n in (primary, *fallbacks) if n in frame.columns]
     if not present:
-        raise _missing_column(preset, list(names), frame)
-    ids = pd.Series(pd.NA, index=frame.index, dtype=object)
-    for name in reversed(present):
-        values = frame[name].astype(object)
-        usable = values.notna() & values.astype(str).str.strip().ne("")
-        ids = values.where(usable, ids)
+        raise _missing_column(preset, [primary, *fallbacks], frame)
+    ids = _blank_to_na(frame[primary]) if primary in frame.columns else pd.Series(np.nan, index=frame.index, dtype=object)
+    for name in fallbacks:
+        if name not in frame.columns:
+            continue
+        device = _blank_to_na(frame[name])
+        known = pd.DataFrame({"device": device, "user": ids}).dropna().drop_duplicates("device")
+        ids = ids.fillna(device.map(known.set_index("device")["user"])).fillna(device)
     return ids.astype("string")
 
 
@@ -316,13 +332,23 @@ def _assemble(base: dict[str, pd.Series], *parts: pd.DataFrame, keep: pd.DataFra
 
 def _timestamps(values: pd.Series, unit: str | None = None) -> pd.Series:
     if unit is None:
-        return pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-    return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit, utc=True, errors="coerce")
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+    else:
+        parsed = pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit, utc=True, errors="coerce")
+    return parsed.astype("datetime64[ns, UTC]")
 
 
 def _other_columns(frame: pd.DataFrame, used: set[str]) -> pd.DataFrame:
-    rest = frame[[c for c in frame.columns if c not in used]]
-    return rest.set_axis([property_name(c, "") for c in rest.columns], axis=1)
+    """The export's other top-level columns, renamed; nested values flattened (``traits.plan`` → ``traits_plan``)."""
+    parts = []
+    for name in (c for c in frame.columns if c not in used):
+        column = frame[name]
+        nested = column.dtype == object and column.map(lambda v: isinstance(v, (dict, list))).any()
+        if nested:
+            parts.append(_named(flatten_properties(column.where(column.map(lambda v: isinstance(v, dict)))), property_name(name, "") + "_"))
+        else:
+            parts.append(column.rename(property_name(name, "")).to_frame())
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
 
 
 def _ga4(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -388,7 +414,7 @@ def _mixpanel(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         raise _missing_column("mixpanel", ["properties.time"], frame)
     seconds = pd.to_numeric(props["time"], errors="coerce")
     base = {"user_id": _coalesce_ids(props, "mixpanel", "distinct_id", "$device_id"),
-            "timestamp": _timestamps(seconds.where(seconds < 1e11, seconds / 1000), "s"),
+            "timestamp": _timestamps(props["time"], "ms" if seconds.median() > 1e11 else "s"),
             "event": frame[event].astype("string")}
     for key in ("$os", "mp_country_code", "$current_url"):
         if key in props.columns:
@@ -470,7 +496,8 @@ PRESETS: dict[str, Preset] = {
         Preset("segment", "Segment track", _segment, "userId / anonymousId, event, timestamp, properties, context"),
         Preset("posthog", "PostHog", _posthog, "distinct_id, event, timestamp, properties"),
         Preset("transactions", "Transactions (invoice lines)", _transactions,
-               "a customer id, an invoice date, an invoice number, a quantity and a unit price (e.g. CustomerID, InvoiceDate, InvoiceNo, Quantity, UnitPrice)"),
+               "a customer id, an invoice date, an invoice number, a quantity and a unit price (e.g. CustomerID, InvoiceDate, InvoiceNo, Quantity, UnitPrice)",
+               csv_as_text=False),
     )
 }
 """Preset name → :class:`Preset`."""
@@ -528,7 +555,7 @@ def load_export(source, preset: str, **options) -> pd.DataFrame:
     ValueError: The 'preset' parameter must be one of {'ga4', 'amplitude', 'mixpanel', 'segment', 'posthog', 'transactions'}; got 'amplitud' — did you mean 'amplitude'?
     """
     check_option("preset", preset, tuple(PRESETS))
-    frame = read_export(source)
+    frame = read_export(source, csv_as_text=PRESETS[preset].csv_as_text)
     prepared, preset_options = PRESETS[preset].prepare(frame)
     events = sources.load_source(prepared, **_merge_options(preset_options, options))
     where = "DataFrame" if isinstance(source, pd.DataFrame) else os.fspath(source)
