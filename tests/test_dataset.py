@@ -119,3 +119,27 @@ def test_users_column_map(tmp_path):
     pd.DataFrame({"uid": ["a"], "plan": ["pro"]}).to_csv(tmp_path / "u.csv", index=False)
     ds = load_dataset({"events": ECOM, "users": {"path": str(tmp_path / "u.csv"), "column_map": {"uid": "user_id"}}})
     assert ds.users["user_id"].tolist() == ["a"]
+
+
+NEW_PARAMS = ["ecom.yml"] + [f"preset_{name}.yml" for name in ("ga4", "amplitude", "mixpanel", "segment", "posthog", "transactions")]
+
+
+@pytest.mark.parametrize("name", NEW_PARAMS)
+def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
+    """Valid for the runner once the notebooks declare `dataset` (the only new parameter)."""
+    from engagement_utils.reports import load_params_file
+    from engagement_utils.schemas import SCHEMAS
+
+    params = load_params_file(PROJECT_ROOT / "reports" / "params" / name)
+    notebooks = params["notebooks"]
+    assert params["output_dir"] == "reports/" + name.removesuffix(".yml") and set(notebooks) <= set(SCHEMAS)
+    declared = {key for nb in notebooks for key in SCHEMAS[nb]} | {"dataset"}
+    assert set(params["parameters"]) <= declared
+    for nb, values in params["notebook_parameters"].items():
+        assert nb in notebooks and set(values) <= set(SCHEMAS[nb]), nb
+    ds = load_dataset(params["parameters"]["dataset"])
+    present = set(ds.events["event"].cat.categories)
+    for role, names in ds.roles.as_dict().items():
+        assert names is None or set(names) <= present, role
+    if name.startswith("preset_"):
+        assert notebooks == ["00_data_overview", "01_cohort_retention"]
