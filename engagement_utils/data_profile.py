@@ -267,6 +267,8 @@ SECTION_NEEDS: dict[str, tuple[Need, ...]] = {
     "surveys": requires(inputs=["surveys"]),
     "user_properties": requires(inputs=["users"]),
     "rfm": requires(columns=["revenue"], roles=["conversion_events"]),
+    "message_reach": requires(events=["in_app_message_shown"]),
+    "messaging_and_onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
 }
 """Needs of the usual report sections, a starting point for notebooks (each declares its own)."""
 

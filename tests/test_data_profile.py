@@ -45,7 +45,8 @@ def test_ecom_profile(ecom):
     assert row["present"] and row["detail"] == "platform: 3 values: desktop, mobile, tablet"
     skipped = skipped_sections(SECTION_NEEDS, prof)
     assert set(skipped["section"]) == {"revenue", "rfm", "country_breakdown", "screen_flow", "ab_test",
-                                       "acquisition_cost", "surveys", "user_properties"}
+                                       "acquisition_cost", "surveys", "user_properties", "message_reach",
+                                       "messaging_and_onboarding"}
     assert not missing_for(SECTION_NEEDS["funnel"] + SECTION_NEEDS["checkout"] + SECTION_NEEDS["platform_breakdown"], prof)
 
 
