@@ -195,3 +195,15 @@ def test_flatten_key_values_types():
                         None, [{"key": "n", "value": {"double_value": 2.5}}]])
     wide = flatten_key_values(params)
     assert wide["n"].tolist()[::2] == [3.0, 2.5] and wide["s"].tolist()[0] == "x" and len(wide) == 3
+
+
+def test_ga4_parquet_export_equals_json_lines(tmp_path):
+    """BigQuery's Parquet export keeps event_params as list<struct> (numpy arrays of dicts in pandas)."""
+    import pyarrow.json as pa_json
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa_json.read_json(FIXTURES / "ga4.jsonl"), tmp_path / "ga4.parquet")
+    from_parquet, from_json = load_export(tmp_path / "ga4.parquet", "ga4"), load("ga4")
+    assert list(from_parquet.columns) == list(from_json.columns)
+    for column in ("user_id", "timestamp", "event", "session_id", "revenue", "prop_engagement_time_msec", "user_prop_plan"):
+        assert from_parquet[column].astype(str).tolist() == from_json[column].astype(str).tolist(), column

@@ -166,7 +166,7 @@ def _key_value_rows(values: pd.Series) -> pd.DataFrame:
     elif lists is not None and pa.types.is_null(lists.type.value_type if pa.types.is_list(lists.type) else lists.type):
         long = pd.DataFrame({"row": positions[:0], "key": pd.Series([], dtype=object)})
     else:
-        parsed = pd.Series([json.loads(v) if isinstance(v, str) else (v if isinstance(v, list) else []) for v in values])
+        parsed = pd.Series([json.loads(v) if isinstance(v, str) else (list(v) if isinstance(v, (list, np.ndarray)) else []) for v in values])
         exploded = parsed.explode().dropna()
         long = pd.json_normalize(exploded.tolist(), sep=".")
         long["row"] = exploded.index.to_numpy()
