@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -176,6 +176,22 @@ class DataSet:
     def inputs(self) -> list[str]:
         """Names of the inputs present, in :data:`INPUTS` order."""
         return [name for name in INPUTS if getattr(self, name) is not None]
+
+    def with_roles(self, **overrides) -> "DataSet":
+        """A copy whose roles are replaced where an override is not None (a notebook's own role parameters).
+
+        Examples
+        --------
+        >>> ds = load_dataset({"events": "data/external/ecom/ecom.csv.gz", "conversion_events": "purchase"})
+        >>> ds.with_roles(conversion_events="add_to_cart", cart_events=None).roles.conversion_events
+        ['add_to_cart']
+        """
+        problems = _unknown(overrides, ROLES, "roles")
+        if problems:
+            raise DataSetError(problems, "role overrides")
+        roles = {role: (as_event_list(value, role) if value is not None else getattr(self.roles, role))
+                 for role, value in {**self.roles.as_dict(), **overrides}.items()}
+        return replace(self, roles=EventRoles(**roles))
 
 
 def _read(description: Any) -> tuple[Mapping, str, Path | None]:

@@ -102,8 +102,9 @@ def test_online_retail_description_uses_the_transactions_preset():
     ds = load_dataset(DESCRIPTIONS / "online_retail.yml")
     assert ds.inputs() == ["events"] and ds.currency == "GBP"
     counts = ds.events["event"].value_counts().to_dict()
-    assert counts == {"purchase": 392732, "refund": 8872}
-    assert ds.events["user_id"].nunique() == 4372
+    assert counts == {"purchase": 392692, "refund": 8872}
+    purchases = ds.events[ds.events["event"] == "purchase"]
+    assert purchases["user_id"].nunique() == 4338 and round(purchases["revenue"].sum(), 2) == 8887208.89  # the published RFM figures
 
 
 def test_ecom_description_roles_occur_in_the_data():
@@ -143,3 +144,12 @@ def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
         assert names is None or set(names) <= present, role
     if name.startswith("preset_"):
         assert notebooks == ["00_data_overview", "01_cohort_retention"]
+
+
+def test_with_roles_overrides_only_what_is_given():
+    ds = load_dataset(DESCRIPTIONS / "ecom.yml")
+    changed = ds.with_roles(conversion_events=["payment_details"], funnel_steps=None)
+    assert changed.roles.conversion_events == ["payment_details"] and changed.roles.funnel_steps == ds.roles.funnel_steps
+    assert ds.roles.conversion_events == ["purchase"] and changed.events is ds.events
+    with pytest.raises(DataSetError, match="did you mean 'cart_events'"):
+        ds.with_roles(cart_event="x")
