@@ -207,3 +207,13 @@ def test_ga4_parquet_export_equals_json_lines(tmp_path):
     assert list(from_parquet.columns) == list(from_json.columns)
     for column in ("user_id", "timestamp", "event", "session_id", "revenue", "prop_engagement_time_msec", "user_prop_plan"):
         assert from_parquet[column].astype(str).tolist() == from_json[column].astype(str).tolist(), column
+
+
+def test_transactions_preset_on_the_shipped_retail_export_reproduces_the_published_cohorts():
+    """data/external/README.md: monthly cohort sizes after dropping lines without a customer only."""
+    ev = load_export(Path(__file__).parents[1] / "data" / "external" / "online_retail.parquet", "transactions")
+    month = ev["timestamp"].dt.tz_localize(None).dt.to_period("M")
+    first = month.groupby(ev["user_id"], observed=True).transform("min")
+    assert ev.groupby(first)["user_id"].nunique().tolist() == [948, 421, 380, 440, 299, 279, 235, 191, 167, 298, 352, 321, 41]
+    december = first == pd.Period("2010-12", "M")
+    assert ev[december].groupby(month[december])["user_id"].nunique().tolist()[:4] == [948, 362, 317, 367]
