@@ -217,3 +217,11 @@ def test_transactions_preset_on_the_shipped_retail_export_reproduces_the_publish
     assert ev.groupby(first)["user_id"].nunique().tolist() == [948, 421, 380, 440, 299, 279, 235, 191, 167, 298, 352, 321, 41]
     december = first == pd.Period("2010-12", "M")
     assert ev[december].groupby(month[december])["user_id"].nunique().tolist()[:4] == [948, 362, 317, 367]
+
+
+def test_bad_values_are_reported_with_the_file_and_preset(tmp_path):
+    raw = read_export(FIXTURES / "posthog.csv")
+    raw.loc[3, "timestamp"] = "yesterday"
+    raw.to_csv(tmp_path / "posthog.csv", index=False)
+    with pytest.raises(DataValidationError, match=r"posthog.csv, preset 'posthog'\)(.|\n)*'timestamp'.*'yesterday'"):
+        load_export(tmp_path / "posthog.csv", "posthog")

@@ -59,6 +59,7 @@ import os
 import pandas as pd
 
 from .. import sources
+from ..io import DataValidationError
 from ..validation import check_option
 from .flatten import flatten_key_values, flatten_properties, name_columns, property_name, read_export
 from .vendors import PRESETS, Preset
@@ -119,9 +120,12 @@ def load_export(source, preset: str, **options) -> pd.DataFrame:
     ValueError: The 'preset' parameter must be one of {'ga4', 'amplitude', 'mixpanel', 'segment', 'posthog', 'transactions'}; got 'amplitud' — did you mean 'amplitude'?
     """
     check_option("preset", preset, tuple(PRESETS))
+    where = "DataFrame" if isinstance(source, pd.DataFrame) else os.fspath(source)
     frame = read_export(source, csv_as_text=PRESETS[preset].csv_as_text)
     prepared, preset_options = PRESETS[preset].prepare(frame)
-    events = sources.load_source(prepared, **_merge_options(preset_options, options))
-    where = "DataFrame" if isinstance(source, pd.DataFrame) else os.fspath(source)
+    try:
+        events = sources.load_source(prepared, **_merge_options(preset_options, options))
+    except DataValidationError as exc:  # name the file and the preset, not the prepared frame
+        raise DataValidationError(exc.problems, f"events ({where}, preset {preset!r})") from exc
     events.attrs["load_report"] = {**events.attrs["load_report"], "source": f"{where} (preset {preset!r})"}
     return events

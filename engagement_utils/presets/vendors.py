@@ -88,11 +88,12 @@ def _assemble(base: dict[str, pd.Series], *parts: pd.DataFrame, keep: pd.DataFra
 
 
 def _timestamps(values: pd.Series, unit: str | None = None) -> pd.Series:
+    """Epoch numbers in ``unit`` as UTC datetimes; text is left to ``load_events`` (which names bad values)."""
     if unit is None:
-        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
-    else:
-        parsed = pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=unit, utc=True, errors="coerce")
-    return parsed.astype("datetime64[ns, UTC]")
+        return values
+    numbers = pd.to_numeric(values, errors="coerce")
+    parsed = pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+    return parsed.astype(object).where(numbers.notna(), values) if numbers.isna().any() else parsed
 
 
 def _other_columns(frame: pd.DataFrame, used: set[str]) -> pd.DataFrame:
