@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .funnels import parse_step
 from .validation import as_event_list, check_option, check_positive_int
 
 __all__ = ["DataProfile", "Need", "ProposedFunnel", "OPTIONAL_COLUMNS", "SECTION_NEEDS",
@@ -133,6 +134,11 @@ def _describe_column(values: pd.Series) -> str:
     return f"{len(counts)} values: {shown}{more}"
 
 
+def _step_events(step: str) -> list[str]:
+    """Event names of a funnel step (``"screen_view[screen:product] | add_to_cart"`` has two)."""
+    return [alternative["event"] for alternative in parse_step(step)]
+
+
 def profile(dataset: Any) -> DataProfile:
     """Profile a :class:`~engagement_utils.dataset.DataSet` (or a plain canonical events frame).
 
@@ -159,7 +165,8 @@ def profile(dataset: Any) -> DataProfile:
     users = tables.get("users")
     user_columns = [] if users is None else [c for c in users.columns if c != "user_id"]
     present = set(names)
-    absent = {role: [n for n in listed if n not in present] for role, listed in roles.items() if listed}
+    absent = {role: [n for n in listed if not set(_step_events(n) if role == "funnel_steps" else [n]) & present]
+              for role, listed in roles.items() if listed}
     rows = [("input", name, rows is not None, "" if rows is None else f"{rows:,} rows") for name, rows in inputs.items()]
     rows += [("column", key, column is not None, "" if column is None else f"{column}: {_describe_column(events[column])}")
              for key, column in columns.items()]

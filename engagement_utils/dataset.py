@@ -50,6 +50,7 @@ import pandas as pd
 import yaml
 
 from . import io, presets, sources
+from .funnels import parse_step
 from .validation import as_event_list, check_option
 
 __all__ = [
@@ -300,8 +301,10 @@ def describe_dataset(description: Any, *, root: str | os.PathLike | None = None)
     for role in ROLES:
         try:
             roles[role] = as_event_list(raw.get(role), role)
+            for step in (roles[role] or []) if role == "funnel_steps" else []:
+                parse_step(step)
         except ValueError as exc:
-            problems.append(str(exc))
+            problems.append(f"{role}: {exc}" if role == "funnel_steps" and "parameter" not in str(exc) else str(exc))
     tz = raw.get("tz") or "UTC"
     try:
         zoneinfo.ZoneInfo(str(tz))

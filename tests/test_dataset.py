@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from engagement_utils import io
+from engagement_utils.data_profile import profile
 from engagement_utils.dataset import (
     INPUTS, PROJECT_ROOT, ROLES, DataSetError, describe_dataset, load_dataset,
 )
@@ -93,9 +94,8 @@ def test_demo_description_loads_the_demo_files(demo_dir):
     assert ds.users.equals(io.load_users(PROJECT_ROOT / "data/demo/users.csv"))
     assert set(ds.assignments["experiment"]) == {"checkout_redesign"}
     assert {"date", "channel", "cost"} <= set(ds.spend.columns) and set(ds.surveys["kind"].cat.categories) <= {"nps", "csat", "ces"}
-    present = set(ds.events["event"].cat.categories)
-    for role, names in ds.roles.as_dict().items():
-        assert names is None or set(names) <= present, role
+    assert profile(ds).absent_role_events == {}
+    assert ds.roles.funnel_steps[1] == "screen_view[screen:product] | add_to_cart"
 
 
 def test_online_retail_description_uses_the_transactions_preset():
@@ -139,9 +139,7 @@ def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
     for nb, values in params["notebook_parameters"].items():
         assert nb in notebooks and set(values) <= set(SCHEMAS[nb]), nb
     ds = load_dataset(params["parameters"]["dataset"])
-    present = set(ds.events["event"].cat.categories)
-    for role, names in ds.roles.as_dict().items():
-        assert names is None or set(names) <= present, role
+    assert profile(ds).absent_role_events == {}
     if name.startswith("preset_"):
         assert notebooks == ["00_data_overview", "01_cohort_retention"]
 
@@ -153,3 +151,10 @@ def test_with_roles_overrides_only_what_is_given():
     assert ds.roles.conversion_events == ["purchase"] and changed.events is ds.events
     with pytest.raises(DataSetError, match="did you mean 'cart_events'"):
         ds.with_roles(cart_event="x")
+
+
+def test_funnel_steps_use_the_funnel_step_syntax():
+    with pytest.raises(DataSetError, match="funnel_steps: cannot read funnel step"):
+        describe_dataset({"events": ECOM, "funnel_steps": ["home", "view[[x"]})
+    ds = load_dataset({"events": ECOM, "funnel_steps": ["home", "catalog | search", "nothing_like_it"]})
+    assert profile(ds).absent_role_events == {"funnel_steps": ["nothing_like_it"]}
