@@ -122,8 +122,8 @@ def load_export(source, preset: str, **options) -> pd.DataFrame:
     check_option("preset", preset, tuple(PRESETS))
     where = "DataFrame" if isinstance(source, pd.DataFrame) else os.fspath(source)
     frame = read_export(source, csv_as_text=PRESETS[preset].csv_as_text)
-    prepared, preset_options = PRESETS[preset].prepare(frame)
     try:
+        prepared, preset_options = PRESETS[preset].prepare(frame)
         events = sources.load_source(prepared, **_merge_options(preset_options, options))
     except DataValidationError as exc:  # name the file and the preset, not the prepared frame
         raise DataValidationError(exc.problems, f"events ({where}, preset {preset!r})") from exc

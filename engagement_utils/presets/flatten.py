@@ -207,7 +207,10 @@ def flatten_key_values(values: pd.Series) -> pd.DataFrame:
         part = long.loc[rows]
         positions = part["row"].to_numpy()
         if part["text"].notna().any():
-            shown = part["text"].astype(object).where(part["text"].notna(), part["number"].map(lambda x: f"{x:g}", na_action="ignore"))
+            numbers = part["number"]
+            whole = numbers.notna() & numbers.eq(numbers.round())
+            as_text = numbers.astype("string").where(~whole, pd.Series(pd.array(numbers.where(whole).round(), dtype="Int64"), index=numbers.index).astype("string"))
+            shown = part["text"].astype(object).where(part["text"].notna(), as_text.astype(object))
             column = np.full(len(values), np.nan, dtype=object)
             column[positions] = shown.to_numpy(dtype=object)
         else:

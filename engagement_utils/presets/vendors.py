@@ -109,6 +109,12 @@ def _other_columns(frame: pd.DataFrame, used: set[str]) -> pd.DataFrame:
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
 
 
+def _session_ids(users: pd.Series, session: pd.Series) -> pd.Series:
+    """``user:session`` text (sessions are numbered per device or user), missing where the session is."""
+    number = pd.array(pd.to_numeric(session, errors="coerce").round(), dtype="Int64").astype("string")
+    return (users + ":" + pd.Series(number, index=users.index)).where(session.notna())
+
+
 def _ga4(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     event = _pick(frame, "ga4", "event_name")
     ts = _pick(frame, "ga4", "event_timestamp")
@@ -121,7 +127,7 @@ def _ga4(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     base = {"user_id": users, "timestamp": _timestamps(frame[ts], "us"), "event": frame[event].astype("string")}
     if "prop_ga_session_id" in params.columns:
         session = params.pop("prop_ga_session_id")
-        base["session_id"] = (users + ":" + session.map(lambda x: f"{x:.0f}", na_action="ignore").astype("string")).where(session.notna())
+        base["session_id"] = _session_ids(users, session)
     if "platform" in top.columns:
         base["platform"] = top.pop("platform").str.lower()
     for target, source in (("country", "geo_country"), ("channel", "traffic_source_medium")):
@@ -146,7 +152,7 @@ def _amplitude(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     base = {"user_id": users, "timestamp": _timestamps(frame[ts]), "event": frame[event].astype("string")}
     if "session_id" in frame.columns:
         session = pd.to_numeric(frame["session_id"], errors="coerce")
-        base["session_id"] = (users + ":" + session.map(lambda x: f"{x:.0f}", na_action="ignore").astype("string")).where(session.gt(0))
+        base["session_id"] = _session_ids(users, session.where(session.gt(0)))
     if "revenue" in frame.columns:
         base["revenue"] = pd.to_numeric(frame["revenue"], errors="coerce")
     keep = _other_columns(frame, {"event_properties", "user_properties", "user_id", "session_id", "revenue", event, ts})
