@@ -179,7 +179,9 @@ class DataSet:
         return [name for name in INPUTS if getattr(self, name) is not None]
 
     def with_roles(self, **overrides) -> "DataSet":
-        """A copy whose roles are replaced where an override is not None (a notebook's own role parameters).
+        """A copy whose roles are replaced where an override is given (a notebook's own role parameters).
+
+        ``None``, ``""`` and ``[]`` (the ``list`` parameter spec's blank) keep the description's role.
 
         Examples
         --------
@@ -190,7 +192,7 @@ class DataSet:
         problems = _unknown(overrides, ROLES, "roles")
         if problems:
             raise DataSetError(problems, "role overrides")
-        roles = {role: (as_event_list(value, role) if value is not None else getattr(self.roles, role))
+        roles = {role: (getattr(self.roles, role) if value is None or len(value) == 0 else as_event_list(value, role))
                  for role, value in {**self.roles.as_dict(), **overrides}.items()}
         return replace(self, roles=EventRoles(**roles))
 

@@ -146,8 +146,9 @@ def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
 
 def test_with_roles_overrides_only_what_is_given():
     ds = load_dataset(DESCRIPTIONS / "ecom.yml")
-    changed = ds.with_roles(conversion_events=["payment_details"], funnel_steps=None)
+    changed = ds.with_roles(conversion_events=["payment_details"], funnel_steps=None, cart_events=[], checkout_events="")
     assert changed.roles.conversion_events == ["payment_details"] and changed.roles.funnel_steps == ds.roles.funnel_steps
+    assert changed.roles.cart_events == ["add_to_cart"] and changed.roles.checkout_events == ds.roles.checkout_events
     assert ds.roles.conversion_events == ["purchase"] and changed.events is ds.events
     with pytest.raises(DataSetError, match="did you mean 'cart_events'"):
         ds.with_roles(cart_event="x")
