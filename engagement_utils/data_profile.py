@@ -196,7 +196,8 @@ class Need:
 
 
 def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: Sequence[str] = (),
-             events: Sequence[str] = (), user_columns: Sequence[str] = ()) -> tuple[Need, ...]:
+             events: Sequence[str] = (), user_columns: Sequence[str] = (),
+             event_columns: Sequence[str] = ()) -> tuple[Need, ...]:
     """Declare what a report section needs.
 
     Parameters
@@ -206,6 +207,7 @@ def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: 
     roles : event roles that must be set and occur (``conversion_events``, ``funnel_steps``, ...)
     events : event names that must occur (e.g. ``in_app_message_shown``)
     user_columns : users-table columns (e.g. ``onboarding``)
+    event_columns : any events column by name, e.g. the column a ``segment`` parameter names
 
     Examples
     --------
@@ -221,6 +223,7 @@ def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: 
     needs += [Need("role", check_option("roles", r, _ROLES)) for r in roles]
     needs += [Need("event", e) for e in as_event_list(list(events), "events") or []] if events else []
     needs += [Need("user_column", c) for c in user_columns]
+    needs += [Need("event_column", c) for c in event_columns if c]
     return tuple(needs)
 
 
@@ -239,6 +242,7 @@ def missing_for(section_needs: Sequence[Need], profile: DataProfile) -> list[str
     """
     lines = []
     events = set(profile.event_names)
+    breakdowns = [c for c in profile.columns.values() if c] + profile.properties
     for need in section_needs:
         if need.kind == "column" and not profile.columns.get(need.name):
             lines.append(f"needs {_COLUMN_FIX[need.name]}")
@@ -253,6 +257,9 @@ def missing_for(section_needs: Sequence[Need], profile: DataProfile) -> list[str
                 lines.append(f"needs {_ROLE_FIX[need.name]}: {absent} does not occur in the events")
         elif need.kind == "event" and need.name not in events:
             lines.append(f"needs the event {need.name!r}, which does not occur in the events")
+        elif need.kind == "event_column" and need.name not in breakdowns:
+            shown = ", ".join(breakdowns[:8]) or "none"
+            lines.append(f"needs the events column {need.name!r} (name one the events have: {shown}; or map one with column_map)")
         elif need.kind == "user_column" and need.name not in profile.user_columns:
             where = "a users table with" if profile.inputs.get("users") is None else "the users table to have"
             lines.append(f"needs {where} the column {need.name!r} (add it, or map it with the users' column_map)")

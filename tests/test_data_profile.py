@@ -136,3 +136,10 @@ def test_propose_funnel_minimal_and_single_event(minimal):
     assert propose_funnel(minimal, max_steps=3).steps == ["open", "view", "buy"]
     single = io.load_events(pd.DataFrame({"user_id": [1, 2], "event": ["x", "x"], "timestamp": ["2024-01-01", "2024-01-02"]}))
     assert propose_funnel(single).steps == [] and "No funnel" in propose_funnel(single).text
+
+
+def test_event_column_need_for_a_segment_parameter(retail, ecom):
+    assert missing_for(requires(event_columns=["platform"]), profile(ecom)) == []
+    assert missing_for(requires(event_columns=["acquisition_channel", ""]), profile(ecom)) == []
+    line, = missing_for(requires(event_columns=["platform"]), profile(retail))
+    assert line.startswith("needs the events column 'platform' (name one the events have: revenue, country, order_id")
