@@ -27,7 +27,8 @@ Example notebook cells::
 Specs
 -----
 ``"str"``, ``"optional_str"`` (None/"" → None), ``"int"``, ``"float"``,
-``"bool"``, ``"auto_or_int"`` ("auto" or a whole number ≥ 1), ``"path"`` (must exist; returns an absolute
+``"bool"``, ``"dataset"`` (a data-set description: a YAML file path or a mapping, checked by
+:func:`engagement_utils.dataset.describe_dataset`; None/"" → None), ``"auto_or_int"`` ("auto" or a whole number ≥ 1), ``"path"`` (must exist; returns an absolute
 :class:`pathlib.Path`), ``"optional_path"`` (None/"" → None),
 ``"date"`` (→ :class:`pandas.Timestamp`; None/"" → None),
 ``"timedelta"`` (→ :class:`pandas.Timedelta`; None/"" → None), ``"tz"`` (an
@@ -228,6 +229,17 @@ def _to_auto_or_int(value: Any) -> str | int:
     return number
 
 
+def _to_dataset(value: Any):
+    if _is_blank(value):
+        return None
+    from .dataset import DataSetError, describe_dataset  # loads YAML and checks paths: only when asked
+
+    try:
+        return describe_dataset(value)
+    except DataSetError as exc:
+        raise _Invalid("; ".join(exc.problems)) from None
+
+
 SPECS: dict[str, Callable[[Any], Any]] = {
     "str": _to_str,
     "optional_str": _to_optional_str,
@@ -242,6 +254,7 @@ SPECS: dict[str, Callable[[Any], Any]] = {
     "list": _to_list,
     "dict": _to_dict,
     "auto_or_int": _to_auto_or_int,
+    "dataset": _to_dataset,
 }
 """Spec name → converter; see the module docstring for what each accepts."""
 
