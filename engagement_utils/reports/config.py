@@ -391,16 +391,26 @@ def plan(
 
 
 def default_exports_dir(output_dir: str | os.PathLike) -> Path:
-    """Where files with user ids go: ``<output_dir>/../exports/<output_dir name>``, outside the report folder.
+    """Where files with user ids go: an ``exports/`` folder beside the reports tree, never inside it.
+
+    A report folder inside a ``reports/`` tree maps to the same place under
+    ``exports/`` next to that tree (``reports/online_retail`` → ``exports/online_retail``,
+    the whole ``reports/`` → ``exports/``); any other folder ``X`` to ``X/../exports/<name of X>``.
 
     Examples
     --------
     >>> default_exports_dir("reports/online_retail").as_posix()
-    'reports/exports/online_retail'
+    'exports/online_retail'
     >>> default_exports_dir("reports").as_posix()
-    'exports/reports'
+    'exports'
+    >>> default_exports_dir("/tmp/run1").as_posix()
+    '/tmp/exports/run1'
     """
     out = Path(output_dir)
+    parts = out.parts
+    if "reports" in parts:
+        top = len(parts) - 1 - parts[::-1].index("reports")
+        return Path(*parts[:top], "exports", *parts[top + 1:])
     return out.parent / "exports" / (out.name or "reports")
 
 
