@@ -5,7 +5,7 @@ For each variant against the control (per segment and metric):
 * **difference** of means / rates / ratios with the CI and p-value of one method
   (``method`` column): ``"wald"`` (rates: unpooled z, as statsmodels'
   ``test_proportions_2indep(method="wald")`` and ``confint_proportions_2indep(method="wald")``),
-  ``"agresti-caffo"`` (rates with an expected cell count below 5), ``"welch"`` (means, and
+  ``"agresti-caffo"`` (rates with an expected cell count below 5 or an unequal split), ``"welch"`` (means, and
   any CUPED-adjusted metric), ``"welch-skew"`` (Welch with Hall's skewness correction,
   picked automatically when one arm is at least 1.5 times the other and the skewness of
   the difference ``|γ| ≥ 0.02`` — skewed metrics with unequal splits), ``"delta"`` (ratio metrics, delta method), ``"sequential"``
@@ -130,6 +130,8 @@ def _choose(method, kind, plain_rate, c, t, gamma):
         return method
     if kind == "ratio":
         return "delta"
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unequal = np.maximum(c["n"], t["n"]) >= UNEQUAL_SPLIT * np.minimum(c["n"], t["n"])
     if plain_rate:
         x = c["sum_y"] + t["sum_y"]
         n = c["n"] + t["n"]
@@ -139,8 +141,6 @@ def _choose(method, kind, plain_rate, c, t, gamma):
         return np.where(expected < SMALL_EXPECTED_COUNT, "agresti-caffo", "wald")
     # With similar arms the skewness of the difference cancels at an equal split, where the
     # estimate of gamma is only noise: correct for skew only when the split is unequal.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        unequal = np.maximum(c["n"], t["n"]) >= UNEQUAL_SPLIT * np.minimum(c["n"], t["n"])
     return np.where(unequal & (np.abs(np.nan_to_num(gamma)) >= SKEW_THRESHOLD), "welch-skew", "welch")
 
 

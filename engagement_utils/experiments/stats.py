@@ -3,7 +3,7 @@
 Two layers:
 
 * **Summary-level** functions (:func:`proportion_test`, :func:`welch_test`,
-  :func:`cuped_adjust`, :func:`adjust_pvalues`) work on numpy arrays and
+  :func:`cuped_adjust`; multiple testing is :func:`engagement_utils.stats.adjust_pvalues`) work on numpy arrays and
   broadcast, so one call can evaluate thousands of simulated experiments.
 * **User-level** functions (:func:`compare_proportions`, :func:`compare_means`,
   :func:`bootstrap_ci`, :func:`bayesian_compare`, :func:`cuped`) take the
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..stats import wilson_ci
+from ..stats import CORRECTIONS, adjust_pvalues, wilson_ci  # noqa: F401  (adjust_pvalues re-exported)
 
 __all__ = [
     "SRMResult",
@@ -50,8 +50,8 @@ __all__ = [
 ]
 
 SRM_THRESHOLD = 0.001
+SRM_WARNING = 0.01
 CI_METHODS = ("auto", "wald", "newcombe")
-CORRECTIONS = ("holm", "bh", "none")
 BOOTSTRAP_STATISTICS = ("mean", "median", "ratio")
 METRIC_KINDS = ("binary", "continuous")
 # Fisher's exact test replaces the z-test when an expected 2x2 cell count is below this
@@ -79,6 +79,9 @@ class SRMResult:
     flagged : bool
         True when ``p_value < threshold``: the split differs from the design and
         the results should not be trusted until the cause is found.
+    warning : bool
+        True when ``threshold <= p_value < warning_threshold`` (0.01 by default): not a
+        mismatch, but worth checking before relying on the results.
     """
 
     table: pd.DataFrame
@@ -87,9 +90,11 @@ class SRMResult:
     p_value: float
     threshold: float
     flagged: bool
+    warning: bool = False
+    warning_threshold: float = 0.01
 
 
-def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD) -> SRMResult:
+def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_threshold: float = SRM_WARNING) -> SRMResult:
     """Sample ratio mismatch check: chi-square goodness of fit of users per variant.
 
     .. math:: \\chi^2 = \\sum_v (n_v - N s_v)^2 / (N s_v), \\quad \\text{dof} = V - 1
@@ -151,7 +156,8 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD) -> SRMRes
         "expected_share": share.to_numpy(),
         "expected_users": expected_users.to_numpy(),
     })
-    return SRMResult(table, statistic, dof, p_value, threshold, p_value < threshold)
+    flagged = p_value < threshold
+    return SRMResult(table, statistic, dof, p_value, threshold, flagged, (not flagged) and p_value < warning_threshold, warning_threshold)
 
 
 # --------------------------------------------------------------------------- summary level
@@ -328,46 +334,6 @@ def cuped_adjust(y, x) -> tuple[np.ndarray, np.ndarray]:
     cov = (x_centred * (y - y.mean(axis=-1, keepdims=True))).sum(axis=-1)
     theta = np.divide(cov, var_x, out=np.zeros_like(cov), where=var_x > 0)
     return y - np.expand_dims(theta, -1) * x_centred, theta
-
-
-def adjust_pvalues(p_values, method: str = "holm") -> np.ndarray:
-    """Multiple-testing adjusted p-values (NaN entries are left out of the family and stay NaN).
-
-    * ``"holm"`` (default): Holm's step-down method, controls the family-wise
-      error rate; :math:`\\tilde p_{(i)} = \\max_{j \\le i} \\min(1, (m - j + 1) p_{(j)})`.
-    * ``"bh"``: Benjamini–Hochberg, controls the false discovery rate;
-      :math:`\\tilde p_{(i)} = \\min_{j \\ge i} \\min(1, m p_{(j)} / j)`.
-    * ``"none"``: unchanged.
-
-    Same values as ``statsmodels.stats.multitest.multipletests`` with
-    ``method="holm"`` / ``"fdr_bh"``.
-
-    Examples
-    --------
-    >>> adjust_pvalues([0.01, 0.04, 0.03]).round(3).tolist()
-    [0.03, 0.06, 0.06]
-    >>> adjust_pvalues([0.01, 0.04, 0.03], "bh").round(3).tolist()
-    [0.03, 0.04, 0.04]
-    """
-    if method not in CORRECTIONS:
-        raise ValueError(f"method={method!r} is not supported; choose one of {', '.join(CORRECTIONS)}")
-    p = np.asarray(p_values, dtype=float)
-    out = p.copy()
-    valid = ~np.isnan(p)
-    m = int(valid.sum())
-    if method == "none" or m == 0:
-        return out
-    order = np.argsort(p[valid], kind="stable")
-    ranked = p[valid][order]
-    rank = np.arange(1, m + 1)
-    if method == "holm":
-        adjusted = np.maximum.accumulate(np.minimum(1.0, (m - rank + 1) * ranked))
-    else:
-        adjusted = np.minimum.accumulate(np.minimum(1.0, m * ranked / rank)[::-1])[::-1]
-    values = np.empty(m)
-    values[order] = adjusted
-    out[valid] = values
-    return out
 
 
 # --------------------------------------------------------------------------- user level
