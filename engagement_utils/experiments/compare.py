@@ -105,6 +105,15 @@ def compare_arms(c, t, kind: str, *, method: str = "auto", alpha: float = 0.05, 
     out = _difference(chosen, diff, se, df, gamma, c, t, n_c + n_t, planned_n, alpha, alternative)
     lift = _lift(chosen, kind, plain_rate, c, t, m_t, vm_t, m_c, vm_c, n_c + n_t, planned_n, alpha, alternative)
     bayes = _posterior(out["difference"], out["std_error"], m_c, prior_sd)
+    # no variation in either arm and equal values (both all 0 or all 1): no evidence of a
+    # difference (the shared convention: statistic 0, p = 1) and no lift or chance to speak of
+    with np.errstate(invalid="ignore"):
+        flat = ~empty & (m_c == m_t) & ((vm_c == 0) | (v_c == 0)) & ((vm_t == 0) | (v_t == 0))
+    if flat.any():
+        for key, value in (("difference", 0.0), ("std_error", 0.0), ("ci_low", 0.0), ("ci_high", 0.0), ("statistic", 0.0), ("p_value", 1.0)):
+            out[key] = np.where(flat, value, out[key])
+        lift = {k: np.where(flat, np.nan, v) for k, v in lift.items()}
+        bayes = {k: np.where(flat, 0.0 if k in ("expected_loss", "posterior_mean", "posterior_sd") else np.nan, v) for k, v in bayes.items()}
     result = {"control_value": m_c, "variant_value": m_t, **out, "method": np.broadcast_to(chosen, np.shape(diff)).astype(object),
               "skewness": np.where(plain_rate | (kind == "ratio"), np.nan, gamma), **lift, **bayes}
     for key, value in result.items():
