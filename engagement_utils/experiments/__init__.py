@@ -14,6 +14,8 @@ from .inference import *  # noqa: F401,F403
 from .inference import __all__ as _inference_all
 from .inputs import *  # noqa: F401,F403
 from .inputs import __all__ as _inputs_all
+from .loading import *  # noqa: F401,F403
+from .loading import __all__ as _loading_all
 from .metrics import *  # noqa: F401,F403
 from .metrics import __all__ as _metrics_all
 from .power import *  # noqa: F401,F403
@@ -25,5 +27,5 @@ from .stats import __all__ as _stats_all
 from .sufficient import *  # noqa: F401,F403
 from .sufficient import __all__ as _sufficient_all
 
-__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all,
+__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_loading_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all,
            *_sufficient_all]

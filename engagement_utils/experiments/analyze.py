@@ -15,6 +15,7 @@ from ..validation import check_alpha, check_fraction, check_option
 from . import narrative
 from .compare import METHODS, compare
 from .metrics import default_covariate
+from .power import power_table
 from .stats import SRM_THRESHOLD, SRM_WARNING, SRMResult, srm_check
 from .sufficient import Summaries, summarize
 
@@ -82,6 +83,41 @@ class ExperimentAnalysis:
     def verdict(self) -> list[str]:
         """Alias of :attr:`text`."""
         return self.text
+
+    def notes(self) -> list[tuple[str, str]]:
+        """The verdict as (sentence, "info" | "warning") pairs for ``display.show_note``."""
+        warn = ("Sample ratio mismatch", "Sample ratio warning", "The test is still running")
+        return [(s, "warning" if s.startswith(warn) or "harmed by" in s else "info") for s in self.text]
+
+    def key_numbers(self) -> dict[str, str]:
+        """Headline numbers: users, sample ratio, the first primary metric (observed means), primary metrics improved."""
+        srm = self.srm
+        status = ("mismatch" if srm.flagged else f"warning (p = {srm.p_value:.3f})" if srm.warning else f"ok (p = {srm.p_value:.2f})")
+        out = {"Users": f"{int(self.summaries.assigned.sum()):,} in {len(self.summaries.variants)} variants", "Sample ratio": status}
+        primary = self.table[self.table["role"] == "primary"]
+        if len(primary):
+            first = primary.iloc[0]
+            arms = self.summaries.overall().arms().set_index(["metric", "variant"])["mean"]
+            fmt = (lambda v: f"{v:.1%}") if first["kind"] == "binary" else (lambda v: f"{v:,.2f}")
+            observed = [arms.get((first["metric"], v), np.nan) for v in (first["control"], first["variant"])]
+            out[f"{first['label'][:1].upper()}{first['label'][1:]} (observed)"] = f"{fmt(observed[0])} → {fmt(observed[1])}"
+            improved = primary["significant"].astype(bool) & (primary["better"] > 0)
+            out["Primary metrics improved"] = f"{int(improved.sum())} of {len(primary)}"
+        return out
+
+    def plan(self, mdes, *, daily_users: float | None = None) -> pd.DataFrame:
+        """Sample size per arm for relative lifts ``mdes`` of the first primary metric, at this test's allocation and variance.
+
+        The per-user standard deviation comes from the reported standard error
+        (``se / sqrt(1/n_c + 1/n_t)``), so CUPED's variance reduction is included; rates
+        without CUPED use Cohen's h (:func:`~.power.power_table`).
+        """
+        first = self.table[self.table["role"] == "primary"].iloc[0]
+        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "continuous"
+        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "continuous" else None
+        return power_table(first["control_value"], [float(m) for m in mdes], relative=True, kind=kind, sd=sd,
+                           alpha=self.settings["alpha"], power=self.settings["power"],
+                           n_variants=len(self.summaries.variants), daily_users=daily_users)
 
 
 def metric_label(metric: str) -> str:
@@ -222,7 +258,7 @@ def analyze_experiment(
         method = "sequential"
     if method == "sequential" and planned_n is None:
         raise ValueError("sequential analysis needs planned_n=<total users planned> (it tunes the confidence sequence)")
-    guardrails = dict(guardrails or {})
+    guardrails = {k: float(v) for k, v in dict(guardrails or {}).items()}
     roles = [(m, "primary") for m in primary] + [(m, "secondary") for m in secondary] + [(m, "guardrail") for m in guardrails]
     names = [m for m, _ in roles]
     if not names:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["format_chance", "format_p", "srm_sentence", "metric_sentence", "guardrail_sentence",
-           "power_sentence", "overall_sentence", "running_sentence"]
+           "power_sentence", "overall_sentence", "running_sentence", "lift_reading", "cuped_reading", "cumulative_reading",
+           "chance_reading"]
 
 _CORRECTION_NAMES = {"holm": "Holm", "fdr_bh": "Benjamini–Hochberg", "bonferroni": "Bonferroni"}
 
@@ -191,3 +192,42 @@ def overall_sentence(variant: str, primary: pd.DataFrame, guard: pd.DataFrame, s
             bits = ([f"harmed {harmed}"] if harmed else []) + ([f"could not clear {unclear}"] if unclear else [])
             text += f"; of {len(g)} guardrails it {' and '.join(bits)}"
     return text + ("; the sample ratio mismatch makes this unreliable." if srm_flagged else ".")
+
+
+def lift_reading(table: pd.DataFrame, alpha: float) -> str:
+    """One line under the results table: the largest relative change with its interval."""
+    rows = table[np.isfinite(table["relative_lift"].to_numpy(dtype=float))]
+    if rows.empty:
+        return "No metric has a relative change to show (no data, or a control value of 0)."
+    best = rows.loc[rows["relative_lift"].abs().idxmax()]
+    return (f"Largest relative change: {best['label']} for {best['variant']} ({_pct(best['relative_lift'])}, "
+            f"{1 - alpha:.0%} CI {_pct(best['lift_ci_low'])} to {_pct(best['lift_ci_high'])}); "
+            f"{int(table['significant'].sum())} of {len(table)} rows are significant.")
+
+
+def cuped_reading(side: pd.DataFrame, labels: dict) -> str:
+    """One line under the CUPED table."""
+    if side.empty:
+        return ("CUPED was not used: it is off, no metric has a pre-period covariate, or the covariate carried no "
+                "information (θ = 0, e.g. no user had pre-period activity).")
+    top = side.loc[side["variance_reduction"].idxmax()]
+    return (f"CUPED cut the variance most for {labels.get(top['metric'], top['metric'])} ({top['variance_reduction']:.1%}, "
+            f"CI {1 - top['ci_width_ratio']:.1%} narrower).")
+
+
+def cumulative_reading(cumulative: pd.DataFrame, label: str, kind: str) -> str:
+    """One line under the cumulative chart: the last look, always-valid and fixed."""
+    last = cumulative.groupby("variant").tail(1)
+    parts = [f"{r.variant} {_diff(r.difference, kind)} (always-valid interval {_diff(r.ci_low, kind)} to "
+             f"{_diff(r.ci_high, kind)}, always-valid {format_p(r.p_value)})" for r in last.itertuples(index=False)]
+    return (f"After the last assignment day, {label}: " + "; ".join(parts) + ". The always-valid band may be read "
+            "every day; the dotted fixed-horizon CI only at the planned end.")
+
+
+def chance_reading(table: pd.DataFrame) -> str:
+    """The chance to beat control of every row with one."""
+    rows = table[np.isfinite(table["chance_to_beat"].to_numpy(dtype=float))]
+    if rows.empty:
+        return "No row has a chance to beat control (no data or no variation)."
+    return "Chance to beat control: " + "; ".join(f"{r.label} ({r.variant}) {format_chance(r.chance_to_beat)}"
+                                                 for r in rows.itertuples(index=False)) + "."

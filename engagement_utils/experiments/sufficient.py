@@ -67,6 +67,16 @@ class Summaries:
                 return spec
         raise ValueError(f"metric {name!r} is not summarized; metrics: {', '.join(s.name for s in self.metrics)}")
 
+    def arms(self) -> pd.DataFrame:
+        """Per segment × variant × metric: ``n``, ``mean`` and ``sd`` (ddof = 1) of the metric (ratio: sum_y / sum_d)."""
+        t = self.table
+        n = t["n"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(t["kind"] == "ratio", t["sum_y"] / t["sum_d"], t["sum_y"] / n)
+            sd = np.sqrt(np.where(n > 1, (t["sum_y2"] - t["sum_y"] ** 2 / n) / (n - 1), np.nan))
+        return pd.DataFrame({"segment": t["segment"], "variant": t["variant"], "metric": t["metric"], "kind": t["kind"],
+                             "n": t["n"], "mean": np.where(n > 0, mean, np.nan), "sd": np.where(t["kind"] == "ratio", np.nan, sd)})
+
     def overall(self) -> "Summaries":
         """The segments added up (sums are additive)."""
         if (self.table["segment"] == ALL_USERS).all():
