@@ -189,7 +189,8 @@ def summaries_from_table(
 
     Accepted columns: ``variant, metric, n`` and either ``sum`` (binary: the number of
     successes; then ``sum_squares`` is not needed) and ``sum_squares``, or ``mean`` and
-    ``sd`` (sample standard deviation, ddof = 1); optional ``segment``, ``kind``
+    ``sd`` (sample standard deviation, ddof = 1); optional ``sum_cubes`` (without it the
+    skewness is unknown and no skew correction is made), ``segment``, ``kind``
     (default: declared, else binary when only ``sum`` is given), ``users`` (assigned
     users of the arm, for the SRM check; default the largest ``n`` of the arm), and any
     of :data:`SUM_COLUMNS` (covariate and ratio sums).
@@ -229,6 +230,10 @@ def summaries_from_table(
             raise ValueError("the summary table needs 'sum' (and 'sum_squares'), or 'mean' and 'sd'")
     if "sum_squares" in frame.columns and "sum_y2" not in frame.columns:
         frame["sum_y2"] = frame["sum_squares"].astype(float)
+    if "sum_cubes" in frame.columns and "sum_y3" not in frame.columns:
+        frame["sum_y3"] = frame["sum_cubes"].astype(float)
+    # without the sum of cubes the skewness is unknown (NaN): no skew correction is made
+    frame["sum_y3"] = frame["sum_y3"].astype(float) if "sum_y3" in frame.columns else np.nan
     kinds = []
     for metric, rows in frame.groupby("metric", sort=False):
         entry = declared.get(metric)
@@ -251,7 +256,8 @@ def summaries_from_table(
     for column in SUM_COLUMNS:
         if column not in frame.columns:
             frame[column] = 0.0
-        frame[column] = frame[column].fillna(0.0)
+        if column != "sum_y3":
+            frame[column] = frame[column].fillna(0.0)
     frame["sum_y3"] = np.where(binary, frame["sum_y"], frame["sum_y3"])
     for column in ("covariate", "numerator", "denominator"):
         if column not in frame.columns:
