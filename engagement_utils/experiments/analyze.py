@@ -247,7 +247,7 @@ def analyze_experiment(
     ...                       "signed_up": np.r_[rng.random(2000) < 0.30, rng.random(2000) < 0.35].astype(int)})
     >>> a = analyze_experiment(users, primary=["signed_up"], use_cuped=False)
     >>> print(a.text[1])
-    Treatment raised signed up from 30.2% to 34.6% (+4.4 pp (+14.5%, lift CI +4.9% to +25.0%), 95% CI +1.5 to +7.3 pp, p = 0.003; chance to beat control 99.9%).
+    Treatment raised signed up from 30.2% to 34.6%: +4.4 pp (95% CI +1.5 to +7.3 pp, p = 0.003), a relative change of +14.6% (95% CI +4.7% to +25.3%); chance to beat control 99.9%.
     """
     check_alpha(alpha)
     check_option("alternative", alternative, ALTERNATIVES)

@@ -30,7 +30,7 @@ from ..validation import check_alpha, check_option
 from .inference import log_ratio, sequential_interval, skew_corrected_interval, wald_interval
 from .sufficient import Summaries
 
-__all__ = ["METHODS", "SKEW_THRESHOLD", "arm_moments", "compare_arms", "compare"]
+__all__ = ["METHODS", "SKEW_THRESHOLD", "arm_moments", "compare_arms", "compare", "omnibus", "probability_best"]
 
 METHODS = ("auto", "wald", "agresti-caffo", "welch", "welch-skew", "delta", "sequential")
 SKEW_THRESHOLD = 0.02
@@ -79,7 +79,7 @@ def compare_arms(c, t, kind: str, *, method: str = "auto", alpha: float = 0.05, 
     >>> c = {"n": 1000, "sum_y": 100.0}; t = {"n": 1000, "sum_y": 130.0}
     >>> r = compare_arms(c, t, "binary")
     >>> [round(float(r[k]), 4) for k in ("difference", "ci_low", "p_value", "lift_ci_low", "lift_ci_high")]
-    [0.03, 0.0015, 0.0389, 0.0144, 0.6659]
+    [0.03, 0.0021, 0.0353, 0.017, 0.6618]
     """
     check_option("method", method, METHODS)
     check_alpha(alpha)
@@ -300,3 +300,73 @@ def _cuped_theta(arms: pd.DataFrame) -> tuple[float, float, float]:
     after = syy - 2 * theta * sxy + theta ** 2 * sxx
     reduction = float(1 - after / syy) if syy > 0 else np.nan
     return theta, float(s["sum_x"] / n), reduction
+
+
+def omnibus(summaries: Summaries, metrics=None) -> pd.DataFrame:
+    """One test across all arms per metric, from sufficient statistics: is any arm different?
+
+    Rates: Pearson chi-square test of the arms × (success, failure) table (as
+    ``scipy.stats.chi2_contingency(correction=False)``); means: one-way ANOVA F test (as
+    ``scipy.stats.f_oneway``). Ratio metrics are not covered (NaN).
+
+    Returns
+    -------
+    DataFrame
+        ``metric, kind, test, statistic, df, p_value, arms``.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"variant": ["control", "b", "c"], "metric": "converted", "n": 1000, "sum": [100, 120, 140]})
+    >>> from engagement_utils.experiments.sufficient import summaries_from_table
+    >>> round(float(omnibus(summaries_from_table(t))["p_value"].iloc[0]), 4)
+    0.0226
+    """
+    table = summaries.overall().table
+    names = [s.name for s in summaries.metrics] if metrics is None else list(metrics)
+    rows = []
+    for name in names:
+        arms = table[(table["metric"] == name) & (table["n"] > 0)]
+        kind = summaries.metric(name).kind
+        n, s1, s2 = (arms[c].to_numpy(dtype=float) for c in ("n", "sum_y", "sum_y2"))
+        k, total = len(arms), n.sum()
+        stat = df = p = np.nan
+        test = "none"
+        if k >= 2 and kind == "binary":
+            pooled = s1.sum() / total
+            expected = np.r_[n * pooled, n * (1 - pooled)]
+            observed = np.r_[s1, n - s1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                stat = float(np.where(expected > 0, (observed - expected) ** 2 / expected, 0).sum())
+            df, test = k - 1, "chi-square"
+            p = float(sps.chi2.sf(stat, df)) if 0 < pooled < 1 else 1.0
+        elif k >= 2 and kind == "mean" and total > k:
+            grand = s1.sum() / total
+            between = float((s1 ** 2 / n).sum() - total * grand ** 2)
+            within = float((s2 - s1 ** 2 / n).sum())
+            df, test = (k - 1, total - k), "anova"
+            stat = (between / (k - 1)) / (within / (total - k)) if within > 0 else np.nan
+            p = float(sps.f.sf(stat, *df)) if np.isfinite(stat) else np.nan
+        rows.append({"metric": name, "kind": kind, "test": test, "statistic": stat, "df": df, "p_value": p, "arms": k})
+    return pd.DataFrame(rows)
+
+
+def probability_best(summaries: Summaries, metric: str, *, higher_is_better: bool = True, n_draws: int = 20_000,
+                     random_state: int = 0) -> pd.Series:
+    """Probability that each arm has the best mean, from normal posteriors N(mean, var/n) of the arms (flat prior).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"variant": ["control", "b", "c"], "metric": "converted", "n": 1000, "sum": [100, 120, 140]})
+    >>> from engagement_utils.experiments.sufficient import summaries_from_table
+    >>> probability_best(summaries_from_table(t), "converted").round(2).to_dict()
+    {'b': 0.09, 'c': 0.91, 'control': 0.0}
+    """
+    spec = summaries.metric(metric)
+    arms = summaries.overall().table.query("metric == @metric").set_index("variant")
+    mean, var, _, n = arm_moments({k: arms[k].to_numpy(dtype=float) for k in _SUM_KEYS}, spec.kind)
+    rng = np.random.default_rng(random_state)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        draws = rng.normal(mean, np.sqrt(var / n), size=(n_draws, len(mean)))
+    draws = np.where(np.isfinite(draws), draws, -np.inf if higher_is_better else np.inf)
+    best = np.argmax(draws, axis=1) if higher_is_better else np.argmin(draws, axis=1)
+    return pd.Series(np.bincount(best, minlength=len(mean)) / n_draws, index=arms.index, name="probability_best")

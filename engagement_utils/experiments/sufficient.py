@@ -130,7 +130,7 @@ def summarize(
     ...                   "revenue": [0.0, 2.0, 3.0, 5.0]})
     >>> s = summarize(u, ["signed_up", "revenue"])
     >>> s.table[["variant", "metric", "kind", "n", "sum_y", "sum_y2"]].values.tolist()
-    [['(all)', 'b', 'revenue', 'mean', 2, 8.0, 34.0], ['(all)', 'b', 'signed_up', 'binary', 2, 2.0, 2.0], ['(all)', 'control', 'revenue', 'mean', 2, 2.0, 4.0], ['(all)', 'control', 'signed_up', 'binary', 2, 1.0, 1.0]]
+    [['b', 'revenue', 'mean', 2, 8.0, 34.0], ['b', 'signed_up', 'binary', 2, 2.0, 2.0], ['control', 'revenue', 'mean', 2, 2.0, 4.0], ['control', 'signed_up', 'binary', 2, 1.0, 1.0]]
     """
     if variant not in users.columns:
         raise ValueError(f"column {variant!r} is not in the data; available: {', '.join(map(str, users.columns))}")
