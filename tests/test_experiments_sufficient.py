@@ -174,3 +174,31 @@ def test_zero_conversions_in_treatment_give_a_lift_interval_above_minus_100_perc
     r = compare_arms({"n": 1000, "sum_y": 20.0}, {"n": 1000, "sum_y": 0.0}, "binary")
     assert -1 < float(r["lift_ci_low"]) < float(r["lift_ci_high"]) < 0
     assert float(r["lift_p_value"]) < 0.05
+
+
+def test_omnibus_matches_scipy_and_probability_best_sums_to_one(users):
+    from engagement_utils.experiments import omnibus, probability_best
+
+    s = summarize(users, ["signed_up", "revenue"])
+    table = omnibus(s).set_index("metric")
+    groups = [users.loc[users["variant"] == v, "revenue"] for v in ("b", "c", "control")]
+    assert table.loc["revenue", "p_value"] == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-10)
+    counts = users.groupby("variant")["signed_up"].agg(["sum", "count"])
+    contingency = np.c_[counts["sum"], counts["count"] - counts["sum"]]
+    assert table.loc["signed_up", "p_value"] == pytest.approx(stats.chi2_contingency(contingency, correction=False).pvalue, rel=1e-10)
+    best = probability_best(s, "signed_up")
+    assert best.sum() == pytest.approx(1.0) and best.idxmax() == "b"
+
+
+def test_all_pairs_and_one_sided_alternatives(users):
+    s = summarize(users, ["revenue"])
+    pairs = compare(s, pairs="all", method="welch")
+    assert len(pairs) == 3 and set(zip(pairs["control"], pairs["variant"])) == {("control", "b"), ("control", "c"), ("b", "c")}
+    two = compare(s, method="welch").set_index("variant")
+    greater = compare(s, method="welch", alternative="greater").set_index("variant")
+    for v in ("b", "c"):
+        t = two.loc[v, "statistic"]
+        ref = stats.ttest_ind(users.loc[users["variant"] == v, "revenue"], users.loc[users["variant"] == "control", "revenue"],
+                              equal_var=False, alternative="greater").pvalue
+        assert greater.loc[v, "p_value"] == pytest.approx(ref, rel=1e-10)
+        assert np.isinf(greater.loc[v, "ci_high"]) and (greater.loc[v, "p_value"] < 0.5) == (t > 0)
