@@ -97,7 +97,7 @@ def peeking(table, reps, rng):
         row(table, f"{label}, 14 daily looks", "A/A stop at first p<0.05, fixed-horizon", "(shows the problem)", (fixed["p_value"] < 0.05).any(1))
         row(table, f"{label}, 14 daily looks", "A/A stop at first p<0.05, sequential", "<= 5%", (seq["p_value"] < 0.05).any(1))
         row(table, f"{label}, 14 daily looks", "sequence covers 0 at all 14 looks", ">= 95%", ((seq["ci_low"] <= 0) & (seq["ci_high"] >= 0)).all(1))
-        effect = 0.15 if label.startswith("rate") else 0.20
+        effect = 0.26 if label.startswith("rate") else 0.32  # ~80% power read once at the end
         c, t = arm(0.0), arm(effect)
         fixed = compare_arms(c, t, kind)
         seq = compare_arms(c, t, kind, method="sequential", planned_n=planned)

@@ -147,7 +147,9 @@ def _choose(method, kind, plain_rate, c, t, gamma):
         with np.errstate(divide="ignore", invalid="ignore"):
             pooled = x / n
         expected = np.minimum.reduce([c["n"] * pooled, c["n"] * (1 - pooled), t["n"] * pooled, t["n"] * (1 - pooled)])
-        return np.where(expected < SMALL_EXPECTED_COUNT, "agresti-caffo", "wald")
+        # Wald under-covers with small expected counts and with unequal splits (93% at 10/90 and
+        # 2%); Agresti-Caffo (one success and one failure added to each arm) holds 95% there.
+        return np.where((expected < SMALL_EXPECTED_COUNT) | unequal, "agresti-caffo", "wald")
     # With similar arms the skewness of the difference cancels at an equal split, where the
     # estimate of gamma is only noise: correct for skew only when the split is unequal.
     return np.where(unequal & (np.abs(np.nan_to_num(gamma)) >= SKEW_THRESHOLD), "welch-skew", "welch")
