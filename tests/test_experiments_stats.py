@@ -79,14 +79,18 @@ def test_welch_matches_scipy_on_raw_samples():
     assert r["p_value_mann_whitney"] == pytest.approx(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue, abs=TOL)
 
 
-def test_fisher_used_for_small_counts_and_matches_scipy():
+def test_small_counts_keep_one_method_per_row_and_report_fisher_apart():
+    from statsmodels.stats import proportion as smp
+
     r = compare_proportions(_users([1, 1, 1, 0, 0], [0, 0, 0, 0, 1], "converted"), "converted").iloc[0]
-    assert r["test"] == "fisher"
-    assert r["p_value"] == pytest.approx(stats.fisher_exact([[3, 2], [1, 4]]).pvalue, abs=TOL)
+    assert r["test"] == "agresti-caffo"
+    assert r["p_value_fisher"] == pytest.approx(stats.fisher_exact([[3, 2], [1, 4]]).pvalue, abs=TOL)
+    assert (r["p_value"] < 0.05) == (r["ci_low"] > 0 or r["ci_high"] < 0)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(smp.confint_proportions_2indep(3, 5, 1, 5, method="agresti-caffo"), abs=TOL)
     big = compare_proportions(_users(np.arange(400) < 120, np.arange(400) < 100, "converted"), "converted").iloc[0]
-    assert big["test"] == "z-test"
+    assert big["test"] == "wald"
     assert big["p_value_fisher"] == pytest.approx(stats.fisher_exact([[120, 280], [100, 300]]).pvalue, abs=TOL)
-    assert big["p_value"] == pytest.approx(proportions_ztest([120, 100], [400, 400])[1], abs=TOL)
+    assert big["p_value"] == pytest.approx(smp.test_proportions_2indep(120, 400, 100, 400, method="wald").pvalue, abs=TOL)
 
 
 @pytest.mark.parametrize("counts,expected", [
@@ -232,9 +236,9 @@ def test_winsorize_caps_at_pooled_quantile():
 def test_zero_conversions_in_both_arms_is_well_defined():
     data = _users(np.zeros(50), np.zeros(60), "converted")
     r = compare_proportions(data, "converted").iloc[0]
-    assert r["difference"] == 0 and r["p_value"] == 1.0 and r["test"] == "fisher"
-    assert np.isnan(r["relative_lift"])
-    assert r["ci_low"] < 0 < r["ci_high"]  # Newcombe interval, not a degenerate [0, 0]
+    # no variation in either arm: the shared convention (statistic 0, p = 1), no relative lift
+    assert r["difference"] == 0 and r["p_value"] == 1.0 and r["statistic"] == 0
+    assert np.isnan(r["relative_lift"]) and np.isnan(r["lift_ci_low"])
     assert proportion_test(0, 100, 0, 100)["p_value"].iloc[0] == 1.0
 
 
@@ -242,8 +246,9 @@ def test_zero_conversions_in_both_arms_is_well_defined():
 def test_zero_conversions_in_one_arm():
     data = _users(np.arange(200) < 10, np.zeros(200), "converted")
     r = compare_proportions(data, "converted").iloc[0]
-    assert r["test"] == "z-test" and r["p_value"] < 0.05
-    assert np.isnan(r["relative_lift"]) and np.isnan(r["lift_ci_low"])
+    assert r["p_value"] < 0.05 and r["ci_low"] > 0
+    # the log-ratio lift with 0.5 added to each arm's successes: finite, its interval above -100%
+    assert np.isfinite(r["relative_lift"]) and r["lift_ci_low"] > -1
     a = analyze_experiment(data.rename(columns={"converted": "converted_14d"}), primary=["converted_14d"], use_cuped=False)
     assert "raised 14-day conversion from 0.0% to 5.0%" in a.verdict[1]
 
