@@ -14,26 +14,20 @@ import argparse
 
 import numpy as np
 
-from engagement_utils.experiments import compare_arms
+from engagement_utils.experiments import compare_arms, pooled_theta, simulated_sums, sums_of, zero_inflated_revenue
 
 DAYS = 14
 
 
-def arm_sums(rng, n, draw, reps, chunk=4_000_000):
-    step = max(1, chunk // n)
-    parts = []
-    for start in range(0, reps, step):
-        y = draw(rng, (min(step, reps - start), n))
-        parts.append(np.stack([y.sum(1), (y * y).sum(1), (y ** 3).sum(1)]))
-    s = np.concatenate(parts, axis=1)
-    return {"n": np.full(reps, float(n)), "sum_y": s[0], "sum_y2": s[1], "sum_y3": s[2]}
+def arm_sums(rng, n, draw, reps):
+    return simulated_sums(rng, n, draw, reps, chunk=4_000_000)
 
 
 def zero_inflated(amount):
     return lambda rng, shape: (rng.random(shape) < 0.2) * amount(rng, shape)
 
 
-EXPONENTIAL = lambda m=1.0: zero_inflated(lambda rng, s: rng.exponential(10.0 * m, s))  # noqa: E731
+EXPONENTIAL = zero_inflated_revenue
 LOGNORMAL = lambda m=1.0: zero_inflated(lambda rng, s: m * rng.lognormal(1.5, 1.0, s))  # noqa: E731
 
 
@@ -115,20 +109,13 @@ def cuped_and_ratio(table, reps, rng):
             k = min(2000, reps - start)
             x = rng.gamma(2.0, 2.0, (k, n))
             y = 0.8 * x + rng.normal(0, 2, (k, n)) + effect
-            parts.append({"sum_y": y.sum(1), "sum_y2": (y * y).sum(1), "sum_y3": (y ** 3).sum(1), "sum_x": x.sum(1),
-                          "sum_x2": (x * x).sum(1), "sum_x3": (x ** 3).sum(1), "sum_xy": (x * y).sum(1),
-                          "sum_x2y": (x * x * y).sum(1), "sum_xy2": (x * y * y).sum(1)})
-        sums[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} | {"n": np.full(reps, float(n))}
+            parts.append(sums_of(y, x=x))
+        sums[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def theta(c, t):
-        s = {k: c[k] + t[k] for k in c}
-        sxx = s["sum_x2"] - s["sum_x"] ** 2 / s["n"]
-        return (s["sum_xy"] - s["sum_x"] * s["sum_y"] / s["n"]) / sxx, s["sum_x"] / s["n"]
-
-    th, xb = theta(sums["c"], sums["t"])
+    th, xb = pooled_theta(sums["c"], sums["t"])
     r = compare_arms(sums["c"], sums["t"], "mean", theta=th, x_pool=xb)
     row(table, "CUPED, n 500/500, corr 0.75", "difference CI", "95 ± 1.5%", (r["ci_low"] <= 0.2) & (0.2 <= r["ci_high"]))
-    th, xb = theta(sums["c"], sums["a"])
+    th, xb = pooled_theta(sums["c"], sums["a"])
     row(table, "CUPED, n 500/500, corr 0.75", "A/A test", "5 ± 1.5%", compare_arms(sums["c"], sums["a"], "mean", theta=th, x_pool=xb)["p_value"] < 0.05)
     out = {}
     for name, mult in (("c", 1.0), ("t", 1.05)):
@@ -137,9 +124,8 @@ def cuped_and_ratio(table, reps, rng):
             k = min(2000, reps - start)
             sessions = rng.poisson(3.0, (k, 1000)) + 1.0
             rev = sessions * rng.gamma(2.0, 2.0 * mult, (k, 1000)) * (rng.random((k, 1000)) < 0.5)
-            parts.append({"sum_y": rev.sum(1), "sum_y2": (rev ** 2).sum(1), "sum_d": sessions.sum(1),
-                          "sum_d2": (sessions ** 2).sum(1), "sum_yd": (rev * sessions).sum(1)})
-        out[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} | {"n": np.full(reps, 1000.0)}
+            parts.append(sums_of(rev, d=sessions))
+        out[name] = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     r = compare_arms(out["c"], out["t"], "ratio")
     row(table, "revenue per session (ratio), n 1000/1000", "delta-method difference CI", "95 ± 1.5%",
         (r["ci_low"] <= 0.1) & (0.1 <= r["ci_high"]))

@@ -11,27 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engagement_utils.experiments import compare_arms
+from engagement_utils.experiments import compare_arms, pooled_theta, simulated_sums, sums_of, zero_inflated_revenue
 
 R = 2000
 COVERAGE = (0.935, 0.965)
 FPR = (0.035, 0.065)
 
 
-def arm_sums(rng, n, draw, reps=R, chunk=2_000_000):
-    """Sums of ``reps`` arms of ``n`` users drawn by ``draw(rng, shape)``, built in memory-bounded chunks."""
-    step = max(1, chunk // n)
-    parts = []
-    for start in range(0, reps, step):
-        y = draw(rng, (min(step, reps - start), n))
-        parts.append(np.stack([y.sum(1), (y * y).sum(1), (y ** 3).sum(1)]))
-    s = np.concatenate(parts, axis=1)
-    return {"n": np.full(reps, float(n)), "sum_y": s[0], "sum_y2": s[1], "sum_y3": s[2]}
+def arm_sums(rng, n, draw, reps=R):
+    return simulated_sums(rng, n, draw, reps)
 
 
 def revenue(mean_multiplier=1.0):
     """Revenue-like: 80% of users spend nothing, the others an exponential amount (skewness 4.5)."""
-    return lambda rng, shape: (rng.random(shape) < 0.2) * rng.exponential(10.0 * mean_multiplier, shape)
+    return zero_inflated_revenue(mean_multiplier)
 
 
 def binary_sums(rng, n, p):
@@ -97,8 +90,7 @@ def test_ratio_metric_delta_method_coverage():
     for name, mult in (("c", 1.0), ("t", 1.05)):
         sessions = rng.poisson(3.0, (reps, n)) + 1.0
         rev = sessions * rng.gamma(2.0, 2.0 * mult, (reps, n)) * (rng.random((reps, n)) < 0.5)
-        out[name] = {"n": np.full(reps, float(n)), "sum_y": rev.sum(1), "sum_y2": (rev ** 2).sum(1), "sum_d": sessions.sum(1),
-                     "sum_d2": (sessions ** 2).sum(1), "sum_yd": (rev * sessions).sum(1)}
+        out[name] = sums_of(rev, d=sessions)
     r = compare_arms(out["c"], out["t"], "ratio")
     true_c = 0.5 * 4.0
     diff_cov, lift_cov = covered(r, true_c * 0.05, 0.05)
@@ -112,18 +104,11 @@ def test_cuped_coverage_and_aa_false_positives():
     for name, effect in (("c", 0.0), ("t", 0.2), ("a", 0.0)):
         x = rng.gamma(2.0, 2.0, (R, n))
         y = 0.8 * x + rng.normal(0, 2, (R, n)) + effect
-        sums[name] = {"n": np.full(R, float(n)), "sum_y": y.sum(1), "sum_y2": (y * y).sum(1), "sum_y3": (y ** 3).sum(1),
-                      "sum_x": x.sum(1), "sum_x2": (x * x).sum(1), "sum_x3": (x ** 3).sum(1), "sum_xy": (x * y).sum(1),
-                      "sum_x2y": (x * x * y).sum(1), "sum_xy2": (x * y * y).sum(1)}
+        sums[name] = sums_of(y, x=x)
 
-    def theta(c, t):
-        s = {k: c[k] + t[k] for k in c}
-        sxx = s["sum_x2"] - s["sum_x"] ** 2 / s["n"]
-        return (s["sum_xy"] - s["sum_x"] * s["sum_y"] / s["n"]) / sxx, s["sum_x"] / s["n"]
-
-    th, xbar = theta(sums["c"], sums["t"])
+    th, xbar = pooled_theta(sums["c"], sums["t"])
     r = compare_arms(sums["c"], sums["t"], "mean", theta=th, x_pool=xbar)
     assert COVERAGE[0] <= np.mean((r["ci_low"] <= 0.2) & (0.2 <= r["ci_high"])) <= COVERAGE[1]
-    th, xbar = theta(sums["c"], sums["a"])
+    th, xbar = pooled_theta(sums["c"], sums["a"])
     aa = compare_arms(sums["c"], sums["a"], "mean", theta=th, x_pool=xbar)
     assert FPR[0] <= np.mean(aa["p_value"] < 0.05) <= FPR[1]

@@ -22,6 +22,8 @@ from .power import *  # noqa: F401,F403
 from .power import __all__ as _power_all
 from .sequential import *  # noqa: F401,F403
 from .sequential import __all__ as _sequential_all
+from .simulate import *  # noqa: F401,F403
+from .simulate import __all__ as _simulate_all
 from .stats import *  # noqa: F401,F403
 from .stats import __all__ as _stats_all
 from .userlevel import *  # noqa: F401,F403
@@ -29,5 +31,5 @@ from .userlevel import __all__ as _userlevel_all
 from .sufficient import *  # noqa: F401,F403
 from .sufficient import __all__ as _sufficient_all
 
-__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_loading_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all,
+__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_loading_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all, *_simulate_all,
            *_sufficient_all, *_userlevel_all]

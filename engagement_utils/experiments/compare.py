@@ -30,7 +30,7 @@ from ..validation import check_alpha, check_option
 from .inference import log_ratio, sequential_interval, skew_corrected_interval, wald_interval
 from .sufficient import Summaries
 
-__all__ = ["METHODS", "SKEW_THRESHOLD", "arm_moments", "compare_arms", "compare", "omnibus", "probability_best"]
+__all__ = ["METHODS", "SKEW_THRESHOLD", "arm_moments", "compare_arms", "compare", "omnibus", "probability_best", "pooled_theta"]
 
 METHODS = ("auto", "wald", "agresti-caffo", "welch", "welch-skew", "delta", "sequential")
 SKEW_THRESHOLD = 0.02
@@ -287,6 +287,23 @@ def compare(
                            theta=theta if covariate else np.nan, variance_reduction=reduction)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def pooled_theta(*arms) -> tuple[np.ndarray, np.ndarray]:
+    """CUPED's θ = cov(x, y)/var(x) and x̄ over all users of ``arms`` (mappings of sums; vectorized; θ = 0 if var(x) = 0).
+
+    Examples
+    --------
+    >>> theta, x_bar = pooled_theta({"n": 2, "sum_y": 3.0, "sum_x": 1.0, "sum_x2": 1.0, "sum_xy": 2.0},
+    ...                             {"n": 2, "sum_y": 7.0, "sum_x": 3.0, "sum_x2": 5.0, "sum_xy": 11.0})
+    >>> float(theta), float(x_bar)
+    (1.5, 1.0)
+    """
+    s = {k: sum(np.asarray(a[k], dtype=float) for a in arms) for k in ("n", "sum_y", "sum_x", "sum_x2", "sum_xy")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = s["sum_x2"] - s["sum_x"] ** 2 / s["n"]
+        theta = np.where(sxx > 0, (s["sum_xy"] - s["sum_x"] * s["sum_y"] / s["n"]) / np.where(sxx > 0, sxx, 1.0), 0.0)
+        return theta, s["sum_x"] / s["n"]
 
 
 def _cuped_theta(arms: pd.DataFrame) -> tuple[float, float, float]:

@@ -38,21 +38,23 @@ def _arrays(*values):
     return [np.asarray(v, dtype=float) for v in values]
 
 
-def _quantile(level, df):
-    """Upper quantile of N(0,1) (df None or infinite) or Student t."""
+def _reference(name, x, df):
+    """``name`` ("ppf" or "sf") of N(0, 1) where ``df`` is None or infinite, else of Student t(df)."""
+    normal = getattr(sps.norm, name)
     if df is None:
-        return sps.norm.ppf(level)
+        return normal(x)
     df = np.asarray(df, dtype=float)
+    finite = np.isfinite(df)
     with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(df), sps.t.ppf(level, np.where(np.isfinite(df), df, 1.0)), sps.norm.ppf(level))
+        return np.where(finite, getattr(sps.t, name)(x, np.where(finite, df, 1.0)), normal(x))
+
+
+def _quantile(level, df):
+    return _reference("ppf", level, df)
 
 
 def _sf(x, df):
-    if df is None:
-        return sps.norm.sf(x)
-    df = np.asarray(df, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.where(np.isfinite(df), sps.t.sf(x, np.where(np.isfinite(df), df, 1.0)), sps.norm.sf(x))
+    return _reference("sf", x, df)
 
 
 def _statistic(estimate, se, null=0.0):

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
-from .compare import compare_arms
+from .compare import compare_arms, pooled_theta
 from .sufficient import SUM_COLUMNS, summarize
 
 __all__ = ["cumulative_comparison"]
@@ -78,14 +78,7 @@ def cumulative_comparison(
     rows = []
     for other in [v for v in s.variants if v != control]:
         t = {k: cum.loc[other, k].reindex(days).to_numpy(dtype=float) for k in SUM_COLUMNS}
-        theta, x_pool = np.zeros(len(days)), np.zeros(len(days))
-        if covariate:
-            n = c["n"] + t["n"]
-            sx, sy = c["sum_x"] + t["sum_x"], c["sum_y"] + t["sum_y"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sxx = c["sum_x2"] + t["sum_x2"] - sx ** 2 / n
-                theta = np.where(sxx > 0, (c["sum_xy"] + t["sum_xy"] - sx * sy / n) / sxx, 0.0)
-                x_pool = sx / n
+        theta, x_pool = pooled_theta(c, t) if covariate else (np.zeros(len(days)), np.zeros(len(days)))
         seq = compare_arms(c, t, kind, method="sequential", alpha=alpha, theta=theta, x_pool=x_pool, planned_n=planned)
         fixed = compare_arms(c, t, kind, alpha=alpha, theta=theta, x_pool=x_pool)
         rows.append(pd.DataFrame({"date": days, "variant": other, "users": total.astype(np.int64),
