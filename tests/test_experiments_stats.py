@@ -167,12 +167,12 @@ def test_cuped_theta_is_the_ols_slope_and_reduces_variance_by_r_squared():
 def test_bootstrap_mean_agrees_with_welch_and_is_seeded():
     rng = np.random.default_rng(3)
     data = _users(rng.normal(10.5, 3, 800), rng.normal(10, 3, 800))
-    boot = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, seed=1).iloc[0]
+    boot = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, random_state=1).iloc[0]
     welch = compare_means(data, "y").iloc[0]
     width = welch["ci_high"] - welch["ci_low"]
     assert abs(boot["ci_low"] - welch["ci_low"]) < 0.05 * width
     assert abs(boot["ci_high"] - welch["ci_high"]) < 0.05 * width
-    again = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, seed=1).iloc[0]
+    again = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, random_state=1).iloc[0]
     assert boot["ci_low"] == again["ci_low"]
 
 
@@ -296,3 +296,28 @@ def test_users_in_several_variants_are_rejected_by_loading():
 def test_non_binary_values_are_rejected_for_proportions():
     with pytest.raises(ValueError, match="0/1"):
         compare_proportions(_users([2.0, 0.0], [1.0, 0.0]), "y")
+
+
+@pytest.mark.parametrize("allocation", [0.5, 0.2, 0.1])
+def test_unequal_allocation_sample_size_matches_statsmodels(allocation):
+    from engagement_utils.experiments import sample_size_allocated
+
+    r = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation)
+    ratio = allocation / (1 - allocation)
+    n_control = NormalIndPower().solve_power(effect_size=0.1, alpha=0.05, power=0.8, ratio=ratio)
+    assert r["n_control"] == math.ceil(n_control - 1e-9)
+    reduced = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation, variance_reduction=0.36)
+    assert reduced["n_control"] == math.ceil(0.64 * n_control - 1e-9)
+
+
+def test_segments_get_their_own_corrected_rows_and_the_prior_shrinks():
+    rng = np.random.default_rng(9)
+    n = 4000
+    users = pd.DataFrame({"variant": rng.choice(["control", "treatment"], n), "platform": rng.choice(["ios", "android"], n),
+                          "converted": (rng.random(n) < 0.2).astype(int)})
+    a = analyze_experiment(users, primary=["converted"], segment="platform", use_cuped=False)
+    seg = a.segments
+    assert set(seg["segment"]) == {"ios", "android"} and (seg["p_value_adjusted"] >= seg["p_value"]).all()
+    flat = a.table.iloc[0]
+    shrunk = analyze_experiment(users, primary=["converted"], use_cuped=False, prior_sd=0.01).table.iloc[0]
+    assert abs(shrunk["chance_to_beat"] - 0.5) < abs(flat["chance_to_beat"] - 0.5)

@@ -312,7 +312,7 @@ def bootstrap_ci(
     control: str = "control",
     alpha: float = 0.05,
     n_boot: int = 2000,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> pd.DataFrame:
     """Percentile bootstrap CIs for statistics without a closed-form standard error.
 
@@ -335,8 +335,8 @@ def bootstrap_ci(
     variant, control : str
     alpha : float, default 0.05
     n_boot : int, default 2000
-    seed : int, default 0
-        Seed of the resampling: the same seed gives the same intervals.
+    random_state : int, default 0
+        Seed of the resampling: the same value gives the same intervals.
 
     Returns
     -------
@@ -368,7 +368,7 @@ def bootstrap_ci(
         both = data[metric].notna().to_numpy() & data[denominator].notna().to_numpy()
         values = pd.Series(data[metric].to_numpy(dtype=float)[both], index=data[variant].astype(str).to_numpy()[both])
         denom = pd.Series(data[denominator].to_numpy(dtype=float)[both], index=values.index)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
 
     def arm(name: str):
         mask = values.index == name
@@ -426,7 +426,7 @@ def bayesian_compare(
     prior_alpha: float = 1.0,
     prior_beta: float = 1.0,
     n_draws: int = 50_000,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> BayesianResult:
     """Bayesian comparison of each variant with the control.
 
@@ -457,7 +457,7 @@ def bayesian_compare(
         raise ValueError("prior_alpha and prior_beta must be positive (Beta(1, 1) is the uniform prior)")
     check_alpha(alpha)
     values, others = _arms(data, metric, variant, control)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(random_state)
     if kind == "binary":
         if not values.isin([0.0, 1.0]).all():
             raise ValueError(f"column {metric!r} must hold 0/1 values for kind='binary'; use kind='continuous'")
