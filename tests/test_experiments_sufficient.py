@@ -202,3 +202,17 @@ def test_all_pairs_and_one_sided_alternatives(users):
                               equal_var=False, alternative="greater").pvalue
         assert greater.loc[v, "p_value"] == pytest.approx(ref, rel=1e-10)
         assert np.isinf(greater.loc[v, "ci_high"]) and (greater.loc[v, "p_value"] < 0.5) == (t > 0)
+
+
+def test_regression_adjustment_with_several_covariates(users):
+    from engagement_utils.experiments import regression_adjusted
+
+    frame = users.assign(other=users["pre"] ** 0.5 + np.random.default_rng(1).normal(0, 1, len(users)))
+    one, theta1 = regression_adjusted(frame, "revenue", ["pre"])
+    cuped_values, theta = cuped_adjust(frame["revenue"].to_numpy(), frame["pre"].to_numpy())
+    np.testing.assert_allclose(one.to_numpy(), cuped_values, rtol=1e-10)
+    two, theta2 = regression_adjusted(frame, "revenue", ["pre", "other"])
+    assert two.var() <= one.var() <= frame["revenue"].var()
+    a = compare(summarize(frame.assign(revenue_adj=two), ["revenue_adj"]), method="welch").set_index("variant")
+    b = compare(summarize(frame, ["revenue"]), method="welch").set_index("variant")
+    assert (a["std_error"] < b["std_error"]).all()

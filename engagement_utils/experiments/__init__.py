@@ -20,6 +20,8 @@ from .metrics import *  # noqa: F401,F403
 from .metrics import __all__ as _metrics_all
 from .power import *  # noqa: F401,F403
 from .power import __all__ as _power_all
+from .regression import *  # noqa: F401,F403
+from .regression import __all__ as _regression_all
 from .sequential import *  # noqa: F401,F403
 from .sequential import __all__ as _sequential_all
 from .simulate import *  # noqa: F401,F403
@@ -31,5 +33,5 @@ from .userlevel import __all__ as _userlevel_all
 from .sufficient import *  # noqa: F401,F403
 from .sufficient import __all__ as _sufficient_all
 
-__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_loading_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all, *_simulate_all,
+__all__ = [*_analyze_all, *_compare_all, *_inference_all, *_inputs_all, *_loading_all, *_metrics_all, *_stats_all, *_power_all, *_sequential_all, *_regression_all, *_simulate_all,
            *_sufficient_all, *_userlevel_all]
