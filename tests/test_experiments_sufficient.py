@@ -216,3 +216,8 @@ def test_regression_adjustment_with_several_covariates(users):
     a = compare(summarize(frame.assign(revenue_adj=two), ["revenue_adj"]), method="welch").set_index("variant")
     b = compare(summarize(frame, ["revenue"]), method="welch").set_index("variant")
     assert (a["std_error"] < b["std_error"]).all()
+
+    table = analyze_experiment(frame, primary=["revenue"], covariates={"revenue": ["pre", "other"]}).table
+    assert table["cuped"].all() and table["covariate"].iloc[0] == "regression on pre, other"
+    by_variant = table.set_index("variant")
+    assert by_variant["std_error"].to_numpy() == pytest.approx(a.loc[by_variant.index, "std_error"].to_numpy(), rel=1e-12)

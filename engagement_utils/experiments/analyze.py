@@ -13,9 +13,10 @@ from scipy import stats as sps
 from ..stats import ALTERNATIVES, CORRECTIONS, adjust_pvalues
 from ..validation import check_alpha, check_fraction, check_option
 from . import narrative
-from .compare import METHODS, compare
+from .compare import METHODS, REGRESSION_PREFIX, compare
 from .metrics import default_covariate
 from .power import power_table
+from .regression import regression_adjusted
 from .stats import SRM_THRESHOLD, SRM_WARNING, SRMResult, srm_check
 from .sufficient import Summaries, summarize
 
@@ -149,13 +150,25 @@ def _summaries(data, names, *, metrics, covariates, use_cuped, variant, segment)
     missing = [m for m in names if m not in data.columns and m not in ratio] + ([variant] if variant not in data.columns else [])
     if missing:
         raise ValueError(f"column(s) {missing} are not in the data; available: {', '.join(map(str, data.columns))}")
-    chosen = {}
+    chosen, several = {}, {}
     if use_cuped:
         for m in names:
             covariate = (covariates or {}).get(m) or (None if m in ratio else default_covariate(m, data.columns))
-            if covariate:
-                chosen[m] = covariate
-    return summarize(data, names, declared=declared, covariates=chosen, variant=variant, segment=segment)
+            if isinstance(covariate, (list, tuple)) and len(covariate) > 1:
+                several[m] = list(covariate)
+            elif covariate:
+                chosen[m] = covariate[0] if isinstance(covariate, (list, tuple)) else covariate
+    if several:  # regression adjustment: the adjusted column is analysed as the metric
+        adjusted = {m: regression_adjusted(data, m, cols)[0] for m, cols in several.items()}
+        declared = {**{m: "mean" for m in several}, **declared}
+        data = data.assign(**adjusted)
+    summaries = summarize(data, names, declared=declared, covariates=chosen, variant=variant, segment=segment)
+    if several:
+        table = summaries.table.copy()
+        rows = table["metric"].isin(list(several))
+        table.loc[rows, "covariate"] = table.loc[rows, "metric"].map(lambda m: REGRESSION_PREFIX + ", ".join(several[m]))
+        summaries = Summaries(table, summaries.assigned, summaries.metrics)
+    return summaries
 
 
 def analyze_experiment(
@@ -222,6 +235,8 @@ def analyze_experiment(
         Adjust each metric with its pre-period covariate (``covariates`` or
         :func:`default_covariate`), reported as CUPED only when it reduced the variance.
     covariates : mapping, optional
+        Metric → covariate column, or a list of columns for a regression adjustment on several
+        covariates (:func:`~.regression.regression_adjusted`; then ``cuped`` is True and ``theta`` NaN).
     prior_sd : float, default 0
         Sd of a N(0, τ²) prior on the effect relative to the control value (0: flat).
     power : float, default 0.8
@@ -342,7 +357,7 @@ def _family(table: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
 
 def _side_by_side(overall, table, names, alternative, options) -> pd.DataFrame:
     plain = compare(overall, metrics=names, alternative=alternative, use_cuped=False, **options).set_index(["metric", "variant"])
-    rows = table[table["cuped"]]
+    rows = table[table["cuped"] & table["theta"].notna()]  # regression-adjusted metrics have no plain twin here
     keys = list(zip(rows["metric"], rows["variant"]))
     out = pd.DataFrame({"metric": rows["metric"].to_numpy(), "covariate": rows["covariate"].to_numpy(),
                         "variant": rows["variant"].to_numpy(), "theta": rows["theta"].to_numpy(),

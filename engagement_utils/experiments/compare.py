@@ -38,6 +38,8 @@ SKEW_THRESHOLD = 0.02
 UNEQUAL_SPLIT = 1.5
 """Arm-size ratio from which ``method="auto"`` considers the skew correction."""
 SMALL_EXPECTED_COUNT = 5
+REGRESSION_PREFIX = "regression on "
+"""``covariate`` label of a metric adjusted for several covariates before summarizing."""
 
 
 def arm_moments(sums, kind: str, theta=0.0, x_pool=0.0):
@@ -275,11 +277,13 @@ def compare(
             used = bool(covariate) and theta != 0 and reduction > 0
             if not used:
                 theta, x_pool = 0.0, 0.0
+            if covariate and str(covariate).startswith(REGRESSION_PREFIX):  # values already adjusted
+                used, theta, reduction = True, np.nan, np.nan
             for a, b in pair_list:
                 c = arms.loc[a, list(_SUM_KEYS)].to_dict()
                 t = arms.loc[b, list(_SUM_KEYS)].to_dict()
                 r = compare_arms(c, t, spec.kind, method=method, alpha=alpha, alternative=alternative,
-                                 theta=theta, x_pool=x_pool, planned_n=planned_n, prior_sd=prior_sd)
+                                 theta=np.nan_to_num(theta), x_pool=x_pool, planned_n=planned_n, prior_sd=prior_sd)
                 row = {"segment": segment, "metric": name, "kind": spec.kind, "variant": b, "control": a,
                        "n_control": int(c["n"]), "n_variant": int(t["n"])}
                 row.update({k: (v.item() if isinstance(v, np.ndarray) else v) for k, v in r.items()})
