@@ -57,6 +57,14 @@ class ExperimentData:
         """Whether an event log was given (retention after assignment needs it)."""
         return self.events is not None
 
+    def key_numbers(self) -> dict[str, str]:
+        """The input's headline numbers: its shape and, with assignment times, the assignment dates."""
+        out = {"Input": self.shape.replace("_", " ")}
+        if self.has_assignment_times:
+            at = self.users["assigned_at"]
+            out["Assigned"] = f"{at.min():%Y-%m-%d} to {at.max():%Y-%m-%d}"
+        return out
+
     @property
     def has_assignment_times(self) -> bool:
         """Whether users have ``assigned_at`` (the cumulative view over the test needs it)."""
