@@ -101,7 +101,7 @@ class ExperimentAnalysis:
             arms = self.summaries.overall().arms().set_index(["metric", "variant"])["mean"]
             fmt = (lambda v: f"{v:.1%}") if first["kind"] == "binary" else (lambda v: f"{v:,.2f}")
             observed = [arms.get((first["metric"], v), np.nan) for v in (first["control"], first["variant"])]
-            out[f"{first['label'][:1].upper()}{first['label'][1:]} (observed)"] = f"{fmt(observed[0])} → {fmt(observed[1])}"
+            out[f"{first['label'][:1].upper()}{first['label'][1:]}"] = f"{fmt(observed[0])} → {fmt(observed[1])}"
             improved = primary["significant"].astype(bool) & (primary["better"] > 0)
             out["Primary metrics improved"] = f"{int(improved.sum())} of {len(primary)}"
         return out
