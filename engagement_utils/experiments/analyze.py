@@ -18,7 +18,7 @@ from .metrics import default_covariate
 from .power import power_table
 from .regression import regression_adjusted
 from .stats import SRM_THRESHOLD, SRM_WARNING, SRMResult, srm_check
-from .sufficient import Summaries, summarize
+from .sufficient import ALL_USERS, Summaries, summarize
 
 __all__ = ["ExperimentAnalysis", "analyze_experiment", "metric_label", "format_chance"]
 
@@ -301,7 +301,7 @@ def analyze_experiment(
     side = _side_by_side(overall, table, names, alternative, options) if use_cuped and table["cuped"].any() else pd.DataFrame(columns=_SIDE_COLUMNS)
     power_table = _power_rows(table, alpha=alpha, power=power, alternative=alternative, sequential=method == "sequential")
     segments = pd.DataFrame()
-    if segment is not None:
+    if segment is not None or (summaries.table["segment"] != ALL_USERS).any():
         segments = compare(summaries, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)
         segments = _family(segments.assign(role=segments["metric"].map(role_of)), correction, alpha)
     n_total = int(summaries.assigned.sum())
