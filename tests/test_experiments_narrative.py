@@ -97,3 +97,12 @@ def test_summary_input_gets_the_same_verdict_as_per_user_rows():
     users = rates(1000, 200, 1000, 260)
     table = pd.DataFrame({"variant": ["control", "treatment"], "metric": "converted", "n": [1000, 1000], "sum": [200, 260]})
     assert analyze_experiment(users, primary=["converted"]).text == analyze_experiment(summaries_from_table(table), primary=["converted"]).text
+
+
+def test_minimum_effect_of_interest_separates_meaningful_from_negligible():
+    big = analyze_experiment(rates(20000, 4000, 20000, 4600), primary=["converted"], minimum_effect=0.05)
+    assert big.table["practical"].iloc[0] == "meaningful" and "beyond the minimum effect" in big.text[1]
+    tiny = analyze_experiment(rates(200000, 40000, 200000, 40100), primary=["converted"], minimum_effect=0.02)
+    assert tiny.table["practical"].iloc[0] == "negligible" and "too small to matter" in tiny.text[1]
+    unclear = analyze_experiment(rates(500, 100, 500, 110), primary=["converted"], minimum_effect=0.02)
+    assert unclear.table["practical"].iloc[0] == "unclear"

@@ -190,6 +190,7 @@ def analyze_experiment(
     use_cuped: bool = True,
     covariates: Mapping[str, str] | None = None,
     prior_sd: float = 0.0,
+    minimum_effect: float = 0.0,
     power: float = 0.8,
     expected_split: Mapping[str, float] | None = None,
     srm_threshold: float = SRM_THRESHOLD,
@@ -239,6 +240,10 @@ def analyze_experiment(
         covariates (:func:`~.regression.regression_adjusted`; then ``cuped`` is True and ``theta`` NaN).
     prior_sd : float, default 0
         Sd of a N(0, τ²) prior on the effect relative to the control value (0: flat).
+    minimum_effect : float, default 0
+        Smallest relative change worth acting on (e.g. 0.02 for 2%). When set, each row's
+        ``practical`` says "meaningful" (the lift CI lies beyond it), "negligible" (inside
+        ±minimum_effect) or "unclear", and primary sentences say so.
     power : float, default 0.8
     expected_split : mapping, optional
         Designed share per variant for the SRM check (default: equal).
@@ -295,6 +300,7 @@ def analyze_experiment(
     table = _direction(table, lower)
     table = _guardrails(table, overall, guardrails, lower, options)
     table = _family(table, correction, alpha)
+    table = _practical(table, minimum_effect)
     table = table.sort_values(["role", "metric", "variant"], key=lambda s: s.map({r: i for i, r in enumerate(ROLES)}) if s.name == "role"
                               else s.map({m: i for i, m in enumerate(names)}) if s.name == "metric" else s, ignore_index=True)
     table = table.drop(columns="segment")
@@ -305,7 +311,7 @@ def analyze_experiment(
         segments = compare(summaries, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)
         segments = _family(segments.assign(role=segments["metric"].map(role_of)), correction, alpha)
     n_total = int(summaries.assigned.sum())
-    settings = {"alpha": alpha, "alternative": alternative, "correction": correction, "method": method, "use_cuped": use_cuped,
+    settings = {"alpha": alpha, "alternative": alternative, "minimum_effect": minimum_effect, "correction": correction, "method": method, "use_cuped": use_cuped,
                 "prior_sd": prior_sd, "power": power, "srm_threshold": srm_threshold, "srm_warning": srm_warning,
                 "control": control, "planned_n": planned_n, "users": n_total,
                 "running": bool(planned_n and method != "sequential" and n_total < planned_n)}
@@ -343,6 +349,18 @@ def _guardrails(table, overall, guardrails, lower, options) -> pd.DataFrame:
             continue
         out.at[i, "guardrail"] = ("held" if sign * worst > -margin else "harmed" if sign * best < 0 else "inconclusive")
         out.at[i, "harm_beyond_margin"] = bool(sign * best < -margin)
+    return out
+
+
+def _practical(table: pd.DataFrame, minimum_effect: float) -> pd.DataFrame:
+    """Against a minimum effect of interest m: lift CI beyond ±m "meaningful", inside ±m "negligible"."""
+    out = table.assign(practical=None, minimum_effect=minimum_effect if minimum_effect else np.nan)
+    if not minimum_effect:
+        return out
+    low, high = out["lift_ci_low"].to_numpy(dtype=float), out["lift_ci_high"].to_numpy(dtype=float)
+    verdict = np.where((low > minimum_effect) | (high < -minimum_effect), "meaningful",
+                       np.where((low > -minimum_effect) & (high < minimum_effect), "negligible", "unclear"))
+    out["practical"] = np.where(np.isfinite(low) & np.isfinite(high), verdict, None)
     return out
 
 

@@ -129,6 +129,11 @@ def metric_sentence(row, *, alpha: float, correction: str, family_size: int) -> 
         text += f", a relative change of {_pct(row.relative_lift)} ({level} CI {_pct(row.lift_ci_low)} to {_pct(row.lift_ci_high)})"
     if np.isfinite(row.chance_to_beat):
         text += f"; chance to beat control {format_chance(row.chance_to_beat)}"
+    practical = getattr(row, "practical", None)
+    if practical == "meaningful":
+        text += f"; the change is beyond the minimum effect of interest (±{row.minimum_effect:.1%})"
+    elif practical == "negligible":
+        text += f"; any change is within the minimum effect of interest (±{row.minimum_effect:.1%}), too small to matter"
     cuped = ", CUPED-adjusted for the pre-period" if row.cuped else ""
     values = f"{_value(row.control_value, kind)} to {_value(row.variant_value, kind)}"
     if row.significant:

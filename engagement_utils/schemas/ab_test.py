@@ -13,6 +13,6 @@ SCHEMA = {
     "primary_metrics": "list", "secondary_metrics": "list", "guardrails": "dict", "lower_is_better": "list",
     "conversion_events": "list", "conversion_days": "int", "window_days": "int", "pre_period_days": "int",
     "end": "date", "tz": "tz", "alpha": "float", "alternative": ALTERNATIVES, "correction": CORRECTIONS,
-    "use_cuped": "bool", "covariates": "dict", "sequential": "bool", "planned_n": "int", "expected_split": "dict", "prior_sd": "float", "segment": "optional_str",
+    "use_cuped": "bool", "covariates": "dict", "sequential": "bool", "planned_n": "int", "expected_split": "dict", "prior_sd": "float", "minimum_effect": "float", "segment": "optional_str",
     "power": "float", "planning_mdes": "list",
 }
