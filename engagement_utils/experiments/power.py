@@ -23,17 +23,19 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..validation import check_option
+
 __all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table", "sample_size_allocated"]
 
-KINDS = ("binary", "continuous")
+KINDS = ("binary", "mean", "continuous")
+"""Metric kinds (the glossary's "binary" / "mean"; "continuous" is the older name of "mean")."""
 _MAX_N = 1e12
 
 
 def _check(kind: str, sd: float | None, alpha: float, n_variants: int) -> float:
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r} is not supported; choose one of {', '.join(KINDS)}")
-    if kind == "continuous" and (sd is None or not sd > 0):
-        raise ValueError("kind='continuous' needs sd=<standard deviation of the metric per user> (> 0)")
+    check_option("kind", kind, KINDS)
+    if kind != "binary" and (sd is None or not sd > 0):
+        raise ValueError(f"kind={kind!r} needs sd=<standard deviation of the metric per user> (> 0)")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
     if n_variants < 2:
@@ -134,7 +136,7 @@ def sample_size_per_arm(
     3835
     >>> sample_size_per_arm(0.10, 0.10, relative=True)
     14745
-    >>> sample_size_per_arm(20.0, 1.0, kind="continuous", sd=10.0)
+    >>> sample_size_per_arm(20.0, 1.0, kind="mean", sd=10.0)
     1571
     """
     alpha_each = _check(kind, sd, alpha, n_variants)
@@ -173,7 +175,7 @@ def minimum_detectable_effect(
     --------
     >>> round(minimum_detectable_effect(3835, 0.10), 4)
     0.02
-    >>> round(minimum_detectable_effect(1571, 20.0, kind="continuous", sd=10.0, relative=True), 3)
+    >>> round(minimum_detectable_effect(1571, 20.0, kind="mean", sd=10.0, relative=True), 3)
     0.05
     """
     alpha_each = _check(kind, sd, alpha, n_variants)
@@ -275,11 +277,11 @@ def sample_size_allocated(
 
     Examples
     --------
-    >>> sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0)
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0)
     {'n_control': 1570, 'n_variant': 1570, 'total': 3140}
-    >>> sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=0.1)
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, allocation=0.1)
     {'n_control': 7849, 'n_variant': 873, 'total': 8722}
-    >>> sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, variance_reduction=0.3)["n_variant"]
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, variance_reduction=0.3)["n_variant"]
     1099
     """
     _check(kind, sd, alpha, 2)
