@@ -79,14 +79,18 @@ def test_welch_matches_scipy_on_raw_samples():
     assert r["p_value_mann_whitney"] == pytest.approx(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue, abs=TOL)
 
 
-def test_fisher_used_for_small_counts_and_matches_scipy():
+def test_small_counts_keep_one_method_per_row_and_report_fisher_apart():
+    from statsmodels.stats import proportion as smp
+
     r = compare_proportions(_users([1, 1, 1, 0, 0], [0, 0, 0, 0, 1], "converted"), "converted").iloc[0]
-    assert r["test"] == "fisher"
-    assert r["p_value"] == pytest.approx(stats.fisher_exact([[3, 2], [1, 4]]).pvalue, abs=TOL)
+    assert r["test"] == "agresti-caffo"
+    assert r["p_value_fisher"] == pytest.approx(stats.fisher_exact([[3, 2], [1, 4]]).pvalue, abs=TOL)
+    assert (r["p_value"] < 0.05) == (r["ci_low"] > 0 or r["ci_high"] < 0)
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(smp.confint_proportions_2indep(3, 5, 1, 5, method="agresti-caffo"), abs=TOL)
     big = compare_proportions(_users(np.arange(400) < 120, np.arange(400) < 100, "converted"), "converted").iloc[0]
-    assert big["test"] == "z-test"
+    assert big["test"] == "wald"
     assert big["p_value_fisher"] == pytest.approx(stats.fisher_exact([[120, 280], [100, 300]]).pvalue, abs=TOL)
-    assert big["p_value"] == pytest.approx(proportions_ztest([120, 100], [400, 400])[1], abs=TOL)
+    assert big["p_value"] == pytest.approx(smp.test_proportions_2indep(120, 400, 100, 400, method="wald").pvalue, abs=TOL)
 
 
 @pytest.mark.parametrize("counts,expected", [
@@ -110,7 +114,7 @@ def test_srm_flags_broken_split():
     assert not srm_check({"control": 1000, "treatment": 1050}).flagged
 
 
-@pytest.mark.parametrize("method,sm", [("holm", "holm"), ("bh", "fdr_bh")])
+@pytest.mark.parametrize("method,sm", [("holm", "holm"), ("fdr_bh", "fdr_bh"), ("bonferroni", "bonferroni")])
 def test_corrections_match_statsmodels(method, sm):
     p = np.array([0.001, 0.04, 0.03, 0.2, 0.012, 0.04, 0.9])
     assert adjust_pvalues(p, method) == pytest.approx(multipletests(p, method=sm)[1], abs=TOL)
@@ -163,12 +167,12 @@ def test_cuped_theta_is_the_ols_slope_and_reduces_variance_by_r_squared():
 def test_bootstrap_mean_agrees_with_welch_and_is_seeded():
     rng = np.random.default_rng(3)
     data = _users(rng.normal(10.5, 3, 800), rng.normal(10, 3, 800))
-    boot = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, seed=1).iloc[0]
+    boot = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, random_state=1).iloc[0]
     welch = compare_means(data, "y").iloc[0]
     width = welch["ci_high"] - welch["ci_low"]
     assert abs(boot["ci_low"] - welch["ci_low"]) < 0.05 * width
     assert abs(boot["ci_high"] - welch["ci_high"]) < 0.05 * width
-    again = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, seed=1).iloc[0]
+    again = bootstrap_ci(data, "y", statistic="mean", n_boot=4000, random_state=1).iloc[0]
     assert boot["ci_low"] == again["ci_low"]
 
 
@@ -232,9 +236,9 @@ def test_winsorize_caps_at_pooled_quantile():
 def test_zero_conversions_in_both_arms_is_well_defined():
     data = _users(np.zeros(50), np.zeros(60), "converted")
     r = compare_proportions(data, "converted").iloc[0]
-    assert r["difference"] == 0 and r["p_value"] == 1.0 and r["test"] == "fisher"
-    assert np.isnan(r["relative_lift"])
-    assert r["ci_low"] < 0 < r["ci_high"]  # Newcombe interval, not a degenerate [0, 0]
+    # no variation in either arm: the shared convention (statistic 0, p = 1), no relative lift
+    assert r["difference"] == 0 and r["p_value"] == 1.0 and r["statistic"] == 0
+    assert np.isnan(r["relative_lift"]) and np.isnan(r["lift_ci_low"])
     assert proportion_test(0, 100, 0, 100)["p_value"].iloc[0] == 1.0
 
 
@@ -242,8 +246,9 @@ def test_zero_conversions_in_both_arms_is_well_defined():
 def test_zero_conversions_in_one_arm():
     data = _users(np.arange(200) < 10, np.zeros(200), "converted")
     r = compare_proportions(data, "converted").iloc[0]
-    assert r["test"] == "z-test" and r["p_value"] < 0.05
-    assert np.isnan(r["relative_lift"]) and np.isnan(r["lift_ci_low"])
+    assert r["p_value"] < 0.05 and r["ci_low"] > 0
+    # the log-ratio lift with 0.5 added to each arm's successes: finite, its interval above -100%
+    assert np.isfinite(r["relative_lift"]) and r["lift_ci_low"] > -1
     a = analyze_experiment(data.rename(columns={"converted": "converted_14d"}), primary=["converted_14d"], use_cuped=False)
     assert "raised 14-day conversion from 0.0% to 5.0%" in a.verdict[1]
 
@@ -278,8 +283,8 @@ def test_single_variant_and_missing_control_are_clear_errors():
     data = _users([1.0, 0.0], [0.0, 1.0], "y", names=("b", "a"))
     with pytest.raises(ValueError, match=r"control variant 'control' is not in column 'variant'; variants present: a, b"):
         compare_means(data, "y")
-    with pytest.raises(ValueError, match="choose one of holm, bh, none"):
-        adjust_pvalues([0.1], "bonferroni")
+    with pytest.raises(ValueError, match="The 'correction' parameter must be one of .*got 'bh'"):
+        adjust_pvalues([0.1], "bh")
 
 
 def test_users_in_several_variants_are_rejected_by_loading():
@@ -291,3 +296,28 @@ def test_users_in_several_variants_are_rejected_by_loading():
 def test_non_binary_values_are_rejected_for_proportions():
     with pytest.raises(ValueError, match="0/1"):
         compare_proportions(_users([2.0, 0.0], [1.0, 0.0]), "y")
+
+
+@pytest.mark.parametrize("allocation", [0.5, 0.2, 0.1])
+def test_unequal_allocation_sample_size_matches_statsmodels(allocation):
+    from engagement_utils.experiments import sample_size_allocated
+
+    r = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation)
+    ratio = allocation / (1 - allocation)
+    n_control = NormalIndPower().solve_power(effect_size=0.1, alpha=0.05, power=0.8, ratio=ratio)
+    assert r["n_control"] == math.ceil(n_control - 1e-9)
+    reduced = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation, variance_reduction=0.36)
+    assert reduced["n_control"] == math.ceil(0.64 * n_control - 1e-9)
+
+
+def test_segments_get_their_own_corrected_rows_and_the_prior_shrinks():
+    rng = np.random.default_rng(9)
+    n = 4000
+    users = pd.DataFrame({"variant": rng.choice(["control", "treatment"], n), "platform": rng.choice(["ios", "android"], n),
+                          "converted": (rng.random(n) < 0.2).astype(int)})
+    a = analyze_experiment(users, primary=["converted"], segment="platform", use_cuped=False)
+    seg = a.segments
+    assert set(seg["segment"]) == {"ios", "android"} and (seg["p_value_adjusted"] >= seg["p_value"]).all()
+    flat = a.table.iloc[0]
+    shrunk = analyze_experiment(users, primary=["converted"], use_cuped=False, prior_sd=0.01).table.iloc[0]
+    assert abs(shrunk["chance_to_beat"] - 0.5) < abs(flat["chance_to_beat"] - 0.5)

@@ -1,37 +1,34 @@
-"""One call from per-user metrics to a tidy results table and a plain-language verdict."""
+"""One call from per-user metrics or per-arm summaries to a tidy results table and a plain-language verdict."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
+from ..stats import ALTERNATIVES, CORRECTIONS, adjust_pvalues
+from ..validation import check_alpha, check_fraction, check_option
+from . import narrative
+from .compare import METHODS, REGRESSION_PREFIX, compare
 from .metrics import default_covariate
-from .power import minimum_detectable_effect
-from .stats import (
-    CORRECTIONS,
-    SRM_THRESHOLD,
-    SRMResult,
-    _side_by_side,
-    adjust_pvalues,
-    bayesian_compare,
-    compare_means,
-    compare_proportions,
-    noninferiority,
-    srm_check,
-)
+from .power import power_table
+from .regression import regression_adjusted
+from .stats import SRM_THRESHOLD, SRM_WARNING, SRMResult, srm_check
+from .sufficient import ALL_USERS, Summaries, summarize
 
-__all__ = ["ExperimentAnalysis", "analyze_experiment", "metric_label", "metric_kind", "format_chance"]
+__all__ = ["ExperimentAnalysis", "analyze_experiment", "metric_label", "format_chance"]
+
+format_chance = narrative.format_chance
 
 ROLES = ("primary", "secondary", "guardrail")
-_ESTIMATES = ["difference", "ci_low", "ci_high", "relative_lift", "lift_ci_low", "lift_ci_high",
-              "std_error", "df", "statistic", "p_value"]
-_CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
 _WINDOWED = {"events": "events", "active_days": "active days", "purchases": "purchases", "revenue": "revenue",
              "sessions": "sessions", "time_in_app_min": "minutes in app"}
+_SIDE_COLUMNS = ["metric", "covariate", "variant", "theta", "variance_reduction", "difference", "ci_low", "ci_high",
+                 "p_value", "cuped_difference", "cuped_ci_low", "cuped_ci_high", "cuped_p_value", "ci_width_ratio"]
 
 
 @dataclass(frozen=True)
@@ -42,33 +39,86 @@ class ExperimentAnalysis:
     ----------
     srm : SRMResult
         Sample ratio check of the assigned users.
-    results : DataFrame
-        One row per metric × variant: ``role, metric, label, kind, variant, control,
-        n_control, n_variant, control_value, variant_value, difference, ci_low,
-        ci_high, relative_lift, lift_ci_low, lift_ci_high, std_error, df, statistic,
-        p_value, p_value_adjusted, significant, test, cuped, covariate, theta,
-        variance_reduction, chance_to_beat, expected_loss, margin, ni_bound,
-        guardrail_passed`` (+ ``p_value_fisher`` / ``p_value_mann_whitney``).
+    table : DataFrame
+        One row per metric × variant (the single source of every sentence): ``role, metric,
+        label, kind, variant, control, n_control, n_variant, control_value, variant_value``
+        (analysed values: CUPED-adjusted when ``cuped``), ``difference, std_error, df, ci_low,
+        ci_high, statistic, p_value, method`` (one method gives the CI and the p-value),
+        ``relative_lift, lift_ci_low, lift_ci_high, lift_p_value`` (log-ratio),
+        ``p_value_adjusted, significant, better, chance_to_beat, expected_loss, cuped,
+        covariate, theta, variance_reduction, skewness`` and for guardrails ``margin,
+        ni_bound, harm_bound, guardrail`` ("held" / "harmed" / "inconclusive").
+    text : list of str
+        The verdict: SRM first, then the running-test note, primary metrics, guardrails,
+        power and one overall sentence per variant.
     cuped : DataFrame
-        Per metric × variant, the estimate with and without CUPED (empty when off).
+        Per metric × variant, the estimate with and without CUPED (empty when not used).
     posterior : DataFrame
-        Posterior draws of the relative lift (``metric, variant, lift``).
+        Posterior draws of the relative lift (``metric, variant, lift``), for plots.
     power : DataFrame
-        Per primary metric × variant: ``metric, label, variant, n_per_arm, baseline,
-        mde, mde_relative, observed_difference, detectable``.
-    verdict : list of str
-        Plain-language sentences: SRM first, then primary metrics, guardrails, power, overall.
+        Per primary metric × variant: ``metric, label, kind, variant, n_control, n_variant,
+        baseline, mde, mde_relative, observed_difference, detectable``.
+    segments : DataFrame
+        The table by ``segment`` with its own correction (empty without a segment).
+    summaries : Summaries
+        The sufficient statistics every number came from.
     settings : dict
-        The options used (alpha, correction, CUPED, priors, ...).
     """
 
     srm: SRMResult
-    results: pd.DataFrame
+    table: pd.DataFrame
+    text: list[str]
     cuped: pd.DataFrame
     posterior: pd.DataFrame
     power: pd.DataFrame
-    verdict: list[str]
+    segments: pd.DataFrame
+    summaries: Summaries
     settings: dict = field(default_factory=dict)
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """Alias of :attr:`table`."""
+        return self.table
+
+    @property
+    def verdict(self) -> list[str]:
+        """Alias of :attr:`text`."""
+        return self.text
+
+    def notes(self) -> list[tuple[str, str]]:
+        """The verdict as (sentence, "info" | "warning") pairs for ``display.show_note``."""
+        warn = ("Sample ratio mismatch", "Sample ratio warning", "The test is still running")
+        return [(s, "warning" if s.startswith(warn) or "harmed by" in s else "info") for s in self.text]
+
+    def key_numbers(self) -> dict[str, str]:
+        """Headline numbers: users, sample ratio, the first primary metric (observed means), primary metrics improved."""
+        srm = self.srm
+        status = ("mismatch" if srm.flagged else f"warning (p = {srm.p_value:.3f})" if srm.warning else f"ok (p = {srm.p_value:.2f})")
+        out = {"Users": f"{int(self.summaries.assigned.sum()):,} in {len(self.summaries.variants)} variants", "Sample ratio": status}
+        primary = self.table[self.table["role"] == "primary"]
+        if len(primary):
+            first = primary.iloc[0]
+            arms = self.summaries.overall().arms().set_index(["metric", "variant"])["mean"]
+            fmt = (lambda v: f"{v:.1%}") if first["kind"] == "binary" else (lambda v: f"{v:,.2f}")
+            observed = [arms.get((first["metric"], v), np.nan) for v in (first["control"], first["variant"])]
+            out[f"{first['label'][:1].upper()}{first['label'][1:]}"] = f"{fmt(observed[0])} → {fmt(observed[1])}"
+            improved = primary["significant"].astype(bool) & (primary["better"] > 0)
+            out["Primary metrics improved"] = f"{int(improved.sum())} of {len(primary)}"
+        return out
+
+    def plan(self, mdes, *, daily_users: float | None = None) -> pd.DataFrame:
+        """Sample size per arm for relative lifts ``mdes`` of the first primary metric, at this test's allocation and variance.
+
+        The per-user standard deviation comes from the reported standard error
+        (``se / sqrt(1/n_c + 1/n_t)``), so CUPED's variance reduction is included; rates
+        without CUPED use Cohen's h (:func:`~.power.power_table`).
+        """
+        first = self.table[self.table["role"] == "primary"].iloc[0]
+        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "continuous"
+        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "continuous" else None
+        return power_table(first["control_value"], [float(m) for m in mdes], relative=True, kind=kind, sd=sd,
+                           alpha=self.settings["alpha"], power=self.settings["power"],
+                           n_variants=len(self.summaries.variants), daily_users=daily_users)
 
 
 def metric_label(metric: str) -> str:
@@ -89,138 +139,122 @@ def metric_label(metric: str) -> str:
     return metric.replace("_", " ")
 
 
-def metric_kind(users: pd.DataFrame, metric: str) -> str:
-    """"binary" for boolean columns and ``converted_*`` / ``retained_*`` metrics, else "continuous".
-
-    Examples
-    --------
-    >>> metric_kind(pd.DataFrame({"retained_d7": [0.0, 1.0]}), "retained_d7")
-    'binary'
-    """
-    if pd.api.types.is_bool_dtype(users[metric]) or metric.startswith(("converted_", "retained_")):
-        return "binary"
-    return "continuous"
-
-
-def _fmt_number(value: float, sign: bool = False) -> str:
-    size = abs(value)
-    decimals = 0 if size >= 100 else 1 if size >= 10 else 2
-    return f"{value:{'+' if sign else ''},.{decimals}f}".replace("-", "−")
-
-
-def _fmt_value(value: float, kind: str) -> str:
-    return f"{value:.1%}" if kind == "binary" else _fmt_number(value)
-
-
-def _fmt_diff(value: float, kind: str) -> str:
-    return f"{value * 100:+.1f} pp".replace("-", "−") if kind == "binary" else _fmt_number(value, sign=True)
-
-
-def _fmt_p(p: float) -> str:
-    if np.isnan(p):
-        return "p not available"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
-
-
-def format_chance(c: float) -> str:
-    """A probability as a percentage that never rounds to a misleading 0% or 100%.
-
-    Examples
-    --------
-    >>> format_chance(0.9997), format_chance(0.9951), format_chance(0.42)
-    ('> 99.9%', '99.5%', '42%')
-    """
-    if c > 0.999:
-        return "> 99.9%"
-    if c < 0.001:
-        return "< 0.1%"
-    return f"{c:.1%}" if c > 0.99 or c < 0.01 else f"{c:.0%}"
-
-
-def _name(variant: str) -> str:
-    return variant[:1].upper() + variant[1:]
-
-
-def _compare(users, metric, kind, covariate, *, variant, control, alpha, winsorize):
-    """Results of one metric (CUPED estimate when a covariate is given) and its side-by-side CUPED row."""
-    common = dict(variant=variant, control=control, alpha=alpha)
-    if kind == "binary":
-        plain = compare_proportions(users, metric, **common)
-    else:
-        plain = compare_means(users, metric, winsorize=winsorize, **common)
-    if covariate is None:
-        plain["cuped"] = False
-        return plain, None
-    adjusted = compare_means(users, metric, covariate=covariate, winsorize=winsorize if kind == "continuous" else None, **common)
-    out = plain.copy()
-    out[_ESTIMATES] = adjusted[_ESTIMATES].to_numpy()
-    out["test"] = out["test"] + " + CUPED" if kind == "continuous" else "welch + CUPED"
-    for column in ("cuped", "theta", "variance_reduction"):
-        out[column] = adjusted[column].to_numpy()
-    return out, _side_by_side(plain, adjusted, covariate)
+def _summaries(data, names, *, metrics, covariates, use_cuped, variant, segment) -> Summaries:
+    if isinstance(data, Summaries):
+        missing = [m for m in names if m not in {s.name for s in data.metrics}]
+        if missing:
+            raise ValueError(f"metric(s) {missing} are not in the summaries; summarized: {', '.join(s.name for s in data.metrics)}")
+        return data
+    declared = dict(metrics or {})
+    ratio = {m for m, v in declared.items() if isinstance(v, Mapping)}
+    missing = [m for m in names if m not in data.columns and m not in ratio] + ([variant] if variant not in data.columns else [])
+    if missing:
+        raise ValueError(f"column(s) {missing} are not in the data; available: {', '.join(map(str, data.columns))}")
+    chosen, several = {}, {}
+    if use_cuped:
+        for m in names:
+            covariate = (covariates or {}).get(m) or (None if m in ratio else default_covariate(m, data.columns))
+            if isinstance(covariate, (list, tuple)) and len(covariate) > 1:
+                several[m] = list(covariate)
+            elif covariate:
+                chosen[m] = covariate[0] if isinstance(covariate, (list, tuple)) else covariate
+    if several:  # regression adjustment: the adjusted column is analysed as the metric
+        adjusted = {m: regression_adjusted(data, m, cols)[0] for m, cols in several.items()}
+        declared = {**{m: "mean" for m in several}, **declared}
+        data = data.assign(**adjusted)
+    summaries = summarize(data, names, declared=declared, covariates=chosen, variant=variant, segment=segment)
+    if several:
+        table = summaries.table.copy()
+        rows = table["metric"].isin(list(several))
+        table.loc[rows, "covariate"] = table.loc[rows, "metric"].map(lambda m: REGRESSION_PREFIX + ", ".join(several[m]))
+        summaries = Summaries(table, summaries.assigned, summaries.metrics)
+    return summaries
 
 
 def analyze_experiment(
-    users: pd.DataFrame,
+    data,
     *,
     primary: Sequence[str] = ("converted_14d", "retained_d7"),
     secondary: Sequence[str] = (),
     guardrails: Mapping[str, float] | None = None,
     lower_is_better: Sequence[str] = (),
+    metrics: Mapping | None = None,
     variant: str = "variant",
     control: str = "control",
     alpha: float = 0.05,
+    alternative: str = "two-sided",
     correction: str = "holm",
+    method: str = "auto",
+    sequential: bool = False,
+    planned_n: int | None = None,
     use_cuped: bool = True,
     covariates: Mapping[str, str] | None = None,
-    winsorize: float | None = None,
-    prior_alpha: float = 1.0,
-    prior_beta: float = 1.0,
+    prior_sd: float = 0.0,
+    minimum_effect: float = 0.0,
     power: float = 0.8,
     expected_split: Mapping[str, float] | None = None,
     srm_threshold: float = SRM_THRESHOLD,
-    n_draws: int = 50_000,
-    seed: int = 0,
+    srm_warning: float = SRM_WARNING,
+    segment: str | None = None,
+    pairs: str = "control",
+    n_draws: int = 4000,
+    random_state: int = 0,
 ) -> ExperimentAnalysis:
-    """Analyse an A/B test from per-user metrics: SRM, comparisons, corrections, guardrails, power, verdict.
+    """Analyse an A/B test: SRM, comparisons, corrections, guardrails, power and the verdict.
 
     Parameters
     ----------
-    users : DataFrame
-        One row per assigned user (from :func:`experiment_users`).
+    data : DataFrame or Summaries
+        One row per assigned user (from :func:`experiment_users` or a per-user table), or
+        per-arm sufficient statistics (:func:`~.sufficient.read_summaries`). Both reach the
+        same computations: results are equal to 1e-12.
     primary, secondary : sequence of str
-        Metric columns.  Primary metrics get a sentence each in the verdict
-        and a power check; both are in the multiple-testing family.
+        Metrics. Primary metrics get a sentence each and a power check; primary and
+        secondary metrics × variants form the multiple-testing family.
     guardrails : mapping, optional
-        Metric → largest acceptable relative harm (e.g. ``{"sessions_14d": 0.05}``),
-        checked with a one-sided non-inferiority test (:func:`noninferiority`).
+        Metric → largest acceptable relative harm (e.g. ``{"sessions_14d": 0.05}``).
+        Each reads "held" (one-sided lower bound within the margin), "harmed" (significantly
+        worse than control) or "inconclusive".
     lower_is_better : sequence of str
-        Metrics where a decrease is good (e.g. a bounce rate): flips guardrails,
-        chance to beat control and expected loss.
+        Metrics where a decrease is good: flips guardrails, chance to beat control and loss.
+    metrics : mapping, optional
+        Declared kinds: metric → ``"binary"`` / ``"mean"`` or ``{"kind": "ratio",
+        "numerator": ..., "denominator": ...}``; undeclared kinds are inferred from values.
     variant, control : str
-        Variant column and control variant name.
     alpha : float, default 0.05
-        Significance level; CIs have level ``1 - alpha``.
-    correction : {"holm", "bh", "none"}
-        Adjustment of the p-values of primary and secondary metrics × variants.
+        Significance level of every test and interval (intervals have level ``1 - alpha``).
+    alternative : {"two-sided", "greater", "less"}
+    correction : {"holm", "fdr_bh", "bonferroni", "none"}
+    method : {"auto", "wald", "agresti-caffo", "welch", "welch-skew", "delta", "sequential"}
+        ``"auto"`` picks per row (see :mod:`.compare`).
+    sequential : bool, default False
+        Always-valid inference (same as ``method="sequential"``); needs ``planned_n``.
+    planned_n : int, optional
+        Planned total users. Tunes the sequential test; with a fixed-horizon analysis and
+        fewer users so far, the verdict says the p-values are valid only at the planned end.
     use_cuped : bool, default True
         Adjust each metric with its pre-period covariate (``covariates`` or
-        :func:`default_covariate`); metrics without one are left unadjusted.
+        :func:`default_covariate`), reported as CUPED only when it reduced the variance.
     covariates : mapping, optional
-        Metric → covariate column, overriding the defaults.
-    winsorize : float, optional
-        Quantile at which continuous metrics are capped (e.g. 0.99).
-    prior_alpha, prior_beta : float, default 1.0
-        Beta prior of binary metrics in the Bayesian comparison.
+        Metric → covariate column, or a list of columns for a regression adjustment on several
+        covariates (:func:`~.regression.regression_adjusted`; then ``cuped`` is True and ``theta`` NaN).
+    prior_sd : float, default 0
+        Sd of a N(0, τ²) prior on the effect relative to the control value (0: flat).
+    minimum_effect : float, default 0
+        Smallest relative change worth acting on (e.g. 0.02 for 2%). When set, each row's
+        ``practical`` says "meaningful" (the lift CI lies beyond it), "negligible" (inside
+        ±minimum_effect) or "unclear", and primary sentences say so.
     power : float, default 0.8
-        Power used to report the minimum detectable effect.
     expected_split : mapping, optional
         Designed share per variant for the SRM check (default: equal).
-    srm_threshold : float, default 0.001
-    n_draws, seed : int
-        Posterior draws and their seed.
+    srm_threshold, srm_warning : float
+        Mismatch below 0.001, warning below 0.01.
+    segment : str, optional
+        Breakdown column (per-user data): ``segments`` holds the table by segment.
+    pairs : {"control", "all"}
+        Each variant against the control, or all pairs (all in the correction family).
+    n_draws, random_state : int
+        Posterior draws for the plots and their seed.
 
     Returns
     -------
@@ -230,172 +264,172 @@ def analyze_experiment(
     --------
     >>> rng = np.random.default_rng(0)
     >>> users = pd.DataFrame({"variant": np.repeat(["control", "treatment"], 2000),
-    ...                       "converted_14d": np.r_[rng.random(2000) < 0.30, rng.random(2000) < 0.35].astype(float)})
-    >>> a = analyze_experiment(users, primary=["converted_14d"], use_cuped=False)
-    >>> print(a.verdict[1])
-    Treatment raised 14-day conversion from 30.2% to 34.6% (+4.4 pp, 95% CI +1.5 to +7.3 pp, p = 0.003; chance to beat control 99.8%).
+    ...                       "signed_up": np.r_[rng.random(2000) < 0.30, rng.random(2000) < 0.35].astype(int)})
+    >>> a = analyze_experiment(users, primary=["signed_up"], use_cuped=False)
+    >>> print(a.text[1])
+    Treatment raised signed up from 30.2% to 34.6%: +4.4 pp (95% CI +1.5 to +7.3 pp, p = 0.003), a relative change of +14.6% (95% CI +4.7% to +25.3%); chance to beat control 99.9%.
     """
-    if correction not in CORRECTIONS:
-        raise ValueError(f"correction={correction!r} is not supported; choose one of {', '.join(CORRECTIONS)}")
-    guardrails = dict(guardrails or {})
+    check_alpha(alpha)
+    check_option("alternative", alternative, ALTERNATIVES)
+    check_option("correction", correction, CORRECTIONS)
+    check_option("method", method, METHODS)
+    check_fraction(power, "power")
+    if sequential:
+        method = "sequential"
+    if method == "sequential" and planned_n is None:
+        raise ValueError("sequential analysis needs planned_n=<total users planned> (it tunes the confidence sequence)")
+    guardrails = {k: float(v) for k, v in dict(guardrails or {}).items()}
     roles = [(m, "primary") for m in primary] + [(m, "secondary") for m in secondary] + [(m, "guardrail") for m in guardrails]
     names = [m for m, _ in roles]
     if not names:
         raise ValueError("no metrics to analyse; pass primary=[...] (e.g. 'converted_14d')")
     if len(set(names)) != len(names):
         raise ValueError(f"each metric may have one role only; repeated: {sorted({m for m in names if names.count(m) > 1})}")
-    missing = [m for m in names + [variant] if m not in users.columns]
-    if missing:
-        raise ValueError(f"column(s) {missing} are not in the data; available: {', '.join(map(str, users.columns))}")
-    covariates = dict(covariates or {})
-
-    counts = users[variant].astype(str).value_counts(sort=False).sort_index()
-    if control not in counts.index:
-        raise ValueError(f"control variant {control!r} is not in column {variant!r}; variants present: {', '.join(counts.index)}")
-    if len(counts) < 2:
+    summaries = _summaries(data, names, metrics=metrics, covariates=covariates, use_cuped=use_cuped, variant=variant, segment=segment)
+    if control not in summaries.variants:
+        raise ValueError(f"control variant {control!r} is not in column {variant!r}; variants present: {', '.join(summaries.variants)}")
+    if len(summaries.variants) < 2:
         raise ValueError(f"only one variant ({control!r}) in column {variant!r}; an experiment needs a control and at least one other variant")
-    srm = srm_check(counts, expected_split, threshold=srm_threshold)
-
-    rows, side, draws = [], [], []
-    for metric, role in roles:
-        kind = metric_kind(users, metric)
-        covariate = (covariates.get(metric) or default_covariate(metric, users.columns)) if use_cuped else None
-        result, cuped_row = _compare(users, metric, kind, covariate, variant=variant, control=control, alpha=alpha, winsorize=winsorize)
-        bayes = bayesian_compare(users, metric, kind=kind, variant=variant, control=control, alpha=alpha,
-                                 prior_alpha=prior_alpha, prior_beta=prior_beta, n_draws=n_draws, seed=seed)
-        better_lower = metric in lower_is_better
-        chance = bayes.summary["chance_to_beat"].to_numpy()
-        result["chance_to_beat"] = 1 - chance if better_lower else chance
-        result["expected_loss"] = bayes.summary["expected_loss_control" if better_lower else "expected_loss"].to_numpy()
-        if role == "guardrail":
-            result = noninferiority(result, guardrails[metric], relative=True, higher_is_better=not better_lower, alpha=alpha)
-            result = result.rename(columns={"margin_abs": "margin"}).drop(columns="ni_p_value")
-        result.insert(0, "role", role)
-        result.insert(2, "label", metric_label(metric))
-        result["covariate"] = covariate
-        rows.append(result)
-        draws.append(bayes.draws)
-        if cuped_row is not None:
-            side.append(cuped_row)
-    results = pd.concat(rows, ignore_index=True)
-    family = results["role"].isin(["primary", "secondary"]).to_numpy()
-    results["p_value_adjusted"] = np.where(family, adjust_pvalues(np.where(family, results["p_value"], np.nan), correction), np.nan)
-    results["significant"] = np.where(family, results["p_value_adjusted"] < alpha, results["p_value"] < alpha)
-    order = ["role", "metric", "label", "kind", "variant", "control", "n_control", "n_variant", "control_value",
-             "variant_value", *_ESTIMATES, "p_value_adjusted", "significant", "test", "cuped", "covariate", "theta",
-             "variance_reduction", "chance_to_beat", "expected_loss", "margin", "ni_bound", "guardrail_passed"]
-    # Columns a run did not produce (no guardrails, no continuous metric, ...) are NaN, so the schema is fixed.
-    results = results.reindex(columns=order + [c for c in results.columns if c not in order])
-
-    power_table = _power_rows(users, results, alpha=alpha, power=power, n_variants=len(counts), variant=variant, control=control)
-    settings = {"alpha": alpha, "correction": correction, "use_cuped": use_cuped, "winsorize": winsorize,
-                "prior": (prior_alpha, prior_beta), "power": power, "srm_threshold": srm_threshold, "control": control}
-    verdict = _verdict(srm, results, power_table, settings)
-    cuped_table = pd.concat(side, ignore_index=True) if side else pd.DataFrame(
-        columns=["metric", "covariate", "variant", "theta", "variance_reduction", "difference", "ci_low", "ci_high",
-                 "p_value", "cuped_difference", "cuped_ci_low", "cuped_ci_high", "cuped_p_value", "ci_width_ratio"])
-    return ExperimentAnalysis(srm, results, cuped_table, pd.concat(draws, ignore_index=True), power_table, verdict, settings)
+    srm = srm_check(summaries.assigned, expected_split, threshold=srm_threshold, warning_threshold=srm_warning)
+    options = dict(control=control, method=method, alpha=alpha, planned_n=planned_n, prior_sd=prior_sd, pairs=pairs)
+    overall = summaries.overall()
+    table = compare(overall, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)
+    role_of, lower = dict(roles), set(lower_is_better)
+    table.insert(0, "role", table["metric"].map(role_of))
+    table.insert(2, "label", table["metric"].map(metric_label))
+    table = _direction(table, lower)
+    table = _guardrails(table, overall, guardrails, lower, options)
+    table = _family(table, correction, alpha)
+    table = _practical(table, minimum_effect)
+    table = table.sort_values(["role", "metric", "variant"], key=lambda s: s.map({r: i for i, r in enumerate(ROLES)}) if s.name == "role"
+                              else s.map({m: i for i, m in enumerate(names)}) if s.name == "metric" else s, ignore_index=True)
+    table = table.drop(columns="segment")
+    side = _side_by_side(overall, table, names, alternative, options) if use_cuped and table["cuped"].any() else pd.DataFrame(columns=_SIDE_COLUMNS)
+    power_table = _power_rows(table, alpha=alpha, power=power, alternative=alternative, sequential=method == "sequential")
+    segments = pd.DataFrame()
+    if segment is not None or (summaries.table["segment"] != ALL_USERS).any():
+        segments = compare(summaries, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)
+        segments = _family(segments.assign(role=segments["metric"].map(role_of)), correction, alpha)
+    n_total = int(summaries.assigned.sum())
+    settings = {"alpha": alpha, "alternative": alternative, "minimum_effect": minimum_effect, "correction": correction, "method": method, "use_cuped": use_cuped,
+                "prior_sd": prior_sd, "power": power, "srm_threshold": srm_threshold, "srm_warning": srm_warning,
+                "control": control, "planned_n": planned_n, "users": n_total,
+                "running": bool(planned_n and method != "sequential" and n_total < planned_n)}
+    text = _text(srm, table, power_table, settings)
+    posterior = _posterior_draws(table, n_draws, random_state)
+    return ExperimentAnalysis(srm, table, text, side, posterior, power_table, segments, summaries, settings)
 
 
-def _power_rows(users, results, *, alpha, power, n_variants, variant, control) -> pd.DataFrame:
-    """Minimum detectable effect at the achieved sample size for each primary metric × variant."""
-    out = []
-    for row in results[results["role"] == "primary"].itertuples(index=False):
-        n = min(row.n_control, row.n_variant)
-        baseline = row.control_value
-        sd = None
-        if row.kind == "continuous":
-            values = users.loc[users[variant].astype(str) == control, row.metric].dropna()
-            sd = float(values.std()) if len(values) > 1 else np.nan
-        usable = n >= 2 and (0 < baseline < 1 if row.kind == "binary" else bool(sd and sd > 0))
-        mde = minimum_detectable_effect(n, baseline, kind=row.kind, sd=sd, alpha=alpha, power=power,
-                                        n_variants=n_variants) if usable else np.nan
-        out.append({"metric": row.metric, "label": row.label, "kind": row.kind, "variant": row.variant, "n_per_arm": int(n),
-                    "baseline": baseline, "mde": mde, "mde_relative": mde / baseline if usable and baseline else np.nan,
-                    "observed_difference": row.difference,
-                    "detectable": bool(abs(row.difference) >= mde) if np.isfinite(mde) else False})
-    return pd.DataFrame(out, columns=["metric", "label", "kind", "variant", "n_per_arm", "baseline", "mde", "mde_relative",
-                                      "observed_difference", "detectable"])
+def _direction(table: pd.DataFrame, lower: set) -> pd.DataFrame:
+    flip = table["metric"].isin(lower).to_numpy()
+    out = table.copy()
+    out["better"] = np.sign(out["difference"].to_numpy(dtype=float)) * np.where(flip, -1, 1)
+    chance = out["chance_to_beat"].to_numpy(dtype=float)
+    out["chance_to_beat"] = np.where(flip, 1 - chance, chance)
+    # E[max(Δ, 0)] = E[max(−Δ, 0)] + E[Δ]: the loss of shipping when lower is better
+    out["expected_loss"] = np.where(flip, out["expected_loss"] + out["posterior_mean"], out["expected_loss"])
+    return out
 
 
-def _srm_sentence(srm: SRMResult) -> str:
-    t = srm.table
-    counts = ", ".join(f"{n:,} users in {v}" if i == 0 else f"{n:,} in {v}" for i, (v, n) in enumerate(zip(t["variant"], t["users"])))
-    split = "/".join(f"{100 * s:.3g}" for s in t["expected_share"])
-    if srm.flagged:
-        return (f"Sample ratio mismatch: {counts} against the designed {split} split "
-                f"(chi-square {_fmt_p(srm.p_value)}, below the {srm.threshold:g} threshold). Assignment or logging is "
-                "broken somewhere, so the results below should not be trusted until the cause is found.")
-    return f"Sample ratio check passed: {counts} against the designed {split} split (chi-square {_fmt_p(srm.p_value)})."
+def _guardrails(table, overall, guardrails, lower, options) -> pd.DataFrame:
+    out = table.assign(margin=np.nan, ni_bound=np.nan, harm_bound=np.nan, guardrail=None, harm_beyond_margin=False)
+    if not guardrails:
+        return out
+    names = list(guardrails)
+    up = compare(overall, metrics=names, alternative="greater", **options).set_index(["metric", "variant"])
+    down = compare(overall, metrics=names, alternative="less", **options).set_index(["metric", "variant"])
+    for i in out.index[out["role"] == "guardrail"]:
+        key = (out.at[i, "metric"], out.at[i, "variant"])
+        sign = -1.0 if key[0] in lower else 1.0
+        low, high = up.at[key, "ci_low"], down.at[key, "ci_high"]
+        worst, best = (low, high) if sign > 0 else (high, low)
+        margin = guardrails[key[0]] * abs(out.at[i, "control_value"])
+        out.at[i, "margin"], out.at[i, "ni_bound"], out.at[i, "harm_bound"] = margin, worst, best
+        if not np.isfinite(worst):
+            continue
+        out.at[i, "guardrail"] = ("held" if sign * worst > -margin else "harmed" if sign * best < 0 else "inconclusive")
+        out.at[i, "harm_beyond_margin"] = bool(sign * best < -margin)
+    return out
 
 
-def _metric_sentence(row, settings: dict, family_size: int) -> str:
-    kind = row.kind
-    level = f"{1 - settings['alpha']:.0%}"
-    lo, hi = _fmt_diff(row.ci_low, kind), _fmt_diff(row.ci_high, kind)
-    if kind == "binary":
-        lo = lo.replace(" pp", "")
-    estimate = f"{'CUPED-adjusted ' if row.cuped else ''}{_fmt_diff(row.difference, kind)}"
-    if kind == "continuous" and np.isfinite(row.relative_lift):
-        estimate += f" ({row.relative_lift:+.1%})".replace("-", "−")
-    adjusted = ""
-    if settings["correction"] != "none" and family_size > 1:
-        adjusted = f", {_CORRECTION_NAMES[settings['correction']]}-adjusted {_fmt_p(row.p_value_adjusted)[2:]}"
-    stats_text = f"{estimate}, {level} CI {lo} to {hi}, {_fmt_p(row.p_value)}{adjusted}; chance to beat control {format_chance(row.chance_to_beat)}"
-    control_value, variant_value = _fmt_value(row.control_value, kind), _fmt_value(row.variant_value, kind)
-    if row.significant:
-        verb = "raised" if row.difference > 0 else "lowered"
-        return f"{_name(row.variant)} {verb} {row.label} from {control_value} to {variant_value} ({stats_text})."
-    return (f"{_name(row.variant)} did not detectably change {row.label}: {variant_value} vs {control_value} "
-            f"in {row.control} ({stats_text}).")
+def _practical(table: pd.DataFrame, minimum_effect: float) -> pd.DataFrame:
+    """Against a minimum effect of interest m: lift CI beyond ±m "meaningful", inside ±m "negligible"."""
+    out = table.assign(practical=None, minimum_effect=minimum_effect if minimum_effect else np.nan)
+    if not minimum_effect:
+        return out
+    low, high = out["lift_ci_low"].to_numpy(dtype=float), out["lift_ci_high"].to_numpy(dtype=float)
+    verdict = np.where((low > minimum_effect) | (high < -minimum_effect), "meaningful",
+                       np.where((low > -minimum_effect) & (high < minimum_effect), "negligible", "unclear"))
+    out["practical"] = np.where(np.isfinite(low) & np.isfinite(high), verdict, None)
+    return out
 
 
-def _guardrail_sentence(row) -> str:
+def _family(table: pd.DataFrame, correction: str, alpha: float) -> pd.DataFrame:
+    out = table.copy()
+    family = out["role"].isin(["primary", "secondary"]).to_numpy()
+    p = out["p_value"].to_numpy(dtype=float)
+    out["p_value_adjusted"] = np.where(family, adjust_pvalues(np.where(family, p, np.nan), correction), np.nan)
+    out["significant"] = np.where(family, out["p_value_adjusted"] < alpha, p < alpha)
+    return out
+
+
+def _side_by_side(overall, table, names, alternative, options) -> pd.DataFrame:
+    plain = compare(overall, metrics=names, alternative=alternative, use_cuped=False, **options).set_index(["metric", "variant"])
+    rows = table[table["cuped"] & table["theta"].notna()]  # regression-adjusted metrics have no plain twin here
+    keys = list(zip(rows["metric"], rows["variant"]))
+    out = pd.DataFrame({"metric": rows["metric"].to_numpy(), "covariate": rows["covariate"].to_numpy(),
+                        "variant": rows["variant"].to_numpy(), "theta": rows["theta"].to_numpy(),
+                        "variance_reduction": rows["variance_reduction"].to_numpy()})
+    for column in ("difference", "ci_low", "ci_high", "p_value"):
+        out[column] = [plain.at[k, column] for k in keys]
+        out[f"cuped_{column}"] = rows[column].to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        change = row.difference / row.control_value
-        bound = row.ni_bound / row.control_value
-        margin = row.margin / abs(row.control_value)
-    change_text = f"{change:+.1%}".replace("-", "−")
-    bound_text = f"{bound:+.1%}".replace("-", "−")
-    if row.guardrail_passed:
-        return (f"Guardrail {row.label} held for {_name(row.variant)}: {change_text} "
-                f"(worst plausible change {bound_text}, within the {margin:.0%} margin).")
-    return (f"Guardrail {row.label} not cleared for {_name(row.variant)}: {change_text}; the data cannot rule out "
-            f"a change of {bound_text}, beyond the {margin:.0%} margin.")
+        out["ci_width_ratio"] = (out["cuped_ci_high"] - out["cuped_ci_low"]) / (out["ci_high"] - out["ci_low"])
+    return out[_SIDE_COLUMNS]
 
 
-def _power_sentence(row, significant: bool, settings: dict) -> str:
-    if not np.isfinite(row.mde):
-        return f"Power for {row.label}: not computable (the control value leaves no room for a detectable change)."
-    head = (f"Power: with {row.n_per_arm:,} users per arm the test could detect a change of {_fmt_diff(row.mde, row.kind).lstrip('+')} "
-            f"in {row.label} with {settings['power']:.0%} power; the observed {_fmt_diff(row.observed_difference, row.kind)}")
-    if row.detectable:
-        return head + " is at least that large, so the test was powered for it."
-    if significant:
-        return head + " is smaller, so it was significant by luck as much as by size: its magnitude is likely overstated."
-    return (head + " is smaller, so an effect of that size could easily be missed: read 'no detectable change' "
-            "as inconclusive, not as no effect.")
+def _power_rows(table, *, alpha, power, alternative, sequential) -> pd.DataFrame:
+    """Minimum detectable effect at the reported precision: (z_{1−α/2} + z_power)·se of the row."""
+    rows = table[table["role"] == "primary"]
+    crit = sps.norm.ppf(1 - (alpha / 2 if alternative == "two-sided" else alpha)) + sps.norm.ppf(power)
+    se = rows["std_error"].to_numpy(dtype=float)
+    mde = np.where(np.isfinite(se) & (se > 0) & (not sequential), crit * se, np.nan)
+    base = rows["control_value"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        relative = np.where(base != 0, mde / np.abs(base), np.nan)
+    diff = rows["difference"].to_numpy(dtype=float)
+    return pd.DataFrame({"metric": rows["metric"].to_numpy(), "label": rows["label"].to_numpy(), "kind": rows["kind"].to_numpy(),
+                         "variant": rows["variant"].to_numpy(), "n_control": rows["n_control"].to_numpy(),
+                         "n_variant": rows["n_variant"].to_numpy(), "baseline": base, "mde": mde, "mde_relative": relative,
+                         "observed_difference": diff, "detectable": np.isfinite(mde) & (np.abs(diff) >= mde)})
 
 
-def _verdict(srm: SRMResult, results: pd.DataFrame, power_table: pd.DataFrame, settings: dict) -> list[str]:
-    sentences = [_srm_sentence(srm)]
-    family_size = int(results["role"].isin(["primary", "secondary"]).sum())
-    primary = results[results["role"] == "primary"]
+def _text(srm, table, power_table, settings) -> list[str]:
+    sentences = [narrative.srm_sentence(srm)]
+    if settings["running"]:
+        sentences.append(narrative.running_sentence(settings["users"], settings["planned_n"]))
+    family_size = int((table["role"].isin(["primary", "secondary"]) & np.isfinite(table["p_value"].to_numpy(dtype=float))).sum())
+    primary, guard = table[table["role"] == "primary"], table[table["role"] == "guardrail"]
     for row in primary.itertuples(index=False):
-        sentences.append(_metric_sentence(row, settings, family_size))
-    guard = results[results["role"] == "guardrail"]
+        sentences.append(narrative.metric_sentence(row, alpha=settings["alpha"], correction=settings["correction"], family_size=family_size))
     for row in guard.itertuples(index=False):
-        sentences.append(_guardrail_sentence(row))
+        sentences.append(narrative.guardrail_sentence(row))
     significant = dict(zip(zip(primary["metric"], primary["variant"]), primary["significant"]))
     for row in power_table.itertuples(index=False):
-        sentences.append(_power_sentence(row, bool(significant[(row.metric, row.variant)]), settings))
+        sentences.append(narrative.power_sentence(row, power=settings["power"], significant=bool(significant[(row.metric, row.variant)])))
     for name, rows in primary.groupby("variant", sort=True):
-        better = int((rows["significant"] & (rows["chance_to_beat"] > 0.5)).sum())
-        worse = int((rows["significant"] & (rows["chance_to_beat"] < 0.5)).sum())
-        failed = int((~guard.loc[guard["variant"] == name, "guardrail_passed"].astype(bool)).sum())
-        text = f"Overall: {_name(name)} significantly improved {better} of {len(rows)} primary metric{'s' if len(rows) != 1 else ''}"
-        text += f", worsened {worse}" if worse else ""
-        if len(guard):
-            text += f" and failed {failed} of {int((guard['variant'] == name).sum())} guardrails" if failed else " and held every guardrail"
-        sentences.append(text + ("; the sample ratio mismatch makes this unreliable." if srm.flagged else "."))
-    return sentences
+        if np.isfinite(rows["difference"].to_numpy(dtype=float)).any():
+            sentences.append(narrative.overall_sentence(name, rows, guard, srm.flagged))
+    return [s for s in sentences if s]
+
+
+def _posterior_draws(table, n_draws: int, random_state: int) -> pd.DataFrame:
+    """Draws of the relative lift from each row's normal posterior of the difference (the chance to beat control's)."""
+    rng = np.random.default_rng(random_state)
+    frames = []
+    for row in table.itertuples(index=False):
+        if not (np.isfinite(row.posterior_sd) and row.posterior_sd > 0 and row.control_value):
+            continue
+        draws = rng.normal(row.posterior_mean, row.posterior_sd, n_draws) / abs(row.control_value)
+        frames.append(pd.DataFrame({"metric": row.metric, "variant": row.variant, "lift": draws}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["metric", "variant", "lift"])

@@ -25,13 +25,14 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from .. import periods
 from .._arrays import distinct
 from ..retention import user_retention
 from ..sessions import sessionize
 from ..stats import wilson_ci
-from .stats import _z
+from ..validation import check_alpha
 
 __all__ = ["METRIC_GROUPS", "experiment_users", "cumulative_by_day", "retention_by_variant", "default_covariate"]
 
@@ -279,7 +280,7 @@ def cumulative_by_day(
     for column in (variant, metric, "assigned_at"):
         if column not in users.columns:
             raise ValueError(f"column {column!r} is not in the data; pass the frame from experiment_users")
-    z = _z(alpha)
+    z = float(sps.norm.ppf(1 - check_alpha(alpha) / 2))
     valid = users[metric].notna().to_numpy()
     y = users[metric].to_numpy(dtype=float)[valid]
     frame = pd.DataFrame({

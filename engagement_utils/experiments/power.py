@@ -23,17 +23,19 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-__all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table"]
+from ..validation import check_option
 
-KINDS = ("binary", "continuous")
+__all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table", "sample_size_allocated"]
+
+KINDS = ("binary", "mean", "continuous")
+"""Metric kinds (the glossary's "binary" / "mean"; "continuous" is the older name of "mean")."""
 _MAX_N = 1e12
 
 
 def _check(kind: str, sd: float | None, alpha: float, n_variants: int) -> float:
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r} is not supported; choose one of {', '.join(KINDS)}")
-    if kind == "continuous" and (sd is None or not sd > 0):
-        raise ValueError("kind='continuous' needs sd=<standard deviation of the metric per user> (> 0)")
+    check_option("kind", kind, KINDS)
+    if kind != "binary" and (sd is None or not sd > 0):
+        raise ValueError(f"kind={kind!r} needs sd=<standard deviation of the metric per user> (> 0)")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
     if n_variants < 2:
@@ -134,7 +136,7 @@ def sample_size_per_arm(
     3835
     >>> sample_size_per_arm(0.10, 0.10, relative=True)
     14745
-    >>> sample_size_per_arm(20.0, 1.0, kind="continuous", sd=10.0)
+    >>> sample_size_per_arm(20.0, 1.0, kind="mean", sd=10.0)
     1571
     """
     alpha_each = _check(kind, sd, alpha, n_variants)
@@ -173,7 +175,7 @@ def minimum_detectable_effect(
     --------
     >>> round(minimum_detectable_effect(3835, 0.10), 4)
     0.02
-    >>> round(minimum_detectable_effect(1571, 20.0, kind="continuous", sd=10.0, relative=True), 3)
+    >>> round(minimum_detectable_effect(1571, 20.0, kind="mean", sd=10.0, relative=True), 3)
     0.05
     """
     alpha_each = _check(kind, sd, alpha, n_variants)
@@ -243,3 +245,56 @@ def power_table(
             row["days"] = days_to_run(n, daily_users, n_variants=n_variants)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def sample_size_allocated(
+    baseline: float,
+    mde: float,
+    *,
+    relative: bool = False,
+    kind: str = "binary",
+    sd: float | None = None,
+    allocation: float = 0.5,
+    variance_reduction: float = 0.0,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    alternative: str = "two-sided",
+) -> dict:
+    """Users per arm for an unequal split and a variance reduction (CUPED), by the normal approximation.
+
+    .. math:: N = \\frac{(z_{1-\\alpha/2} + z_{power})^2}{\\Delta^2}
+              \\left(\\frac{\\sigma_c^2}{1 - w} + \\frac{\\sigma_t^2}{w}\\right)(1 - R^2)
+
+    with ``w = allocation`` the variant's share of the two arms, :math:`\\sigma^2 = p(1-p)`
+    for rates (each arm at its own rate) or ``sd²``, and ``R² = variance_reduction``
+    (CUPED's, e.g. ``ExperimentAnalysis.table["variance_reduction"]``). With ``allocation=0.5``
+    and no reduction it is ``statsmodels``' ``NormalIndPower`` on the same effect.
+
+    Returns
+    -------
+    dict
+        ``n_control, n_variant, total`` (rounded up).
+
+    Examples
+    --------
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0)
+    {'n_control': 1570, 'n_variant': 1570, 'total': 3140}
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, allocation=0.1)
+    {'n_control': 7849, 'n_variant': 873, 'total': 8722}
+    >>> sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, variance_reduction=0.3)["n_variant"]
+    1099
+    """
+    _check(kind, sd, alpha, 2)
+    if not 0 < allocation < 1:
+        raise ValueError(f"allocation={allocation!r} must be the variant's share, strictly between 0 and 1")
+    if not 0 <= variance_reduction < 1:
+        raise ValueError(f"variance_reduction={variance_reduction!r} must be in [0, 1)")
+    target = baseline * (1 + mde) if relative else baseline + mde
+    delta = target - baseline
+    if delta == 0:
+        raise ValueError("mde must be non-zero: no sample size detects an effect of 0")
+    var_c, var_t = (baseline * (1 - baseline), target * (1 - target)) if kind == "binary" else (sd ** 2, sd ** 2)
+    crit = stats.norm.isf(alpha / 2 if alternative == "two-sided" else alpha) + stats.norm.isf(1 - power)
+    total = crit ** 2 / delta ** 2 * (var_c / (1 - allocation) + var_t / allocation) * (1 - variance_reduction)
+    n_c, n_t = math.ceil(total * (1 - allocation) - 1e-9), math.ceil(total * allocation - 1e-9)
+    return {"n_control": n_c, "n_variant": n_t, "total": n_c + n_t}

@@ -13,7 +13,7 @@ from ._style import PALETTE, percent_axis
 
 _ROLES = ("primary", "secondary", "guardrail")
 
-__all__ = ["plot_lift_forest", "plot_cumulative_metric", "plot_posteriors", "plot_retention_by_variant"]
+__all__ = ["plot_lift_forest", "plot_cumulative_metric", "plot_cumulative_difference", "plot_posteriors", "plot_retention_by_variant"]
 
 
 def plot_lift_forest(results: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -58,6 +58,27 @@ def plot_cumulative_metric(cumulative: pd.DataFrame, label: str, *, percent: boo
     ax.set_ylabel(label)
     ax.set_title(f"Cumulative {label} by variant")
     ax.legend(title="variant")
+    ax.figure.autofmt_xdate()
+    return ax
+
+
+def plot_cumulative_difference(cumulative: pd.DataFrame, label: str, *, percent: bool = True, ax: Axes | None = None) -> Axes:
+    """Cumulative difference vs control by assignment day (``cumulative_comparison``): always-valid band and fixed CI."""
+    ax = ax or plt.subplots()[1]
+    dates = pd.to_datetime(cumulative["date"])
+    for colour, (name, rows) in zip(sns.color_palette(PALETTE), cumulative.groupby("variant", sort=True)):
+        x = dates[rows.index]
+        ax.plot(x, rows["difference"], color=colour, label=f"{name} − control")
+        ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0, label="always-valid interval")
+        ax.plot(x, rows["fixed_ci_low"], color=colour, ls=":", lw=1, label="fixed-horizon CI (end only)")
+        ax.plot(x, rows["fixed_ci_high"], color=colour, ls=":", lw=1)
+    ax.axhline(0, color="0.4", ls="--", lw=1)
+    if percent:
+        percent_axis(ax)
+    ax.set_xlabel("assignment date")
+    ax.set_ylabel(f"difference in {label}")
+    ax.set_title(f"Cumulative difference in {label}")
+    ax.legend()
     ax.figure.autofmt_xdate()
     return ax
 
