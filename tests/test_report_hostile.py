@@ -42,9 +42,6 @@ HOSTILE = {
     "long": MARKER + "L" * 10_000,
 }
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-NOTEBOOK_03_XFAIL = pytest.mark.xfail(
-    strict=True, reason="notebook 03 verdict uses Markdown; fixed when 03 switches to display.show_bullets"
-)
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser", shutil.which("chromium") or "")
                  if p and os.path.exists(p)), None)
 
@@ -108,8 +105,7 @@ def test_hostile_every_report_builds(hostile_reports):
     assert hostile_reports.exports_dir is not None and (hostile_reports.exports_dir / "README.txt").exists()
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NOTEBOOK_03_XFAIL) if n.startswith("03_") else n
-                                  for n in NOTEBOOKS])
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_hostile_no_live_markup_from_data(hostile_reports, name):
     page = (hostile_reports.output_dir / f"{name}.html").read_text(encoding="utf-8")
     assert live_markup(page, marker=MARKER) == []
@@ -127,8 +123,7 @@ def test_hostile_index_is_inert(hostile_reports):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
-@pytest.mark.parametrize("name", [pytest.param(n, marks=NOTEBOOK_03_XFAIL) if n.startswith("03_") else n
-                                  for n in NOTEBOOKS])
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_hostile_browser_dom_is_not_pwned(hostile_reports, name):
     page = hostile_reports.output_dir / f"{name}.html"
     with tempfile.TemporaryDirectory() as profile:
