@@ -67,6 +67,7 @@ lab: venv data
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=.
 
 bench: venv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 clean:

@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 
 from . import io
-from .io import DataValidationError, _closest, _clean_ids, _describe, _read_table
+from .io import DataValidationError, clean_ids, closest_column, describe_source, read_table
 
 __all__ = ["load_source", "cleaning_log", "parse_condition", "parse_expression", "Condition"]
 
@@ -368,7 +368,7 @@ def _matches(frame: pd.DataFrame, condition: Condition, what: str) -> np.ndarray
 
 def _check_columns(available: Sequence[str], columns: Sequence[str], what: str) -> None:
     problems = [
-        f"{what} names column {name!r}, which is not in the input{_closest(name, available)}; "
+        f"{what} names column {name!r}, which is not in the input{closest_column(name, available)}; "
         "rules use the input's own column names (before column_map) and the derived 'event' / 'revenue'"
         for name in dict.fromkeys(columns)
         if name not in available
@@ -513,7 +513,7 @@ def load_source(
     if event is not None and not isinstance(event, str):
         raise ValueError(f"event: expected one event name (a string) for every row, got {event!r}")
 
-    frame = _read_table(source, "events")
+    frame = read_table(source, "events")
     rows_read = len(frame)
     event_column = _canonical_event_column(frame, column_map)
     if event is not None and event_column is not None:
@@ -567,14 +567,14 @@ def load_source(
         if before and frame.empty:
             raise DataValidationError(
                 [f"filter step {len(log)} ({rule}) removed every remaining row ({before:,}); check its condition"],
-                f"events ({_describe(source)})",
+                f"events ({describe_source(source)})",
             )
     for column in id_columns or []:
-        frame[column] = _clean_ids(frame[column])
+        frame[column] = clean_ids(frame[column])
 
     events = io.load_events(frame, column_map=column_map, **loader_options)
     report = dict(events.attrs["load_report"])
-    report["source"] = _describe(source)
+    report["source"] = describe_source(source)
     report["rows_read"] = rows_read
     report["warnings"] = [
         f"{row['rule']}: {row['rows_removed']:,} row(s) removed" for row in log if row["rows_removed"]
