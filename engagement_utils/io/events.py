@@ -108,8 +108,10 @@ def _wanted_columns(column_map: Mapping[str, str], columns: Sequence[str] | None
 
 
 def _load_events(source, *, column_map, start, end, timestamp_format, drop_duplicates, columns, encoding, delimiter):
+    ids = [old for old, new in column_map.items() if new in ("user_id", "session_id")] + \
+        [c for c in ("user_id", "session_id") if c not in column_map.values()]
     frame = read_table(source, "events", columns=_wanted_columns(column_map, columns), encoding=encoding,
-                       delimiter=delimiter, text_as_codes=True)
+                       delimiter=delimiter, text_as_codes=True, high_cardinality=ids)
     # Columns the reader dictionary-encoded (a file's text columns): their categories get
     # the same cleaning and order a text column gets.
     encoded = set() if isinstance(source, pd.DataFrame) else {

@@ -39,6 +39,7 @@ def read_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     text_as_codes: bool = False,
+    high_cardinality: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read ``source`` (path or DataFrame) without modifying it.
 
@@ -57,6 +58,9 @@ def read_table(
         holds no comma but ``;``, a tab or ``|`` (a European spreadsheet export).
     text_as_codes : bool, default False
         Return text columns as categoricals built from Arrow dictionaries.
+    high_cardinality : list of str, optional
+        Text columns with many distinct values (ids): read as plain text and encoded once
+        over the whole column, since unifying a dictionary per page costs more.
 
     Raises
     ------
@@ -82,10 +86,10 @@ def read_table(
     name = path.name.lower()
     try:
         if name.endswith(PARQUET_SUFFIXES):
-            return _read_parquet(path, columns, text_as_codes)
+            return _read_parquet(path, columns, text_as_codes, set(high_cardinality))
         if name.endswith(TSV_SUFFIXES + CSV_SUFFIXES):
             sep = delimiter or ("\t" if name.endswith(TSV_SUFFIXES) else sniff_delimiter(path, encoding))
-            return _read_csv(path, columns, encoding, sep, text_as_codes)
+            return _read_csv(path, columns, encoding, sep, text_as_codes, set(high_cardinality))
     except DataValidationError:
         raise
     except UnicodeDecodeError as exc:
@@ -97,21 +101,31 @@ def read_table(
     )
 
 
-def _read_parquet(path: Path, columns, text_as_codes: bool) -> pd.DataFrame:
+def _read_parquet(path: Path, columns, text_as_codes: bool, high_cardinality: set) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(path)
     names = schema.names if columns is None else [c for c in schema.names if c in set(columns)]
     text = [f.name for f in schema if f.name in names and (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))]
-    table = pq.read_table(path, columns=names, read_dictionary=text if text_as_codes else None)
-    return table.to_pandas()
+    table = pq.read_table(path, columns=names, read_dictionary=[c for c in text if c not in high_cardinality]
+                          if text_as_codes else None)
+    return arrow_to_pandas(table, high_cardinality) if text_as_codes else table.to_pandas()
 
 
-def _read_csv(path: Path, columns, encoding: str | None, sep: str, text_as_codes: bool) -> pd.DataFrame:
+def _read_csv(path: Path, columns, encoding: str | None, sep: str, text_as_codes: bool, high_cardinality: set) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
+
+    header = _header(path, encoding, sep)
+    include = None if columns is None or header is None else [c for c in header if c in set(columns)]
+
+    def with_pandas() -> pd.DataFrame:
+        # Arrow types each column from its first block and is strict about UTF-8, ragged rows
+        # and compression; pandas reads what it can and explains what it cannot.
+        usecols = None if columns is None else (lambda c: c in set(columns))
+        return pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding, usecols=usecols)
 
     try:
         table = pacsv.read_csv(
@@ -119,19 +133,77 @@ def _read_csv(path: Path, columns, encoding: str | None, sep: str, text_as_codes
             read_options=pacsv.ReadOptions(encoding=encoding or "utf8"),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
-                include_columns=columns, null_values=_NA_VALUES, strings_can_be_null=True,
+                include_columns=include, null_values=_NA_VALUES, strings_can_be_null=True,
                 quoted_strings_can_be_null=True, auto_dict_encode=text_as_codes, auto_dict_max_cardinality=2**31 - 1),
         )
     except (pa.ArrowException, ValueError, OSError, UnicodeDecodeError):
-        # Arrow types each column from its first block and is strict about UTF-8, ragged rows
-        # and compression; pandas reads what it can and explains what it cannot.
-        usecols = None if columns is None else (lambda c: c in set(columns))
-        return pd.read_csv(path, sep=sep, low_memory=False, encoding=encoding, usecols=usecols)
+        return with_pandas()
+    if any(pa.types.is_binary(f.type) or (pa.types.is_dictionary(f.type) and pa.types.is_binary(f.type.value_type))
+           for f in table.schema):
+        return with_pandas()  # bytes that are not valid in the encoding: pandas raises, read_table explains
     for i, field in enumerate(table.schema):
         # Dates and times stay text, as pandas leaves them: the loaders parse them.
         if pa.types.is_date(field.type) or pa.types.is_time(field.type):
             table = table.set_column(i, field.name, pc.cast(table.column(i), pa.string()))
-    return table.to_pandas()
+    return arrow_to_pandas(table, high_cardinality) if text_as_codes else table.to_pandas()
+
+
+def arrow_to_pandas(table, high_cardinality: set = frozenset()) -> pd.DataFrame:
+    """An Arrow table as pandas, dictionary columns as categoricals over their sorted values.
+
+    Arrow's own conversion unifies per-chunk dictionaries through pandas objects (10M
+    rows, 1M ids: ~5 s); here the dictionaries are unified and sorted in Arrow and the
+    rows keep integer codes.
+    """
+    import pyarrow as pa
+
+    import pyarrow.compute as pc
+
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if name in high_cardinality and pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)  # per-chunk dictionaries (CSV): cheaper to re-encode
+        if name in high_cardinality and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = pc.dictionary_encode(column)  # one dictionary shared by every chunk
+        columns[name] = _categorical(column) if pa.types.is_dictionary(column.type) else column.to_pandas()
+    return pd.DataFrame(columns, copy=False)
+
+
+def _categorical(column) -> pd.Series:
+    """A dictionary-encoded ChunkedArray as a pandas categorical with sorted categories (nulls: code -1)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.num_chunks == 0:
+        column = pa.chunked_array([pa.array([], type=column.type)])
+    def address(chunk):
+        return tuple(b.address if b is not None else 0 for b in chunk.dictionary.buffers())
+
+    shared = len({address(chunk) for chunk in column.chunks}) == 1
+    unified = column if shared else column.unify_dictionaries()
+    dictionary = unified.chunk(0).dictionary
+    codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in unified.chunks])
+    sorter = pc.array_sort_indices(dictionary).to_numpy()
+    if not np.array_equal(sorter, np.arange(len(sorter))):
+        position = np.empty(len(sorter) + 1, dtype=codes.dtype if codes.dtype.itemsize >= 4 else np.int32)
+        position[sorter] = np.arange(len(sorter))
+        position[-1] = -1  # code -1 (missing) stays -1
+        codes = position[codes]
+        dictionary = dictionary.take(pa.array(sorter))
+    categories = pd.Index(dictionary.to_pandas())
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories))
+
+
+def _header(path: Path, encoding: str | None, sep: str) -> list[str] | None:
+    """The column names on the first line (None when unreadable)."""
+    opener = gzip.open if str(path).lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as handle:
+            line = handle.readline(_SNIFF_BYTES).decode(encoding or "utf-8-sig")
+        return next(csv.reader([line], delimiter=sep))
+    except (OSError, UnicodeDecodeError, StopIteration, csv.Error, LookupError):
+        return None
 
 
 def sniff_delimiter(path: Path, encoding: str | None = None) -> str:

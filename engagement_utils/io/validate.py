@@ -257,6 +257,12 @@ def clean_ids(ids: pd.Series, strip_categories: bool = False) -> pd.Series:
 
 def _recode(codes: np.ndarray, values: pd.Series, like: pd.Series) -> pd.Series:
     """Rows' codes into ``values`` (one per old code) re-expressed over the sorted distinct values."""
+    if len(values) and values.is_monotonic_increasing and values.is_unique and values.notna().all():
+        # Already sorted and distinct (the reader sorts Arrow dictionaries): only the codes' type is checked.
+        result = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(values)))
+        if not _all_categories_used(result):
+            result = result.remove_unused_categories()
+        return pd.Series(result, index=like.index, name=like.name)
     clean = pd.Categorical(values)
     mapped = clean.codes[codes] if len(clean.codes) else np.full(len(codes), -1, dtype=np.int8)
     mapped = np.where(codes >= 0, mapped, -1)
