@@ -35,6 +35,9 @@ from typing import Callable
 
 import pandas as pd
 
+from .read import arrow_to_pandas
+from .validate import categorical_dtype
+
 __all__ = ["CACHE_ENV", "cache_dir", "cached_frame", "clear_cache"]
 
 CACHE_ENV = "ENGAGEMENT_CACHE_DIR"
@@ -190,7 +193,7 @@ def _read(file: Path) -> pd.DataFrame | None:
         meta = json.loads(table.schema.metadata[_META])
         if meta.get("format") != _FORMAT or table.num_rows != meta["rows"]:
             return None
-        frame = table.to_pandas()
+        frame = arrow_to_pandas(table, sort_dictionaries=False)  # Arrow's own conversion: ~3 s at 10M
         if [str(c) for c in frame.columns] != meta["columns"]:
             return None
         for col, dtype in meta["categories"].items():
@@ -199,8 +202,7 @@ def _read(file: Path) -> pd.DataFrame | None:
                 return None
             if str(values.cat.categories.dtype) != dtype:
                 categories = values.cat.categories.astype(dtype)
-                frame[col] = pd.Categorical.from_codes(values.cat.codes.to_numpy(), categories=categories,
-                                                       ordered=values.cat.ordered)
+                frame[col] = pd.Categorical.from_codes(values.cat.codes.to_numpy(), dtype=categorical_dtype(categories))
         frame.attrs.update(meta["attrs"])
         return frame
     except Exception:  # any damage: rebuild from the input

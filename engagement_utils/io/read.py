@@ -19,6 +19,7 @@ from typing import Sequence
 import pandas as pd
 
 from .report import DataValidationError
+from .validate import categorical_dtype
 
 __all__ = ["read_table", "sniff_delimiter", "PARQUET_SUFFIXES", "CSV_SUFFIXES", "TSV_SUFFIXES"]
 
@@ -148,7 +149,7 @@ def _read_csv(path: Path, columns, encoding: str | None, sep: str, text_as_codes
     return arrow_to_pandas(table, high_cardinality) if text_as_codes else table.to_pandas()
 
 
-def arrow_to_pandas(table, high_cardinality: set = frozenset()) -> pd.DataFrame:
+def arrow_to_pandas(table, high_cardinality: set = frozenset(), sort_dictionaries: bool = True) -> pd.DataFrame:
     """An Arrow table as pandas, dictionary columns as categoricals over their sorted values.
 
     Arrow's own conversion unifies per-chunk dictionaries through pandas objects (10M
@@ -165,11 +166,12 @@ def arrow_to_pandas(table, high_cardinality: set = frozenset()) -> pd.DataFrame:
             column = column.cast(column.type.value_type)  # per-chunk dictionaries (CSV): cheaper to re-encode
         if name in high_cardinality and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             column = pc.dictionary_encode(column)  # one dictionary shared by every chunk
-        columns[name] = _categorical(column) if pa.types.is_dictionary(column.type) else column.to_pandas()
-    return pd.DataFrame(columns, copy=False)
+        columns[name] = _categorical(column, sort_dictionaries) if pa.types.is_dictionary(column.type) else column.to_pandas()
+    frame = pd.concat(columns, axis=1) if columns else pd.DataFrame()
+    return frame
 
 
-def _categorical(column) -> pd.Series:
+def _categorical(column, sort: bool = True) -> pd.Series:
     """A dictionary-encoded ChunkedArray as a pandas categorical with sorted categories (nulls: code -1)."""
     import numpy as np
     import pyarrow as pa
@@ -183,16 +185,17 @@ def _categorical(column) -> pd.Series:
     shared = len({address(chunk) for chunk in column.chunks}) == 1
     unified = column if shared else column.unify_dictionaries()
     dictionary = unified.chunk(0).dictionary
-    codes = np.concatenate([pc.fill_null(chunk.indices, -1).to_numpy() for chunk in unified.chunks])
-    sorter = pc.array_sort_indices(dictionary).to_numpy()
+    codes = [(pc.fill_null(chunk.indices, -1) if chunk.null_count else chunk.indices).to_numpy() for chunk in unified.chunks]
+    codes = codes[0] if len(codes) == 1 else np.concatenate(codes)
+    sorter = pc.array_sort_indices(dictionary).to_numpy() if sort else np.arange(len(dictionary))
     if not np.array_equal(sorter, np.arange(len(sorter))):
         position = np.empty(len(sorter) + 1, dtype=codes.dtype if codes.dtype.itemsize >= 4 else np.int32)
         position[sorter] = np.arange(len(sorter))
         position[-1] = -1  # code -1 (missing) stays -1
         codes = position[codes]
         dictionary = dictionary.take(pa.array(sorter))
-    categories = pd.Index(dictionary.to_pandas())
-    return pd.Series(pd.Categorical.from_codes(codes, categories=categories))
+    # An Arrow dictionary holds distinct values: no need for pandas to hash them again.
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=categorical_dtype(pd.Index(dictionary.to_pandas()))))
 
 
 def _header(path: Path, encoding: str | None, sep: str) -> list[str] | None:
