@@ -28,7 +28,8 @@ def _scan(path: Path, columns: list[str]) -> pl.LazyFrame:
     if path.suffix == ".parquet":
         frame = pl.scan_parquet(path)
     else:
-        frame = pl.scan_csv(path, try_parse_dates=True)
+        # Revenue is empty on most rows: without the override Polars may infer it as text.
+        frame = pl.scan_csv(path, try_parse_dates=True, schema_overrides={"revenue": pl.Float64})
     frame = frame.select(columns)
     if "timestamp" in columns:
         frame = frame.with_columns(pl.col("timestamp").dt.convert_time_zone("UTC"))
