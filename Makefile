@@ -70,6 +70,7 @@ lab: venv data
 	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS)
 
 bench: venv
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 clean:

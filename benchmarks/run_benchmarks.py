@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import platform
 import statistics
 import sys
@@ -44,6 +45,7 @@ from typing import Callable
 import duckdb
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from engagement_utils import demo, io
 from engagement_utils.experiments import analyze_experiment, experiment_users
@@ -52,6 +54,9 @@ from engagement_utils.metrics import active_users
 from engagement_utils.personas import segment_users, user_features
 from engagement_utils.retention import retention_matrix
 from engagement_utils.sessions import sessionize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DAYS = 180
@@ -83,7 +88,7 @@ def cached_log(n_events: int, days: int, cache: Path) -> dict[str, Path]:
         return paths
     log(f"  generating {n_users:,} users over {days} days (cached in {folder}) ...")
     started = time.perf_counter()
-    data = demo.generate_demo_data(n_users=n_users, days=days, seed=SEED, persona_mix=demo.LIGHT_MIX)
+    data = demo.generate_demo_data(n_users=n_users, days=days, random_state=SEED, persona_mix=demo.LIGHT_MIX)
     folder.mkdir(parents=True, exist_ok=True)
     data["events"].to_parquet(paths["parquet"], index=False)
     data["events"].to_csv(paths["csv"], index=False)
@@ -120,25 +125,6 @@ def pandas_retention(events: pd.DataFrame, period: str, kind: str) -> pd.DataFra
     return at_least.stack().rename("retained").rename_axis(["cohort", "k"]).reset_index()
 
 
-def duckdb_retention(con, events: pd.DataFrame, period: str, kind: str) -> pd.DataFrame:
-    con.register("ev", events)
-    activity = f"""
-        WITH act AS (SELECT DISTINCT user_id, date_trunc('{period}', timestamp) AS p FROM ev),
-             coh AS (SELECT user_id, min(p) AS cohort, max(p) AS last FROM act GROUP BY user_id)"""
-    if kind == "n_period":
-        sql = activity + f"""
-        SELECT cohort, date_diff('{period}', cohort, p) AS k, count(*) AS retained
-        FROM act JOIN coh USING (user_id) GROUP BY ALL"""
-    else:
-        sql = activity + f"""
-        SELECT cohort, k.k AS k, count(*) AS retained
-        FROM coh JOIN range(0, 100000) AS k(k) ON k.k <= date_diff('{period}', cohort, last) GROUP BY ALL"""
-    out = con.execute(sql).df()
-    con.unregister("ev")
-    out["cohort"] = pd.to_datetime(out["cohort"]).dt.tz_localize(None) if getattr(out["cohort"].dt, "tz", None) else out["cohort"]
-    return out
-
-
 def check_retention(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
     """Retained users equal in every observed (eligible) cell; cohort sizes equal."""
     cells = project.loc[project["eligible"] > 0, ["cohort", "period", "retained", "cohort_size"]]
@@ -164,22 +150,6 @@ def pandas_active_users(events: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out).fillna(0).rename_axis("date").reset_index()
 
 
-def duckdb_active_users(con, events: pd.DataFrame) -> pd.DataFrame:
-    con.register("ev", events)
-    out = con.execute("""
-        WITH act AS (SELECT DISTINCT user_id, CAST(date_trunc('day', timestamp) AS DATE) AS d FROM ev),
-             days AS (SELECT DISTINCT d FROM act)
-        SELECT days.d AS date,
-               count(DISTINCT act.user_id) FILTER (WHERE act.d = days.d) AS dau,
-               count(DISTINCT act.user_id) FILTER (WHERE act.d > days.d - 7) AS wau,
-               count(DISTINCT act.user_id) AS mau
-        FROM days JOIN act ON act.d BETWEEN days.d - 29 AND days.d
-        GROUP BY days.d ORDER BY days.d""").df()
-    con.unregister("ev")
-    out["date"] = pd.to_datetime(out["date"])
-    return out
-
-
 def check_active_users(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
     """Equal DAU / WAU / MAU on every day both report a value (the package censors the first 6 / 29 days)."""
     base = baseline.set_index(pd.to_datetime(baseline["date"]).astype("datetime64[ns]"))
@@ -201,23 +171,6 @@ def pandas_sessions(events: pd.DataFrame) -> pd.DataFrame:
     session = (gap.isna() | (gap > SESSION_TIMEOUT)).cumsum()
     return df.groupby(session.to_numpy()).agg(user_id=("user_id", "first"), start=("timestamp", "min"),
                                                end=("timestamp", "max"), n_events=("timestamp", "size"))
-
-
-def duckdb_sessions(con, events: pd.DataFrame) -> pd.DataFrame:
-    con.register("ev", events)
-    out = con.execute(f"""
-        WITH flagged AS (
-            SELECT user_id, timestamp,
-                   CASE WHEN lag(timestamp) OVER w IS NULL
-                          OR timestamp - lag(timestamp) OVER w > INTERVAL {int(SESSION_TIMEOUT.total_seconds())} SECOND
-                        THEN 1 ELSE 0 END AS new_session
-            FROM ev WINDOW w AS (PARTITION BY user_id ORDER BY timestamp)),
-        numbered AS (SELECT *, sum(new_session) OVER (PARTITION BY user_id ORDER BY timestamp
-                                                      ROWS UNBOUNDED PRECEDING) AS s FROM flagged)
-        SELECT user_id, s, min(timestamp) AS start, max(timestamp) AS "end", count(*) AS n_events
-        FROM numbered GROUP BY user_id, s""").df()
-    con.unregister("ev")
-    return out
 
 
 def check_sessions(project, baseline: pd.DataFrame) -> bool:
@@ -255,31 +208,6 @@ def pandas_funnel(events: pd.DataFrame) -> pd.DataFrame:
                          "median_time_s": [t.median() for t in times]})
 
 
-def duckdb_funnel(con, events: pd.DataFrame) -> pd.DataFrame:
-    con.register("ev", _with_position(events))
-    s = FUNNEL_STEPS
-    window_s = int(FUNNEL_WINDOW.total_seconds())
-    out = con.execute(f"""
-        WITH s1 AS (SELECT user_id, arg_min(pos, pos) AS p1, arg_min(timestamp, pos) AS t1
-                    FROM ev WHERE event = '{s[0]}' GROUP BY user_id),
-        s2 AS (SELECT s1.user_id, t1, min(e.pos) AS p, arg_min(e.timestamp, e.pos) AS t FROM s1 JOIN ev e
-               ON e.user_id = s1.user_id AND e.event = '{s[1]}' AND e.pos > s1.p1
-                  AND e.timestamp <= t1 + INTERVAL {window_s} SECOND GROUP BY s1.user_id, t1),
-        s3 AS (SELECT s2.user_id, t1, min(e.pos) AS p, arg_min(e.timestamp, e.pos) AS t FROM s2 JOIN ev e
-               ON e.user_id = s2.user_id AND e.event = '{s[2]}' AND e.pos > s2.p
-                  AND e.timestamp <= t1 + INTERVAL {window_s} SECOND GROUP BY s2.user_id, t1),
-        s4 AS (SELECT s3.user_id, t1, min(e.pos) AS p, arg_min(e.timestamp, e.pos) AS t FROM s3 JOIN ev e
-               ON e.user_id = s3.user_id AND e.event = '{s[3]}' AND e.pos > s3.p
-                  AND e.timestamp <= t1 + INTERVAL {window_s} SECOND GROUP BY s3.user_id, t1)
-        SELECT 1 AS step, count(*) AS users, 0.0 AS median_time_s FROM s1
-        UNION ALL SELECT 2, count(*), median(epoch(t) - epoch(t1)) FROM s2
-        UNION ALL SELECT 3, count(*), median(epoch(t) - epoch(t1)) FROM s3
-        UNION ALL SELECT 4, count(*), median(epoch(t) - epoch(t1)) FROM s4
-        ORDER BY step""").df()
-    con.unregister("ev")
-    return out
-
-
 def check_funnel(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
     return bool(np.array_equal(project["users"].to_numpy(), baseline["users"].to_numpy(np.int64))
                 and np.allclose(project["median_time_s"].to_numpy(float), baseline["median_time_s"].to_numpy(float),
@@ -291,20 +219,20 @@ def check_funnel(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
 
 # Loading baselines drop exact duplicate rows, as load_events does (the generator's
 # millisecond timestamps produce a few).
-def pandas_read_parquet(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path).drop_duplicates()
+def pandas_read(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """The pandas recipe's loading: read, parse the timestamps, drop exact duplicates."""
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path, columns=columns).drop_duplicates()
+    return pd.read_csv(path, usecols=columns, parse_dates=["timestamp"]).drop_duplicates()
 
 
-def duckdb_read_parquet(con, path: Path) -> pd.DataFrame:
-    return con.execute("SELECT DISTINCT * FROM read_parquet(?)", [str(path)]).df()
+def polars_read(path: Path) -> pd.DataFrame:
+    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, try_parse_dates=True)
+    return frame.unique(maintain_order=True).to_pandas()
 
 
-def pandas_read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, parse_dates=["timestamp"]).drop_duplicates()
-
-
-def duckdb_read_csv(con, path: Path) -> pd.DataFrame:
-    return con.execute("SELECT DISTINCT * FROM read_csv(?)", [str(path)]).df()
+def duckdb_read(con, path: Path) -> pd.DataFrame:
+    return con.execute(f"SELECT DISTINCT * FROM {peers._source(path)}").df()
 
 
 def check_loaded(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
@@ -315,26 +243,60 @@ def check_loaded(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
                 and _microseconds(project["timestamp"]).sum() == _microseconds(baseline["timestamp"]).sum())
 
 
+# --------------------------------------------------------------------------- experiment, user features
+
+
+def package_experiment(events: pd.DataFrame, assignments: pd.DataFrame) -> pd.DataFrame:
+    users = experiment_users(assignments, events, EXPERIMENT, metrics=["conversion", "activity"])
+    analyze_experiment(users, primary=("converted_14d",), secondary=("events_14d",), n_draws=10_000)
+    return users
+
+
+def check_experiment(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
+    """Per variant: users, users observed for the whole 14 days, converted among them, their events."""
+    per_variant = project.groupby("variant").agg(
+        users=("user_id", "size"), eligible=("converted_14d", "count"),
+        converted=("converted_14d", "sum"), events=("events_14d", "sum")).sort_index()
+    base = baseline.set_index("variant").sort_index()[["users", "eligible", "converted", "events"]].astype(float)
+    return bool(np.array_equal(per_variant.to_numpy(float), base.to_numpy(float)))
+
+
+FEATURE_COLUMNS = ["recency_days", "tenure_days", "active_days", "events", "sessions", "revenue", "converted"]
+
+
+def check_user_features(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
+    """The per-user columns the peers compute, user by user (revenue to 1e-6)."""
+    mine = project.set_index(project.index.astype(str)).sort_index()
+    base = baseline.set_index(baseline.index.astype(str)).sort_index()
+    if not mine.index.equals(base.index):
+        return False
+    exact = [c for c in FEATURE_COLUMNS if c != "revenue"]
+    return bool(np.array_equal(mine[exact].to_numpy(float), base[exact].to_numpy(float))
+                and np.allclose(mine["revenue"].to_numpy(float), base["revenue"].to_numpy(float), atol=1e-6))
+
+
 # --------------------------------------------------------------------------- the run
 
 
 @dataclass
-class Op:
+class Analysis:
+    """One analysis: the package call on a loaded frame, the columns it needs, peers on the files."""
+
     name: str
-    run: Callable[[], object]
-    baselines: dict[str, Callable[[], object]] = field(default_factory=dict)
+    package: Callable[[pd.DataFrame, dict], object]
+    columns: list[str] | None = field(default_factory=list)  # optional columns loaded for it (None: all)
     check: Callable[[object, object], bool] | None = None
-    setup: Callable[[], None] | None = None  # untimed preparation (e.g. the features segment_users clusters)
+    peers: dict[str, Callable[[Path], object]] = field(default_factory=dict)  # peer name -> f(path)
+    pandas: Callable[[pd.DataFrame], object] | None = None  # the pandas recipe on pandas_read's frame
 
 
 @dataclass
 class Result:
     name: str
-    seconds: float
-    peak_mb: float
-    runs: list[float]
-    baseline_seconds: dict[str, float] = field(default_factory=dict)
-    baseline_ok: dict[str, bool] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # mode -> median seconds
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)
+    equal: dict[str, bool] = field(default_factory=dict)
 
 
 def timed(fn: Callable[[], object], repeat: int) -> tuple[list[float], object]:
@@ -363,93 +325,131 @@ def peak_memory_mb(fn: Callable[[], object]) -> float:
     return (peak - before) / 2**20
 
 
-def operations(paths: dict[str, Path], events: pd.DataFrame, assignments: pd.DataFrame, con, state: dict) -> list[Op]:
-    def experiment():
-        users = experiment_users(assignments, events, EXPERIMENT)
-        return analyze_experiment(users, n_draws=10_000)
-
-    def ensure_features():
-        if "features" not in state:
-            state["features"] = user_features(events)
-
-    ops = [
-        Op("load_parquet", lambda: io.load_events(paths["parquet"]),
-           {"pandas": lambda: pandas_read_parquet(paths["parquet"]), "duckdb": lambda: duckdb_read_parquet(con, paths["parquet"])},
-           check_loaded),
-        Op("load_csv", lambda: io.load_events(paths["csv"]),
-           {"pandas": lambda: pandas_read_csv(paths["csv"]), "duckdb": lambda: duckdb_read_csv(con, paths["csv"])},
-           check_loaded),
+def analyses(paths: dict[str, Path], con) -> list[Analysis]:
+    steps = FUNNEL_STEPS
+    return [
+        Analysis("retention_day", lambda ev, c: retention_matrix(ev, "day", "n_period"), [], check_retention,
+                 {"polars": peers.polars_retention, "duckdb": lambda p: peers.duckdb_retention(con, p)},
+                 lambda ev: pandas_retention(ev, "day", "n_period")),
+        Analysis("active_users", lambda ev, c: active_users(ev), [], check_active_users,
+                 {"polars": peers.polars_active_users, "duckdb": lambda p: peers.duckdb_active_users(con, p)},
+                 pandas_active_users),
+        Analysis("funnel_4_steps", lambda ev, c: funnel(ev, steps, FUNNEL_WINDOW), [], check_funnel,
+                 {"polars": lambda p: peers.polars_funnel(p, steps), "duckdb": lambda p: peers.duckdb_funnel(con, p, steps)},
+                 lambda ev: pandas_funnel(ev.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True))),
+        Analysis("sessionize", lambda ev, c: sessionize(ev), ["screen", "platform", "revenue"], check_sessions,
+                 {"polars": peers.polars_sessions, "duckdb": lambda p: peers.duckdb_sessions(con, p)},
+                 pandas_sessions),
+        Analysis("experiment", lambda ev, c: package_experiment(ev, c["assignments"]()), ["revenue"], check_experiment,
+                 {"polars": lambda p: peers.polars_experiment(p, paths["assignments"], EXPERIMENT),
+                  "duckdb": lambda p: peers.duckdb_experiment(con, p, paths["assignments"], EXPERIMENT)}),
+        Analysis("user_features", lambda ev, c: user_features(ev), None, check_user_features,
+                 {"polars": peers.polars_user_features, "duckdb": lambda p: peers.duckdb_user_features(con, p)}),
     ]
-    for period in ("day", "week"):
-        for kind in ("n_period", "unbounded"):
-            name = f"retention_{period}" + ("" if kind == "n_period" else "_unbounded")
-            ops.append(Op(name, lambda p=period, k=kind: retention_matrix(events, p, k),
-                          {"pandas": lambda p=period, k=kind: pandas_retention(events, p, k),
-                           "duckdb": lambda p=period, k=kind: duckdb_retention(con, events, p, k)},
-                          check_retention))
-    ops += [
-        Op("sessionize", lambda: sessionize(events),
-           {"pandas": lambda: pandas_sessions(events), "duckdb": lambda: duckdb_sessions(con, events)}, check_sessions),
-        Op("active_users", lambda: active_users(events),
-           {"pandas": lambda: pandas_active_users(events), "duckdb": lambda: duckdb_active_users(con, events)},
-           check_active_users),
-        Op("funnel_4_steps", lambda: funnel(events, FUNNEL_STEPS, FUNNEL_WINDOW),
-           {"pandas": lambda: pandas_funnel(events), "duckdb": lambda: duckdb_funnel(con, events)}, check_funnel),
-        Op("experiment", experiment),
-        Op("user_features", lambda: state.__setitem__("features", user_features(events)) or state["features"]),
-        Op("segment_users", lambda: segment_users(state["features"], k="auto"), setup=ensure_features),
-    ]
-    return ops
 
 
-def bench_size(n_events: int, repeat: int, only: set[str] | None, cache: Path) -> tuple[dict, list[Result]]:
+def bench_size(n_events: int, repeat: int, only: set[str] | None, cache: Path, formats: list[str],
+               with_pandas: bool) -> tuple[dict, list[Result]]:
     paths = cached_log(n_events, DAYS, cache)
-    events = io.load_events(paths["parquet"])
-    assignments = io.load_assignments(paths["assignments"])
+    os.environ[io.CACHE_ENV] = str(cache / "prepared")
+    io.clear_cache()
+    events = io.load_events(paths["parquet"], cache=False)
     frame_mb = events.memory_usage(deep=True).sum() / 2**20
     info = {"events": len(events), "users": int(events["user_id"].nunique()), "days": DAYS, "frame_mb": round(frame_mb, 1)}
     log(f"\n== {info['events']:,} events, {info['users']:,} users, {DAYS} days; event frame {frame_mb:,.0f} MiB in memory ==")
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    state: dict = {}
+    con = peers.connect()
+    context = {"assignments": lambda: io.load_assignments(paths["assignments"])}
+    warm_context = {"assignments": (lambda a: (lambda: a))(io.load_assignments(paths["assignments"]))}
     results = []
-    for op in operations(paths, events, assignments, con, state):
-        if only and op.name not in only:
+
+    def run(result: Result, mode: str, fn: Callable[[], object], peak: bool = False):
+        runs, value = timed(fn, repeat)
+        result.runs[mode], result.seconds[mode] = runs, statistics.median(runs)
+        if peak:
+            result.peak_mb[mode] = peak_memory_mb(fn)
+        log(f"    {result.name:<15} {mode:<16} {result.seconds[mode]:7.2f} s" +
+            (f"  peak {result.peak_mb[mode]:,.0f} MiB" if peak else ""))
+        return value
+
+    # Loading alone: the package cold (no cache), the cached reload, and the peers' read + distinct.
+    for fmt in formats:
+        if only and f"load_{fmt}" not in only:
             continue
-        if op.setup is not None:
-            op.setup()
-        log(f"  {op.name}: package x{repeat} ...")
-        runs, value = timed(op.run, repeat)
-        result = Result(op.name, statistics.median(runs), peak_memory_mb(op.run), runs)
-        for base_name, base_fn in op.baselines.items():
-            log(f"  {op.name}: {base_name} baseline x{repeat} ...")
-            base_runs, base_value = timed(base_fn, repeat)
-            result.baseline_seconds[base_name] = statistics.median(base_runs)
-            result.baseline_ok[base_name] = bool(op.check(value, base_value))
-            del base_value
-        del value
-        log(f"  {op.name}: {result.seconds:.2f} s, peak {result.peak_mb:,.0f} MiB"
-            + "".join(f", {b} {s:.2f} s ({'equal' if result.baseline_ok[b] else 'MISMATCH'})"
-                      for b, s in result.baseline_seconds.items()))
+        result = Result(f"load_{fmt}")
+        mine = run(result, "package", lambda: io.load_events(paths[fmt], cache=False), peak=True)
+        if fmt == "parquet":
+            io.load_events(paths[fmt])  # writes the cache entry
+            run(result, "cached", lambda: io.load_events(paths[fmt]), peak=True)
+        for name, fn in (("polars", lambda: polars_read(paths[fmt])), ("duckdb", lambda: duckdb_read(con, paths[fmt])),
+                         *((("pandas", lambda: pandas_read(paths[fmt])),) if with_pandas else ())):
+            result.equal[name] = check_loaded(mine, run(result, name, fn))
+        results.append(result)
+        del mine
+
+    for analysis in analyses(paths, con):
+        if only and analysis.name not in only:
+            continue
+        result = Result(analysis.name)
+        mine = run(result, "warm", lambda: analysis.package(events, warm_context), peak=True)
+        cols = analysis.columns
+        for fmt in formats:
+            run(result, f"package_{fmt}", lambda: analysis.package(io.load_events(paths[fmt], columns=cols, cache=False), context),
+                peak=fmt == "parquet")
+        io.load_events(paths["parquet"], columns=cols)  # the first notebook of a run writes the cache entry
+        run(result, "package_cached", lambda: analysis.package(io.load_events(paths["parquet"], columns=cols), context), peak=True)
+        for peer, fn in analysis.peers.items():
+            for fmt in formats:
+                value = run(result, f"{peer}_{fmt}", lambda: fn(paths[fmt]))
+                result.equal[f"{peer}_{fmt}"] = bool(analysis.check(mine, value))
+                del value
+        if with_pandas and analysis.pandas is not None:
+            # Exact duplicates are judged on every column (as load_events does), then the recipe runs.
+            value = run(result, "pandas_parquet", lambda: analysis.pandas(pandas_read(paths["parquet"])))
+            result.equal["pandas_parquet"] = bool(analysis.check(mine, value))
+        del mine
         results.append(result)
     con.close()
     return info, results
 
 
+def _ratio(result: Result, mode: str, fmt: str) -> str:
+    peers_ = [s for m, s in result.seconds.items() if m.endswith(f"_{fmt}") and m.split("_")[0] in ("polars", "duckdb")]
+    if mode not in result.seconds or not peers_:
+        return "—"
+    return f"{result.seconds[mode] / min(peers_):.2f}"
+
+
 def table(info: dict, results: list[Result]) -> str:
     header = (f"{info['events']:,} events / {info['users']:,} users / {info['days']} days "
-              f"(event frame {info['frame_mb']:,.0f} MiB)")
+              f"(event frame {info['frame_mb']:,.0f} MiB); seconds are medians; ratio = package / faster peer (goal ≤ 1)")
     rows = [header, "",
-            "| operation | package s (median) | peak MiB | peak / frame | pandas s | pandas / package | duckdb s | duckdb / package | baselines equal |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "| analysis | warm | pkg Parquet | pkg cached | Polars PQ | DuckDB PQ | ratio PQ | ratio cached | pkg CSV | Polars CSV | DuckDB CSV | ratio CSV | pandas PQ | peak/frame warm · PQ · cached | peers equal |",
+            "|---|" + "---:|" * 13 + "---|"]
+
+    def sec(r, m):
+        return f"{r.seconds[m]:.2f}" if m in r.seconds else "—"
+
+    def peak(r, m):
+        return f"{r.peak_mb[m] / info['frame_mb']:.2f}" if m in r.peak_mb else "—"
+
     for r in results:
-        cells = [r.name, f"{r.seconds:.2f}", f"{r.peak_mb:,.0f}", f"{r.peak_mb / info['frame_mb']:.2f}"]
-        for base in ("pandas", "duckdb"):
-            if base in r.baseline_seconds:
-                cells += [f"{r.baseline_seconds[base]:.2f}", f"{r.baseline_seconds[base] / r.seconds:.1f}×"]
-            else:
-                cells += ["—", "—"]
-        cells.append(", ".join(f"{b}: {'yes' if ok else 'NO'}" for b, ok in r.baseline_ok.items()) or "—")
+        if r.name.startswith("load_"):
+            fmt = r.name[5:]
+            cells = [r.name, "—", sec(r, "package"), sec(r, "cached"), sec(r, "polars") if fmt == "parquet" else "—",
+                     sec(r, "duckdb") if fmt == "parquet" else "—",
+                     f"{r.seconds['package'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if fmt == "parquet" else "—",
+                     f"{r.seconds['cached'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if "cached" in r.seconds else "—",
+                     sec(r, "package") if fmt == "csv" else "—", sec(r, "polars") if fmt == "csv" else "—",
+                     sec(r, "duckdb") if fmt == "csv" else "—",
+                     f"{r.seconds['package'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if fmt == "csv" else "—",
+                     sec(r, "pandas"), f"— · {peak(r, 'package')} · {peak(r, 'cached')}"]
+        else:
+            cells = [r.name, sec(r, "warm"), sec(r, "package_parquet"), sec(r, "package_cached"), sec(r, "polars_parquet"),
+                     sec(r, "duckdb_parquet"), _ratio(r, "package_parquet", "parquet"), _ratio(r, "package_cached", "parquet"),
+                     sec(r, "package_csv"), sec(r, "polars_csv"), sec(r, "duckdb_csv"), _ratio(r, "package_csv", "csv"),
+                     sec(r, "pandas_parquet"),
+                     f"{peak(r, 'warm')} · {peak(r, 'package_parquet')} · {peak(r, 'package_cached')}"]
+        cells.append(", ".join(f"{m}: {'yes' if ok else 'NO'}" for m, ok in r.equal.items()) or "—")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -458,24 +458,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000, 10_000_000],
                         help="log sizes in events (default: 1000000 10000000)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per operation; the median is reported (default 3)")
-    parser.add_argument("--only", nargs="+", help="operation names to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the median is reported (default 3)")
+    parser.add_argument("--only", nargs="+", help="names to run (load_parquet, load_csv, retention_day, ...; default: all)")
+    parser.add_argument("--formats", nargs="+", default=["parquet", "csv"], choices=["parquet", "csv"])
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas recipes")
     parser.add_argument("--cache", type=Path, default=RESULTS, help=f"folder for generated logs and results (default {RESULTS})")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
-    log(f"machine: {platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}, "
-        f"pandas {pd.__version__}, numpy {np.__version__}, duckdb {duckdb.__version__}")
+    log(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, pandas {pd.__version__}, "
+        f"numpy {np.__version__}, polars {pl.__version__}, duckdb {duckdb.__version__}; load average {os.getloadavg()[0]:.1f}")
     all_ok, tables, dump = True, [], []
     for n_events in args.events:
-        info, results = bench_size(n_events, args.repeat, set(args.only) if args.only else None, args.cache)
+        info, results = bench_size(n_events, args.repeat, set(args.only) if args.only else None, args.cache,
+                                   args.formats, not args.no_pandas)
         tables.append(table(info, results))
-        all_ok &= all(ok for r in results for ok in r.baseline_ok.values())
+        all_ok &= all(ok for r in results for ok in r.equal.values())
         dump.append({"info": info, "results": [r.__dict__ for r in results]})
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.cache / f"bench-{stamp}.json").write_text(json.dumps(dump, indent=1))
     log("\n" + "\n\n".join(tables))
-    log(f"\nequality checks: {'all baselines equal the package output' if all_ok else 'MISMATCH (see table)'}")
-    log(f"raw figures: {args.cache / f'bench-{stamp}.json'}")
+    log(f"\nequality checks: {'every peer equals the package output' if all_ok else 'MISMATCH (see table)'}")
+    log(f"load average at the end {os.getloadavg()[0]:.1f}; raw figures: {args.cache / f'bench-{stamp}.json'}")
     return 0 if all_ok else 1
 
 

@@ -50,6 +50,15 @@ def order_by(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     """
     if is_sorted_by(primary, secondary):
         return np.arange(len(primary))
+    n = len(primary)
+    if (len(secondary) < 2 or bool(np.all(secondary[1:] >= secondary[:-1]))) and primary.min() >= 0 \
+            and (int(primary.max()) + 1) * n < 2**62:
+        # Rows already in ``secondary`` order (a log written in time order): a stable sort by
+        # ``primary`` alone is enough. Sorting the unique keys primary * n + position (numpy's
+        # SIMD sort) is several times faster than lexsort and gives the same stable order.
+        keys = primary.astype(np.int64) * n + np.arange(n)
+        keys.sort()
+        return keys % n
     return np.lexsort((secondary, primary))
 
 

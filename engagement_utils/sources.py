@@ -77,10 +77,18 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import io
-from .io import DataValidationError, _closest, _clean_ids, _describe, _read_table
+import os
 
-__all__ = ["load_source", "cleaning_log", "parse_condition", "parse_expression", "Condition"]
+from . import io
+from .io import DataValidationError, clean_ids, closest_column, describe_source, read_table
+from .io.cache import cached_frame
+from .validation import check_option
+
+__all__ = ["load_source", "cleaning_log", "parse_condition", "parse_expression", "Condition", "SOURCE_OPTIONS"]
+
+# The keys a ``source_options`` mapping may hold (load_source's keyword options).
+SOURCE_OPTIONS = ("column_map", "event", "event_rules", "revenue", "filters", "id_columns", "timestamp_format",
+                  "start", "end", "drop_duplicates", "encoding", "delimiter", "cache")
 
 _TEXT_OPS = ("startswith", "endswith", "contains")
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
@@ -368,7 +376,7 @@ def _matches(frame: pd.DataFrame, condition: Condition, what: str) -> np.ndarray
 
 def _check_columns(available: Sequence[str], columns: Sequence[str], what: str) -> None:
     problems = [
-        f"{what} names column {name!r}, which is not in the input{_closest(name, available)}; "
+        f"{what} names column {name!r}, which is not in the input{closest_column(name, available)}; "
         "rules use the input's own column names (before column_map) and the derived 'event' / 'revenue'"
         for name in dict.fromkeys(columns)
         if name not in available
@@ -430,6 +438,10 @@ def load_source(
     start=None,
     end=None,
     drop_duplicates: bool = True,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    cache: bool = True,
+    **unknown,
 ) -> pd.DataFrame:
     """Load a transactions table (or any event-like export) as the canonical events frame.
 
@@ -463,8 +475,13 @@ def load_source(
         Other input columns that hold ids (e.g. an order id exported as
         ``536365.0``): whole floats become integers, text is stripped, and the
         column becomes a categorical, as ``user_id`` always does.
-    timestamp_format, start, end, drop_duplicates
-        Passed to :func:`~engagement_utils.io.load_events`.
+    timestamp_format, start, end, drop_duplicates, encoding, delimiter
+        Passed to :func:`~engagement_utils.io.load_events` (``encoding`` and ``delimiter``
+        also to the reader when other options are given), e.g. ``encoding: latin-1``
+        for a spreadsheet's CSV export, ``delimiter: ';'``.
+    cache : bool, default True
+        Keep the result for a file input in the prepared-events cache, keyed by the file
+        and every option (:mod:`engagement_utils.io.cache`).
 
     Returns
     -------
@@ -476,7 +493,7 @@ def load_source(
     Raises
     ------
     ValueError
-        A malformed option (bad expression or condition, a filter step that
+        An unknown option name (listing the allowed ones, with a did-you-mean), a malformed option (bad expression or condition, a filter step that
         is not ``{"drop"|"keep": condition}``, ``event`` given while the input
         already has an event column).
     DataValidationError
@@ -499,13 +516,27 @@ def load_source(
     >>> cleaning_log(ev)[["rule", "rows_removed"]].to_dict("list")
     {'rule': ['drop CustomerID is missing', 'drop exact duplicate rows (after column_map)'], 'rows_removed': [1, 0]}
     """
+    for key in unknown:
+        check_option("source_options", key, SOURCE_OPTIONS)
     column_map = dict(column_map or {})
-    loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates}
+    loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates,
+                      "encoding": encoding, "delimiter": delimiter}
     if _no_options(event, event_rules, revenue, filters, id_columns):
-        events = io.load_events(source, column_map=column_map, **loader_options)
+        events = io.load_events(source, column_map=column_map, cache=cache, **loader_options)
         rows_read = events.attrs["load_report"]["rows_read"]
         events.attrs["cleaning_log"] = _loader_steps(events, [], rows_read, drop_duplicates, start, end)
         return events
+    options = {"column_map": column_map, "event": event, "event_rules": event_rules, "revenue": revenue,
+               "filters": filters, "id_columns": id_columns, **loader_options}
+    if cache and isinstance(source, (str, os.PathLike)) and os.path.isfile(source):
+        return cached_frame(source, "load_source", options, lambda: _load_with_options(source, **options))
+    return _load_with_options(source, **options)
+
+
+def _load_with_options(source, *, column_map, event, event_rules, revenue, filters, id_columns, timestamp_format,
+                       start, end, drop_duplicates, encoding, delimiter) -> pd.DataFrame:
+    """:func:`load_source` when a deriving or filtering option is given (uncached)."""
+    loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates}
 
     steps = _parse_filters(filters)
     rules = {name: parse_condition(text) for name, text in (event_rules or {}).items()}
@@ -513,7 +544,7 @@ def load_source(
     if event is not None and not isinstance(event, str):
         raise ValueError(f"event: expected one event name (a string) for every row, got {event!r}")
 
-    frame = _read_table(source, "events")
+    frame = read_table(source, "events", encoding=encoding, delimiter=delimiter)
     rows_read = len(frame)
     event_column = _canonical_event_column(frame, column_map)
     if event is not None and event_column is not None:
@@ -567,14 +598,14 @@ def load_source(
         if before and frame.empty:
             raise DataValidationError(
                 [f"filter step {len(log)} ({rule}) removed every remaining row ({before:,}); check its condition"],
-                f"events ({_describe(source)})",
+                f"events ({describe_source(source)})",
             )
     for column in id_columns or []:
-        frame[column] = _clean_ids(frame[column])
+        frame[column] = clean_ids(frame[column])
 
-    events = io.load_events(frame, column_map=column_map, **loader_options)
+    events = io.load_events(frame, column_map=column_map, cache=False, **loader_options)
     report = dict(events.attrs["load_report"])
-    report["source"] = _describe(source)
+    report["source"] = describe_source(source)
     report["rows_read"] = rows_read
     report["warnings"] = [
         f"{row['rule']}: {row['rows_removed']:,} row(s) removed" for row in log if row["rows_removed"]
