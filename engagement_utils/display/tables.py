@@ -60,6 +60,8 @@ def column_kind(name: object, values: pd.Series) -> str:
     --------
     >>> column_kind("p_value_adjusted", pd.Series([0.01])), column_kind("new_customers", pd.Series([1211.0]))
     ('p_value', 'count')
+    >>> column_kind("cuped_p_value", pd.Series([2.5e-05]))
+    'p_value'
     """
     key = str(name).lower()
     if values.dtype == bool:
@@ -67,7 +69,7 @@ def column_kind(name: object, values: pd.Series) -> str:
     numeric = pd.api.types.is_numeric_dtype(values)
     if not numeric:
         return "text"
-    if key in _P_VALUES or key.startswith("p_value"):
+    if key in _P_VALUES or key.startswith("p_value") or key.endswith(("_p_value", "_p")):
         return "p_value"
     if key in _LIFTS:
         return "lift"
