@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo/truth.json
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: help venv data notebooks reports reports-online-retail test test-unit test-notebooks lab bench clean
+.PHONY: help venv data notebooks reports reports-online-retail reports-ecom test test-unit test-notebooks lab bench clean
 
 help:
 	@echo "make reports  build the HTML reports on the demo data into reports/"
 	@echo "make test     run the unit, doctest, notebook (nbval) and end-to-end tests"
 	@echo "make reports-online-retail  the same reports on the shipped UCI Online Retail export"
+	@echo "make reports-ecom  the reports on the shipped ecom clickstream (events only)"
 	@echo "make data     generate the demo data into data/demo/"
 	@echo "make lab      open JupyterLab on the project's kernel"
 	@echo "make notebooks  re-execute the notebooks in place (refreshes the outputs nbval compares)"
@@ -42,6 +43,9 @@ reports: venv data
 
 reports-online-retail:
 	$(MAKE) reports PARAMS=reports/params/online_retail.yml
+
+reports-ecom:
+	$(MAKE) reports PARAMS=reports/params/ecom.yml
 
 test: venv data
 	JUPYTER_PREFER_ENV_PATH=1 $(PYTEST) -n 2 --dist loadfile \

@@ -14,7 +14,8 @@ from .inputs import as_log
 from .io import load_report
 from .periods import ordinal_to_start
 
-__all__ = ["data_summary", "events_per_period", "value_mix", "missing_values"]
+__all__ = ["data_summary", "events_per_period", "value_mix", "missing_values", "with_window", "run_settings",
+           "breakdown_needs", "with_user_columns", "skip_note", "skipped_key_numbers", "plural"]
 
 
 def data_summary(events: "pd.DataFrame | EventLog", tz: str | None = None) -> pd.DataFrame:
@@ -129,3 +130,130 @@ def missing_values(frame: pd.DataFrame) -> pd.DataFrame:
     missing = frame.isna().sum()
     return pd.DataFrame({"column": missing.index, "missing": missing.to_numpy().astype(int),
                          "share": (missing / max(len(frame), 1)).to_numpy()})
+
+
+# ---------------------------------------------------------------- one data set per run (issue 12)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``"1 day"``, ``"3 days"``, ``"1,200 users"``: a count with its word, in the right number.
+
+    Examples
+    --------
+    >>> plural(1, "day"), plural(3, "week"), plural(1200, "user"), plural(2, "country", "countries")
+    ('1 day', '3 weeks', '1,200 users', '2 countries')
+    """
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def with_window(description, *, start=None, end=None):
+    """A data-set description whose events keep only ``start <= timestamp < end`` (None: the description's own).
+
+    The loader then counts the rows left out (``io.load_report(...).rows_outside_window``).
+    ``end`` defaults to the description's data end.
+
+    Examples
+    --------
+    >>> d = with_window({"events": "data/external/ecom/ecom.csv.gz", "end": "2024-03-01"}, start="2024-02-01")
+    >>> d.inputs["events"].options["start"], d.inputs["events"].options["end"]
+    (Timestamp('2024-02-01 00:00:00'), Timestamp('2024-03-01 00:00:00+0000', tz='UTC'))
+    """
+    from dataclasses import replace
+
+    from .dataset import DataSetDescription, describe_dataset
+
+    if not isinstance(description, DataSetDescription):
+        description = describe_dataset(description)
+    spec = description.inputs["events"]
+    window = {"start": start, "end": end if end is not None else description.end}
+    options = {**spec.options, **{k: pd.Timestamp(v) for k, v in window.items() if v is not None}}
+    return replace(description, inputs={**description.inputs, "events": replace(spec, options=options)})
+
+
+def run_settings(dataset, *, tz: str | None = None, end=None) -> tuple[str, "pd.Timestamp | None"]:
+    """The report timezone and data end of a run: a notebook's own ``tz`` / ``end`` when given, else the data set's.
+
+    Examples
+    --------
+    >>> from engagement_utils.dataset import load_dataset
+    >>> ds = load_dataset({"events": "data/external/ecom/ecom.csv.gz", "tz": "Europe/Berlin"})
+    >>> run_settings(ds), run_settings(ds, tz="UTC", end="2024-03-01")[0]
+    (('Europe/Berlin', None), 'UTC')
+    """
+    from .params import check_parameters
+
+    if tz is not None and str(tz).strip():
+        tz = check_parameters({"tz": tz}, {"tz": "tz"}).tz
+    else:
+        tz = dataset.tz
+    end = dataset.end if end is None else pd.Timestamp(end)
+    return tz, end
+
+
+def breakdown_needs(prof, event_columns=(), user_columns=()) -> dict:
+    """What a breakdown by each named column needs: ``{column: needs}`` (blank names are left out).
+
+    An events column needs the events to have it; a users-table column needs
+    the users table to have it, unless the events already carry that column
+    (an export with ``acquisition_channel`` on every event needs no users table).
+
+    Examples
+    --------
+    >>> from engagement_utils.data_profile import profile, missing_for
+    >>> ev = pd.DataFrame({"user_id": pd.Categorical(["a"]), "event": pd.Categorical(["open"]),
+    ...                    "timestamp": pd.to_datetime(["2024-01-01"], utc=True), "platform": ["ios"]})
+    >>> needs = breakdown_needs(profile(ev), ["platform", ""], ["onboarding"])
+    >>> {column: missing_for(n, profile(ev)) for column, n in needs.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'platform': [], 'onboarding': ["needs a users table with the column 'onboarding' (add it, or map it with the users' column_map)"]}
+    """
+    from .data_profile import requires
+
+    on_events = {c for c in prof.columns.values() if c} | set(prof.properties)
+    needs = {c: requires(event_columns=[c]) for c in event_columns if c}
+    for column in user_columns:
+        if column and column not in needs:
+            needs[column] = () if column in on_events else requires(user_columns=[column])
+    return needs
+
+
+def with_user_columns(dataset, columns) -> pd.DataFrame:
+    """The events with the users-table ``columns`` the events do not already have attached (a copy when any is).
+
+    Examples
+    --------
+    >>> from engagement_utils.dataset import load_dataset
+    >>> ds = load_dataset({"events": "data/external/ecom/ecom.csv.gz"})
+    >>> with_user_columns(ds, ["platform"]) is ds.events
+    True
+    """
+    from .io import attach_user_properties
+
+    wanted = [c for c in columns if c not in dataset.events.columns]
+    if not wanted or dataset.users is None:
+        return dataset.events
+    return attach_user_properties(dataset.events, dataset.users, [c for c in wanted if c in dataset.users.columns])
+
+
+def skip_note(section: str, missing) -> str:
+    """The one line that replaces a section whose needs are missing.
+
+    Examples
+    --------
+    >>> skip_note("By country", ["needs a country column (map one with column_map)"])
+    'By country: skipped; needs a country column (map one with column_map).'
+    """
+    return f"{section}: skipped; " + "; ".join(missing) + "."
+
+
+def skipped_key_numbers(skipped: pd.DataFrame) -> dict[str, str]:
+    """``{"Skipped sections": "..."}`` for the report header, or ``{}`` when nothing was skipped.
+
+    Examples
+    --------
+    >>> skipped_key_numbers(pd.DataFrame({"section": ["by country", "by country", "users"], "missing": ["a", "b", "c"]}))
+    {'Skipped sections': 'by country, users'}
+    >>> skipped_key_numbers(pd.DataFrame(columns=["section", "missing"]))
+    {}
+    """
+    sections = list(dict.fromkeys(skipped["section"]))
+    return {"Skipped sections": ", ".join(sections)} if sections else {}

@@ -46,8 +46,9 @@ def retail_params() -> dict:
 
 @pytest.fixture(scope="session")
 def cohort_events(retail_raw, retail_params) -> pd.DataFrame:
-    """The cohort report's loading: drop lines without a customer only."""
-    return load_source(retail_raw, **retail_params["notebook_parameters"]["01_cohort_retention"]["source_options"])
+    """The cohort report's loading (its data-set description's events options): drop lines without a customer only."""
+    events = retail_params["notebook_parameters"]["01_cohort_retention"]["dataset"]["events"]
+    return load_source(retail_raw, **{k: v for k, v in events.items() if k != "path"})
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +63,8 @@ def monthly_censored(cohort_events) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def rfm_events(retail_raw, retail_params) -> pd.DataFrame:
-    """The RFM cleaning (the reports' common loading options)."""
-    return load_source(retail_raw, **retail_params["parameters"]["source_options"])
+    """The RFM cleaning (the personas report's loading options)."""
+    return load_source(retail_raw, **retail_params["notebook_parameters"]["04_personas"]["source_options"])
 
 
 @pytest.fixture(scope="session")

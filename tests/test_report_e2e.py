@@ -52,7 +52,7 @@ def test_broken_run_keeps_the_good_report_and_fails_loudly(built, tmp_path, caps
     good = (out / "00_data_overview.html").read_bytes()
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
-        code = reports.main(["00_data_overview", "--output-dir", str(out), "-p", "events_path", str(tmp_path / "missing.parquet")])
+        code = reports.main(["00_data_overview", "--output-dir", str(out), "-p", "dataset", str(tmp_path / "missing.yml")])
     assert code == 1
     err = capsys.readouterr().err
     assert "00_data_overview" in err and "cell" in err.lower()
@@ -62,7 +62,7 @@ def test_broken_run_keeps_the_good_report_and_fails_loudly(built, tmp_path, caps
 def test_misspelled_parameter_is_rejected(tmp_path, capsys):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(ROOT)
-        code = reports.main(["00_data_overview", "--output-dir", str(tmp_path), "-p", "event_path", "x.csv"])
+        code = reports.main(["00_data_overview", "--output-dir", str(tmp_path), "-p", "datset", "x.yml"])
     assert code == 2
-    assert "events_path" in capsys.readouterr().err
+    assert "did you mean 'dataset'" in capsys.readouterr().err
     assert not (tmp_path / "00_data_overview.html").exists()

@@ -105,6 +105,22 @@ def test_non_json_values_are_rejected_before_running(tmp_path):
                               parameters={"data_path": Path("x")})
 
 
+def test_shared_parameter_goes_only_to_the_selected_notebooks_that_declare_it(tmp_path):
+    """A shared key declared by one selected notebook is not rejected for the others (issue 12: `dataset`)."""
+    from engagement_utils.reports.config import plan
+
+    paths = [FIXTURES / "ok_report.ipynb", FIXTURES / "broken.ipynb"]
+    jobs = {job.name: job for job in plan(paths, FIXTURES, {"repeat": 2, "label": "x"}, {}, {})}
+    assert jobs["ok_report"].parameters == {"repeat": 2, "label": "x"}
+    assert jobs["broken"].parameters == {"label": "x"}  # 'repeat' is not declared there: left out, not an error
+    with pytest.raises(reports.UsageError, match="parameter 'repeat' is not declared by any selected notebook"):
+        plan([FIXTURES / "broken.ipynb"], FIXTURES, {"repeat": 2}, {}, {})  # nobody selected declares it
+    params = tmp_path / "p.yml"
+    params.write_text("parameters: {repeat: 2}\n")
+    code, err = run_main(["broken", "--notebooks-dir", str(FIXTURES), "--params", str(params), "--output-dir", str(tmp_path / "o")])
+    assert code == 2 and "'repeat' is not declared by any selected notebook (broken)" in err
+
+
 def test_list_shows_notebooks_and_parameters(capsys):
     assert reports.main(["--notebooks-dir", str(FIXTURES), "--list"]) == 0
     out = capsys.readouterr().out

@@ -18,7 +18,8 @@ def describe_comparison(comparison) -> str:
     for segment, rows in tested.groupby("segment", sort=False):
         top = rows.loc[rows["difference"].abs().idxmax()]
         sentences.append(
-            f"{segment} vs {top['baseline']}: {int(rows['significant'].sum())} of {len(rows)} tested {unit}s differ "
+            f"{segment} vs {top['baseline']}: {int(rows['significant'].sum())} of {_periods(len(rows), 'tested ' + unit)} "
+            f"{'differs' if int(rows['significant'].sum()) == 1 else 'differ'} "
             f"after {comparison.correction} correction (alpha {comparison.alpha:g}); largest gap at {unit} {top[key]}: "
             f"{top['rate']:.1%} vs {top['rate_base']:.1%} ({100 * top['difference']:+.1f} pp, "
             f"{level} CI {100 * top['diff_ci_low']:+.1f} to {100 * top['diff_ci_high']:+.1f} pp)."
@@ -45,7 +46,8 @@ def rate_with_ci(row, alpha: float) -> str:
 
 
 def _periods(n: int, unit: str) -> str:
-    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+    """``"1 week"``, ``"3 weeks"``, ``"1,200 users"``."""
+    return f"{n:,} {unit}" if n == 1 else f"{n:,} {unit}s"
 
 
 def key_numbers(matrix, curve, summary, *, unit: str, later: int, alpha: float) -> dict[str, str]:
@@ -72,8 +74,8 @@ def heatmap_reading(matrix, unit: str) -> str:
         return f"No cohort has been observed for a full {unit} after its own yet."
     best, worst = observed.loc[observed["rate"].idxmax()], observed.loc[observed["rate"].idxmin()]
     return (f"{unit.capitalize()}-1 retention ranges from {worst['rate']:.0%} (cohort of {worst['cohort']:%Y-%m-%d}, "
-            f"{int(worst['cohort_size']):,} users) to {best['rate']:.0%} (cohort of {best['cohort']:%Y-%m-%d}, "
-            f"{int(best['cohort_size']):,} users) across {len(observed)} observed cohorts.")
+            f"{_periods(int(worst['cohort_size']), 'user')}) to {best['rate']:.0%} (cohort of {best['cohort']:%Y-%m-%d}, "
+            f"{_periods(int(best['cohort_size']), 'user')}) across {_periods(len(observed), 'observed cohort')}.")
 
 
 def sizes_reading(matrix) -> str:
@@ -101,12 +103,13 @@ def brackets_reading(brackets, unit: str) -> str:
     if observed.empty:
         return "No cohort has been observed through a whole bracket yet."
     top = observed.loc[observed["rate"].idxmax()]
-    return (f"{top['rate']:.1%} of users are active at least once in {unit}s {top['bracket']} "
-            f"({int(top['eligible']):,} users observed that long).")
+    span = f"{unit} {top['bracket']}" if top["first"] == top["last"] else f"{unit}s {top['bracket']}"
+    return (f"{top['rate']:.1%} of users are active at least once in {span} "
+            f"({_periods(int(top['eligible']), 'user')} observed that long).")
 
 
 def plateau_reading(summaries, overall, *, unit: str, max_periods: int) -> str:
     flat = summaries[summaries["plateau_supported"]]
     overall_text = (f"; overall it levels off near {overall['plateau']:.1%}." if overall["plateau_supported"]
                     else "; overall it is still declining.")
-    return f"The curve has flattened for {len(flat)} of {len(summaries)} groups within {_periods(max_periods, unit)}" + overall_text
+    return f"The curve has flattened for {len(flat)} of {_periods(len(summaries), 'group')} within {_periods(max_periods, unit)}" + overall_text
