@@ -317,7 +317,8 @@ class Sections:
 
     ``ok(name)`` is True when nothing is missing; otherwise it displays one
     line (``show_note``) naming the section, what is missing and which
-    parameter or column supplies it, and returns False.  ``skipped`` lists
+    parameter or column supplies it, and returns False.  ``extra`` adds
+    sentences a data profile cannot tell (e.g. "no user bought anything").  ``skipped`` lists
     the skipped sections for the key numbers.
 
     Examples
@@ -330,12 +331,13 @@ class Sections:
     ([], ['Funnel'])
     """
 
-    def __init__(self, needs: dict, prof):
+    def __init__(self, needs: dict, prof, extra: dict | None = None):
         from .data_profile import missing_for
 
         self.needs = dict(needs)
         self.profile = prof
-        self._missing = {name: missing_for(need, prof) for name, need in self.needs.items()}
+        self._missing = {name: missing_for(need, prof) + list((extra or {}).get(name, ()))
+                         for name, need in self.needs.items()}
 
     def missing(self, name: str) -> list[str]:
         """What section ``name`` lacks (one sentence each; empty when it can be shown)."""

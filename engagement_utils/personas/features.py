@@ -211,8 +211,9 @@ def user_features(
     order_column : str
         Column identifying an order (e.g. an invoice number) when one order spans several rows.
     session_features : {"auto", True, False}
-        "auto" computes them when the log has browsing events (``screen_view`` /
-        ``page_view`` / ``app_open``) or a ``session_id`` column.
+        "auto" computes them when the events can be sessionized: the log has a
+        ``session_id`` column or browsing events (any event that is neither a
+        conversion nor carries revenue); a transactions log gets none.
     timeout : str or Timedelta
         Session timeout passed to ``sessionize``.
     count_events : mapping, optional
@@ -273,12 +274,16 @@ def user_features(
 
     omitted: dict[str, str] = {}
     present = _present_events(frame)
-    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns
+    # Browsing: any event that is neither a conversion nor carries revenue (a clickstream, not a transactions log).
+    browsing = ~conversion_rows[rows]
+    if "revenue" in frame.columns:
+        browsing &= np.isnan(frame["revenue"].to_numpy(dtype=float)[rows])
+    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns or bool(browsing.any())
     if session_features is True or (session_features == "auto" and has_views):
         _session_columns(out, log, rows, timeout, n)
     else:
         reason = ("turned off (session_features=False)" if session_features is False else
-                  "the events have no browsing events (screen/page views, app opens) or session_id: "
+                  "the events have no browsing events (only conversions and events with revenue) or session_id: "
                   "sessions of a purchase-only log would only restate orders")
         omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
 
