@@ -69,8 +69,11 @@ def conversion_mask(log: EventLog, conversion_events: str | Iterable[str] | None
 
     Events named explicitly must occur in the data (a typo is an error naming
     ``conversion_events``); the default (None: ``sessions.CONVERSION_EVENTS``,
-    i.e. ``purchase``) may be absent, and then nobody converted.
+    i.e. ``purchase``) may be absent, and then nobody converted.  An empty
+    list means the data set has no conversion events: ``()`` and no row.
     """
+    if isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0:
+        return (), np.zeros(len(log), dtype=bool)
     if conversion_events is not None:
         listed = tuple(as_event_list(conversion_events, "conversion_events"))
         return listed, log.event_mask(listed, "conversion_events")
@@ -207,7 +210,8 @@ def user_features(
         Timezone in which calendar days are counted (default: the log's, UTC for a frame).
     conversion_events : str or list of str, optional
         Events that are orders / conversions; each one named must occur in the
-        data.  Default: ``("purchase",)``, and nobody converted when the log has none.
+        data.  Default: ``("purchase",)``, and nobody converted when the log has none;
+        an empty list (a data set without conversion events): no orders, conversion or basket features.
     order_column : str
         Column identifying an order (e.g. an invoice number) when one order spans several rows.
     session_features : {"auto", True, False}
@@ -302,6 +306,9 @@ def user_features(
     else:
         omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
     out["converted"] = orders > 0
+    if not conversion:
+        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
+        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
     if "channel" in frame.columns:
         out["channels_reached"] = _per_user_distinct(wcode, pd.factorize(frame["channel"])[0][rows], n)
     else:
