@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from .core import as_utc
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
 from .validation import as_event_list
@@ -299,16 +300,14 @@ def run_dataset(description, *, start=None, end=None, tz: str | None = None, **r
     bound = ds.end if end is None or (isinstance(end, str) and not end.strip()) else end
     events = ds.events
     keep = np.ones(len(events), dtype=bool)
-    for limit, before in ((start, False), (bound, True)):
-        if limit is not None:
-            ts = pd.Timestamp(limit)
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            keep &= (events["timestamp"] < ts).to_numpy() if before else (events["timestamp"] >= ts).to_numpy()
+    start = None if start is None else as_utc(start, "start")
+    bound = None if bound is None else as_utc(bound, "end")
+    if start is not None:
+        keep &= (events["timestamp"] >= start).to_numpy()
+    if bound is not None:
+        keep &= (events["timestamp"] < bound).to_numpy()
     if not keep.all():
         events = events.loc[keep].reset_index(drop=True)
-    if bound is not None:
-        bound = pd.Timestamp(bound)
-        bound = bound.tz_localize("UTC") if bound.tzinfo is None else bound.tz_convert("UTC")
     return dataclasses.replace(ds, events=events, tz=zone, end=bound)
 
 
