@@ -509,6 +509,9 @@ def loops_reading(loops: pd.DataFrame, checkout_events, cart_events, min_session
     shown = loops[loops["checkout_sessions"] >= min_sessions]
     if shown.empty:
         return f"No group and period has {plural(min_sessions, 'checkout session')}."
+    if not (shown["loop_sessions"] > 0).any():
+        return (f"No checkout session goes back from {events_text(checkout_events)} to {events_text(cart_events)} "
+                f"and returns to {events_text(checkout_events)}.")
     top = shown.loc[shown["loop_rate"].idxmax()]
     rest = shown.drop(index=top.name)
     typical = f" (median of the other groups and periods: {rest['loop_rate'].median():.0%})" if len(rest) else ""
