@@ -247,6 +247,9 @@ def comparison_reading(comparison, metric: str, strata: Sequence[str]) -> str:
     table = comparison.table
     rows = table[(table["metric"] == metric) & (table["segment"] != comparison.reference)]
     row = rows.iloc[-1]
+    if not strata:
+        return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
+                f"points raw (no columns to stratify by: part of the gap may be who those users are).")
     return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
             f"points raw and {row['adjusted_difference']:+.1%} within the same {' × '.join(strata)} — "
             f"the rest of the raw gap is who those users are.")
