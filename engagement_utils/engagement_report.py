@@ -15,11 +15,15 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from .core import as_utc
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
 from .validation import as_event_list
 
-__all__ = ["duration_text", "events_text", "key_numbers", "latest_complete", "visits_per_period",
+__all__ = ["duration_text", "events_text", "key_numbers", "funnel_table", "plural", "run_dataset", "Sections",
+           "breakdown_column", "path_column_of", "overview_sections", "present_interactions", "comparison_strata",
+           "comparison_intro", "conversion_by_period_reading", "paths_by_segment", "segment_paths_reading",
+           "loops_reading", "latest_complete", "visits_per_period",
            "active_users_reading", "active_days_reading", "sessions_reading", "visits_reading", "lifecycle_reading",
            "churn_reading", "funnel_reading", "cart_reading", "paths_reading", "cost_reading", "nps_reading",
            "reach_reading", "comparison_reading"]
@@ -92,9 +96,13 @@ def visits_per_period(sessions: pd.DataFrame, period: str, *, tz: str, end, last
     return out[["period_start", "active_users", "sessions", "median_minutes_per_user", "returning_rate"]]
 
 
-def key_numbers(active: pd.DataFrame, session_stats: pd.DataFrame, funnel: pd.DataFrame, conversion: pd.DataFrame,
-                conversion_events) -> dict[str, str]:
+def key_numbers(active: pd.DataFrame, session_stats: pd.DataFrame, funnel: pd.DataFrame | None,
+                conversion: pd.DataFrame | None, conversion_events) -> dict[str, str]:
     """The report's key numbers, formatted: active users, sessions, funnel and conversion.
+
+    ``funnel`` / ``conversion`` are None when the data set has no funnel or
+    conversion events; their numbers are then left out (the skipped sections
+    are listed by :meth:`Sections.key_number`).
 
     Examples
     --------
@@ -103,20 +111,33 @@ def key_numbers(active: pd.DataFrame, session_stats: pd.DataFrame, funnel: pd.Da
     >>> k = key_numbers(a, s, pd.DataFrame({"conversion": [1.0, 0.2]}), pd.DataFrame({"conversion_rate": [0.3]}), "purchase")
     >>> k["Stickiness DAU/MAU"], k["Median session"], k["Users who did purchase"]
     ('25.0%', '1.5 min', '30.0%')
+    >>> "Funnel conversion" in key_numbers(a, s, None, None, None)
+    False
     """
-    latest = active.dropna(subset=["mau"]).iloc[-1]
+    complete = active.dropna(subset=["mau"])
     stats = session_stats.iloc[0]
-    return {
-        "DAU (last day)": f"{latest['dau']:,.0f}",
-        "WAU": f"{latest['wau']:,.0f}",
-        "MAU": f"{latest['mau']:,.0f}",
-        "Stickiness DAU/MAU": f"{latest['stickiness']:.1%}",
+    out = {}
+    if len(complete):
+        latest = complete.iloc[-1]
+        out.update({"DAU (last day)": f"{latest['dau']:,.0f}", "WAU": f"{latest['wau']:,.0f}",
+                    "MAU": f"{latest['mau']:,.0f}", "Stickiness DAU/MAU": f"{latest['stickiness']:.1%}"})
+    out.update({
         "Sessions per user": f"{stats['sessions_per_user']:.1f}",
         "Median session": f"{stats['median_duration_s'] / 60:.1f} min",
         "Bounce rate": f"{stats['bounce_rate']:.1%}",
-        "Funnel conversion": f"{funnel['conversion'].iloc[-1]:.1%}",
-        f"Users who did {events_text(conversion_events)}": f"{conversion['conversion_rate'].iloc[0]:.1%}",
-    }
+    })
+    if funnel is not None and len(funnel):
+        out["Funnel conversion"] = f"{funnel['conversion'].iloc[-1]:.1%}"
+    if conversion is not None and len(conversion):
+        out[f"Users who did {events_text(conversion_events)}"] = f"{conversion['conversion_rate'].iloc[0]:.1%}"
+    return out
+
+
+def funnel_table(seg_funnel: pd.DataFrame) -> pd.DataFrame:
+    """A funnel by segment for display: ``entered`` (users at step 1 of the segment, for suppression) and hours to each step."""
+    entered = seg_funnel.groupby("segment", observed=True)["users"].transform("first")
+    out = seg_funnel.assign(entered=entered, median_hours_to_step=seg_funnel["median_time_s"] / 3600)
+    return out[["segment", "entered", "step", "step_name", "users", "conversion", "ci_low", "ci_high", "median_hours_to_step"]]
 
 
 def active_users_reading(active: pd.DataFrame) -> str:
@@ -179,6 +200,8 @@ def funnel_reading(funnel: pd.DataFrame, window) -> str:
 
 def cart_reading(carts: pd.DataFrame, window) -> str:
     """Reading of :func:`funnels.cart_abandonment` by segment: the segment abandoning most."""
+    if carts.empty:
+        return "No group is large enough to compare cart abandonment."
     worst = carts.sort_values("abandonment_rate").iloc[-1]
     return (f"Cart abandonment is highest on {worst['segment']} ({worst['abandonment_rate']:.0%} of users who added to "
             f"cart did not buy within {duration_text(window)}).")
@@ -191,11 +214,13 @@ def paths_reading(paths: pd.DataFrame, exits: pd.DataFrame) -> str:
             f"'{top_exit['item']}' has the highest exit rate ({top_exit['exit_rate']:.0%} of its views end the session).")
 
 
-def cost_reading(cost: pd.DataFrame, conversion_events) -> str:
-    """Reading of :func:`metrics.cpa_cac`: the cheapest channel."""
+def cost_reading(cost: pd.DataFrame, conversion_events, currency: str | None = None) -> str:
+    """Reading of :func:`metrics.cpa_cac`: the cheapest channel (amounts in ``currency`` when the data set sets one)."""
+    from .display.format import format_money
+
     cheapest = cost.sort_values("cac").iloc[0]
-    return (f"{cheapest['channel']} acquires users most cheaply at {cheapest['cac']:.2f} per new user and "
-            f"{cheapest['cpa']:.2f} per first {events_text(conversion_events)}.")
+    return (f"{cheapest['channel']} acquires users most cheaply at {format_money(cheapest['cac'], currency)} per new user and "
+            f"{format_money(cheapest['cpa'], currency)} per first {events_text(conversion_events)}.")
 
 
 def nps_reading(scores: pd.DataFrame, alpha: float = 0.05) -> str | None:
@@ -210,6 +235,8 @@ def nps_reading(scores: pd.DataFrame, alpha: float = 0.05) -> str | None:
 
 def reach_reading(reach: pd.DataFrame) -> str:
     """Reading of :func:`metrics.interaction_rates`: the lowest reach."""
+    if reach.empty:
+        return "No group is large enough to compare reach."
     low = reach.sort_values("reach_rate").iloc[0]
     return (f"Lowest reach: {low['interaction'].replace('_', ' ')} on {low['segment']} ({low['reach_rate']:.0%} of users "
             f"shown one, {low['response_rate']:.0%} of them responded).")
@@ -220,6 +247,279 @@ def comparison_reading(comparison, metric: str, strata: Sequence[str]) -> str:
     table = comparison.table
     rows = table[(table["metric"] == metric) & (table["segment"] != comparison.reference)]
     row = rows.iloc[-1]
+    if not strata:
+        return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
+                f"points raw (no columns to stratify by: part of the gap may be who those users are).")
     return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
             f"points raw and {row['adjusted_difference']:+.1%} within the same {' × '.join(strata)} — "
             f"the rest of the raw gap is who those users are.")
+
+
+# --- one data set per run (issue 12): roles, sections and their needs --------------------------------
+
+def plural(count, unit: str, units: str | None = None) -> str:
+    """A count with its unit, singular for exactly one: ``"1 day"``, ``"2 days"``, ``"1,200 users"``.
+
+    Examples
+    --------
+    >>> plural(1, "day"), plural(2.0, "day"), plural(1200, "user"), plural(3, "person", "people")
+    ('1 day', '2 days', '1,200 users', '3 people')
+    """
+    value = float(count)
+    text = f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
+    return f"{text} {unit if value == 1 else (units or unit + 's')}"
+
+
+def run_dataset(description, *, start=None, end=None, tz: str | None = None, **roles):
+    """The run's data set: loaded once, roles overridden by the notebook's own role parameters, events cut to ``[start, end)``.
+
+    Blank role parameters (None, "", []) keep the data set's roles; a blank
+    ``tz`` / ``end`` keeps the data set's.  Inputs the description does not
+    name stay ``None`` (never a demo file).
+
+    Returns
+    -------
+    DataSet
+        With ``tz`` and ``end`` resolved (``end`` None: the last event).
+
+    Examples
+    --------
+    >>> ds = run_dataset({"events": "data/external/ecom/ecom.csv.gz", "conversion_events": "purchase"},
+    ...                  cart_events=["add_to_cart"], start="2024-03-01")
+    >>> ds.roles.conversion_events, ds.roles.cart_events, ds.users is None, str(ds.events["timestamp"].min().date())
+    (['purchase'], ['add_to_cart'], True, '2024-03-01')
+    """
+    import dataclasses
+    import zoneinfo
+
+    from .dataset import load_dataset
+
+    ds = load_dataset(description).with_roles(**roles)
+    zone = tz.strip() if isinstance(tz, str) and tz.strip() else ds.tz
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"The 'tz' parameter must be an IANA time zone name such as 'UTC' or 'Europe/Berlin'; got {zone!r}") from None
+    bound = ds.end if end is None or (isinstance(end, str) and not end.strip()) else end
+    events = ds.events
+    keep = np.ones(len(events), dtype=bool)
+    start = None if start is None else as_utc(start, "start")
+    bound = None if bound is None else as_utc(bound, "end")
+    if start is not None:
+        keep &= (events["timestamp"] >= start).to_numpy()
+    if bound is not None:
+        keep &= (events["timestamp"] < bound).to_numpy()
+    if not keep.all():
+        events = events.loc[keep].reset_index(drop=True)
+    return dataclasses.replace(ds, events=events, tz=zone, end=bound)
+
+
+class Sections:
+    """Which report sections the data allow: needs per section, checked against a data profile.
+
+    ``ok(name)`` is True when nothing is missing; otherwise it displays one
+    line (``show_note``) naming the section, what is missing and which
+    parameter or column supplies it, and returns False.  ``extra`` adds
+    sentences a data profile cannot tell (e.g. "no user bought anything").  ``skipped`` lists
+    the skipped sections for the key numbers.
+
+    Examples
+    --------
+    >>> from engagement_utils.data_profile import profile, requires
+    >>> ev = pd.DataFrame({"user_id": pd.Categorical(["a"]), "event": pd.Categorical(["open"]),
+    ...                    "timestamp": pd.to_datetime(["2024-01-01"], utc=True)})
+    >>> s = Sections({"Funnel": requires(roles=["funnel_steps"]), "Activity": ()}, profile(ev))
+    >>> s.missing("Activity"), s.skipped
+    ([], ['Funnel'])
+    """
+
+    def __init__(self, needs: dict, prof, extra: dict | None = None):
+        from .data_profile import missing_for
+
+        self.needs = dict(needs)
+        self.profile = prof
+        self._missing = {name: missing_for(need, prof) + list((extra or {}).get(name, ()))
+                         for name, need in self.needs.items()}
+
+    def missing(self, name: str) -> list[str]:
+        """What section ``name`` lacks (one sentence each; empty when it can be shown)."""
+        return self._missing[name]
+
+    def note(self, name: str) -> str | None:
+        """The line shown instead of section ``name`` (None when nothing is missing)."""
+        lacking = self._missing[name]
+        return f"{name} skipped: " + "; ".join(lacking) + "." if lacking else None
+
+    def ok(self, name: str) -> bool:
+        """True when section ``name`` can be shown; else display its note and return False."""
+        note = self.note(name)
+        if note is None:
+            return True
+        from .display import show_note
+
+        show_note(note, kind="warning")
+        return False
+
+    @property
+    def skipped(self) -> list[str]:
+        """Names of the sections whose needs are missing, in declaration order."""
+        return [name for name, lacking in self._missing.items() if lacking]
+
+    def key_number(self) -> dict[str, str]:
+        """``{"Skipped sections": "A, B"}`` (``"none"`` when every section is shown)."""
+        return {"Skipped sections": ", ".join(self.skipped) or "none"}
+
+
+def breakdown_column(segment: str | None, prof) -> str | None:
+    """The events column a breakdown uses: ``segment`` as named, or the profile's column for an optional name.
+
+    ``"channel"`` finds ``acquisition_channel`` when the events call it so.
+
+    Examples
+    --------
+    >>> from engagement_utils.data_profile import profile
+    >>> ev = pd.DataFrame({"user_id": pd.Categorical(["a"]), "event": pd.Categorical(["open"]),
+    ...                    "timestamp": pd.to_datetime(["2024-01-01"], utc=True), "acquisition_channel": ["ads"]})
+    >>> breakdown_column("channel", profile(ev)), breakdown_column("platform", profile(ev))
+    ('acquisition_channel', 'platform')
+    """
+    if not segment:
+        return None
+    return prof.columns.get(segment) or segment
+
+
+def path_column_of(path_column: str | None, prof) -> str:
+    """The column paths follow: ``path_column`` when set, else ``screen`` when the events have it, else ``event``."""
+    if path_column:
+        return path_column
+    return prof.columns.get("screen") or "event"
+
+
+def overview_sections(prof, *, segment: str | None, path_column: str, strata: Sequence[str],
+                      interactions: Sequence[str]) -> Sections:
+    """The sections of report 02 and what each needs (:func:`data_profile.requires`)."""
+    from .data_profile import requires
+
+    by = requires(event_columns=[segment or "(no segment parameter)"])
+    return Sections({
+        "Active users by segment": by,
+        "Sessions by segment": by,
+        "Conversion": requires(roles=["conversion_events"]),
+        "Conversion over time": requires(roles=["conversion_events"]),
+        "Funnel by segment": by,
+        "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by,
+        "Paths from checkout by segment": requires(roles=["checkout_events"]) + by,
+        "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by,
+        "Screen flow": requires(event_columns=[path_column]) if path_column != "event" else (),
+        "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]),
+        "Survey scores": requires(inputs=["surveys"]),
+        "Message reach": requires(events=list(interactions[:1]) or ["in_app_message_shown"]) + by,
+        "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
+    }, prof)
+
+
+def present_interactions(prof) -> dict[str, tuple[str, str]]:
+    """The message / survey interactions (:data:`metrics.DEFAULT_INTERACTIONS`) whose shown event occurs."""
+    from .metrics.observational import DEFAULT_INTERACTIONS
+
+    names = set(prof.event_names)
+    return {k: v for k, v in DEFAULT_INTERACTIONS.items() if v[0] in names}
+
+
+def comparison_strata(prof, candidates: Sequence[str] = ("platform", "acquisition_channel")) -> list[str]:
+    """The stratification columns the users table (or the events) has, among ``candidates``."""
+    have = set(prof.user_columns) | set(c for c in prof.columns.values() if c) | set(prof.properties)
+    return [c for c in candidates if c in have]
+
+
+def comparison_intro(strata: Sequence[str]) -> str:
+    """The sentence introducing the messaging / onboarding comparison, from the strata used."""
+    how = (f"raw and stratified by {' × '.join(s.replace('_', ' ') for s in strata)}" if strata
+           else "raw only (the data have no platform or acquisition channel to stratify by)")
+    return ("Users reached by more messaging channels, and users who got onboarding messages, compared on outcomes "
+            f"measured from each user's first day. Differences are shown {how}.")
+
+
+def conversion_by_period_reading(table: pd.DataFrame, period: str, conversion_events) -> str:
+    """Reading of :func:`metrics.conversion_by_period`: the median and the largest dip below it.
+
+    The dip is the run of consecutive periods below the median rate that loses
+    the most conversions (active users × the gap to the median, summed).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period_start": pd.date_range("2024-01-01", periods=5, freq="W-MON"),
+    ...                   "active_users": [100.0] * 5, "conversion_rate": [0.2, 0.2, 0.05, 0.06, 0.2]})
+    >>> conversion_by_period_reading(t, "week", "purchase")  # doctest: +NORMALIZE_WHITESPACE
+    'Median share of active users who did purchase: 20.0% per week. Largest dip: the weeks of 2024-01-15 to
+     2024-01-22, 5.5% of 200 active users, about 29 conversions fewer than at the median rate.'
+    """
+    rated = table[table["active_users"] > 0].reset_index(drop=True)
+    if rated.empty:
+        return f"No complete {period} with active users."
+    median = rated["conversion_rate"].median()
+    text = f"Median share of active users who did {events_text(conversion_events)}: {median:.1%} per {period}."
+    below = (rated["conversion_rate"] < median).to_numpy()
+    if not below.any():
+        return text
+    run = np.cumsum(np.r_[True, below[1:] != below[:-1]])
+    lost = (median - rated["conversion_rate"]) * rated["active_users"]
+    by_run = lost[below].groupby(run[below]).sum()
+    dip = rated[run == by_run.idxmax()]
+    first, last = dip["period_start"].iloc[0], dip["period_start"].iloc[-1]
+    users = dip["active_users"].sum()
+    rate = (dip["conversion_rate"] * dip["active_users"]).sum() / users
+    when = (f"the {period} of {first:%Y-%m-%d}" if len(dip) == 1
+            else f"the {period}s of {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+    return (f"{text} Largest dip: {when}, {rate:.1%} of {plural(users, 'active user')}, about "
+            f"{plural(round(by_run.max()), 'conversion')} fewer than at the median rate.")
+
+
+def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: int = 5, timeout="30min",
+                     min_group_size: int = 10) -> pd.DataFrame:
+    """Top paths from ``from_events`` per value of the events column ``segment`` (groups of at least ``min_group_size`` users).
+
+    Returns
+    -------
+    DataFrame
+        ``segment, users, path, steps, sessions, share`` (share of the group's sessions that reach ``from_events``).
+    """
+    from .funnels import top_paths
+
+    frame = log.frame
+    values = frame[segment].astype("string").fillna("(missing)")
+    users = frame.groupby(values.to_numpy(), observed=True)["user_id"].nunique()
+    parts = []
+    for value in sorted(users.index[users >= min_group_size]):  # a handful of segment values
+        paths = top_paths(frame.loc[(values == value).to_numpy()], from_events, length=length, top=top, timeout=timeout)
+        if len(paths):
+            parts.append(paths.assign(segment=value, users=int(users[value])))
+    columns = ["segment", "users", "path", "steps", "sessions", "share"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def segment_paths_reading(paths: pd.DataFrame, segment: str) -> str:
+    """Reading of :func:`paths_by_segment`: each group's most common path from the anchor."""
+    if paths.empty:
+        return f"No {segment.replace('_', ' ')} group is large enough to show paths."
+    first = paths.drop_duplicates("segment")
+    return "Most common path per " + segment.replace("_", " ") + ": " + "; ".join(
+        f"{row.segment}: '{row.path}' ({row.share:.0%} of its sessions)" for row in first.itertuples()) + "."
+
+
+def loops_reading(loops: pd.DataFrame, checkout_events, cart_events, min_sessions: int = 10) -> str:
+    """Reading of :func:`funnels.checkout_loops`: the group and period looping most, against the rest."""
+    shown = loops[loops["checkout_sessions"] >= min_sessions]
+    if shown.empty:
+        return f"No group and period has {plural(min_sessions, 'checkout session')}."
+    if not (shown["loop_sessions"] > 0).any():
+        return (f"No checkout session goes back from {events_text(checkout_events)} to {events_text(cart_events)} "
+                f"and returns to {events_text(checkout_events)}.")
+    top = shown.loc[shown["loop_rate"].idxmax()]
+    rest = shown.drop(index=top.name)
+    typical = f" (median of the other groups and periods: {rest['loop_rate'].median():.0%})" if len(rest) else ""
+    group = f"{top['segment']} in " if "segment" in shown.columns else ""
+    return (f"Checkout loops (reaching {events_text(checkout_events)}, back to {events_text(cart_events)}, and "
+            f"{events_text(checkout_events)} again) are most frequent for {group}the period from "
+            f"{top['period_start']:%Y-%m-%d}: {top['loop_rate']:.0%} of "
+            f"{plural(top['checkout_sessions'], 'checkout session')}{typical}.")

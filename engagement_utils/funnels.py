@@ -37,6 +37,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import periods
 from .core import EventLog, segment_labels
 from .core.engagement_scans import FUNNEL_ORDERINGS, funnel_reach_times
 from .inputs import as_log
@@ -44,7 +45,8 @@ from .sessions import assign_sessions, parse_duration
 from .stats import wilson_ci
 from .validation import as_event_list, check_option, closest
 
-__all__ = ["ORDERINGS", "parse_step", "step_events", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates"]
+__all__ = ["ORDERINGS", "parse_step", "step_events", "funnel", "cart_abandonment", "top_paths", "transitions", "exit_rates",
+           "checkout_loops"]
 
 ORDERINGS = FUNNEL_ORDERINGS
 ENTRY, EXIT = "(entry)", "(exit)"
@@ -444,3 +446,73 @@ def exit_rates(
     out["exit_rate"] = out["exits"] / out["occurrences"]
     out["ci_low"], out["ci_high"] = wilson_ci(out["exits"], out["occurrences"], alpha)
     return out.sort_values(["exit_rate", "item"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+def _seen_in_session(new: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    """Per row: has ``flag`` been true at this row or earlier in the same session (``new`` marks session starts)."""
+    counts = np.cumsum(flag)
+    start = np.maximum.accumulate(np.where(new, np.arange(len(flag)), 0))
+    return counts - counts[start] + flag[start] > 0
+
+
+def checkout_loops(
+    events: "pd.DataFrame | EventLog",
+    checkout_events,
+    cart_events,
+    *,
+    segment: str | None = None,
+    period: str = "month",
+    timeout="30min",
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Checkout loops: sessions that reach checkout, go back to the cart and return to checkout.
+
+    loop rate = sessions with a checkout event, a later cart event and a later
+    checkout event again / sessions with a checkout event, per period of the
+    session start (and ``segment``: its value on the session's first event).
+    A checkout page that sends users back to the cart shows as a rise of the
+    loop rate in one group and period.
+
+    Returns
+    -------
+    DataFrame
+        (``segment``,) ``period_start``, ``checkout_sessions``, ``loop_sessions``, ``loop_rate``,
+        ``ci_low``, ``ci_high`` (Wilson, level ``1 - alpha``).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a"] * 4 + ["b"] * 2,
+    ...     "event": ["shipping", "cart", "shipping", "pay", "shipping", "pay"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:01", "2024-01-01 10:02", "2024-01-01 10:03",
+    ...                                  "2024-01-02 10:00", "2024-01-02 10:01"], utc=True)})
+    >>> checkout_loops(ev, "shipping", "cart")[["checkout_sessions", "loop_sessions", "loop_rate"]].values.tolist()
+    [[2.0, 1.0, 0.5]]
+    """
+    period = periods.check_period(period)
+    log = as_log(events)
+    frame = assign_sessions(log, timeout=timeout)
+    sid = frame["session_id"].to_numpy()
+    new = np.r_[True, sid[1:] != sid[:-1]] if len(sid) else np.array([], dtype=bool)
+    names = frame["event"].astype(str)
+    checkout = names.isin(as_event_list(checkout_events, "checkout_events")).to_numpy()
+    cart = names.isin(as_event_list(cart_events, "cart_events")).to_numpy()
+    back = cart & _seen_in_session(new, checkout)
+    loop = checkout & _seen_in_session(new, back)
+    session = np.cumsum(new) - 1
+    reached = np.bincount(session, weights=checkout, minlength=int(new.sum())) > 0
+    looped = np.bincount(session, weights=loop, minlength=int(new.sum())) > 0
+    starts = frame["timestamp"][new]
+    table = pd.DataFrame({"ordinal": periods.period_ordinal(starts, period, log.tz), "reached": reached, "looped": looped})
+    keys = ["ordinal"]
+    if segment:
+        log.check_column(segment, "segment")
+        table["segment"] = segment_labels(frame[segment])[new]
+        keys = ["segment", "ordinal"]
+    table = table[table["reached"]]
+    out = table.groupby(keys, sort=True).agg(checkout_sessions=("reached", "size"), loop_sessions=("looped", "sum"))
+    out = out.reset_index().astype({"checkout_sessions": float, "loop_sessions": float})
+    out.insert(len(keys) - 1, "period_start", pd.to_datetime(periods.ordinal_to_start(out["ordinal"].to_numpy(), period)))
+    out = out.drop(columns="ordinal")
+    out["loop_rate"] = out["loop_sessions"] / out["checkout_sessions"]
+    out["ci_low"], out["ci_high"] = wilson_ci(out["loop_sessions"], out["checkout_sessions"], alpha)
+    return out

@@ -153,7 +153,9 @@ def session_table(
     n_events = last - first + 1
     event = events["event"].astype("category") if not isinstance(events["event"].dtype, pd.CategoricalDtype) else events["event"]
     is_view = event.isin(as_event_list(view_events, "view_events")).to_numpy()
-    is_conversion = event.isin(as_event_list(conversion_events, "conversion_events")).to_numpy()
+    no_conversions = isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0  # none set
+    is_conversion = (np.zeros(len(event), dtype=bool) if no_conversions
+                     else event.isin(as_event_list(conversion_events, "conversion_events")).to_numpy())
     n_views = session_sums(first, is_view.astype(np.int64))
     converted = session_sums(first, is_conversion.astype(np.int64)) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()

@@ -60,3 +60,37 @@ def test_key_numbers_name_the_conversion_events():
     assert k["Users who did purchase or subscribe"] == "30.0%"
     with pytest.raises(ValueError, match="'events' parameter must be an event name"):
         report.events_text([])
+
+
+def test_sections_name_what_is_missing_and_list_skipped():
+    from engagement_utils import engagement_report as report
+    from engagement_utils.data_profile import profile
+
+    ev = pd.DataFrame({"user_id": pd.Categorical(["a", "b"]), "event": pd.Categorical(["open", "open"]),
+                       "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02"], utc=True)})
+    sections = report.overview_sections(profile(ev), segment="platform", path_column="event", strata=[], interactions=[])
+    assert "Conversion" in sections.skipped and "Survey scores" in sections.skipped
+    assert sections.note("Conversion").startswith("Conversion skipped: needs conversion events")
+    assert "Active users by segment skipped: needs the events column 'platform'" in sections.note("Active users by segment")
+    assert sections.missing("Screen flow") == []
+    assert sections.key_number()["Skipped sections"].startswith("Active users by segment")
+
+
+def test_run_dataset_keeps_absent_inputs_absent_and_overrides_roles():
+    from engagement_utils import engagement_report as report
+
+    ds = report.run_dataset("reports/params/datasets/ecom.yml", conversion_events=["add_to_cart"], funnel_steps=[])
+    assert ds.users is None and ds.surveys is None and ds.spend is None
+    assert ds.roles.conversion_events == ["add_to_cart"]
+    assert ds.roles.funnel_steps[0] == "product_view"  # blank keeps the data set's
+
+
+def test_plural_and_conversion_dip_reading():
+    from engagement_utils import engagement_report as report
+
+    assert report.plural(1, "day") == "1 day" and report.plural(2, "day") == "2 days"
+    table = pd.DataFrame({"period_start": pd.date_range("2024-01-01", periods=6, freq="W-MON"),
+                          "active_users": [10.0, 100, 100, 100, 100, 100],
+                          "conversion_rate": [0.0, 0.2, 0.2, 0.05, 0.2, 0.2]})
+    text = report.conversion_by_period_reading(table, "week", ["purchase"])
+    assert "Largest dip: the week of 2024-01-22" in text

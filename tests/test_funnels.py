@@ -243,3 +243,16 @@ def test_step_filters_compare_as_text_with_missing_values(as_category):
              tier=[None, 2, None, 3, None, None])
     ev["tier"] = ev["tier"].astype("Int64").astype("category" if as_category else "Int64")
     assert users_per_step(funnel(ev, ["open", "view[tier:2]"], "1D")) == [3, 1]
+
+
+def test_checkout_loops_counts_sessions_that_go_back_to_the_cart_per_segment():
+    ev = pd.DataFrame({
+        "user_id": ["a"] * 4 + ["b"] * 3,
+        "event": ["ship", "cart", "ship", "pay", "cart", "ship", "pay"],
+        "platform": ["mobile"] * 4 + ["desktop"] * 3,
+        "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:01", "2024-01-01 10:02", "2024-01-01 10:03",
+                                     "2024-01-02 10:00", "2024-01-02 10:01", "2024-01-02 10:02"], utc=True)})
+    from engagement_utils.funnels import checkout_loops
+
+    out = checkout_loops(ev, "ship", "cart", segment="platform")
+    assert out[["segment", "checkout_sessions", "loop_sessions"]].values.tolist() == [["desktop", 1.0, 0.0], ["mobile", 1.0, 1.0]]

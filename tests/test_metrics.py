@@ -269,3 +269,10 @@ def test_demo_nps_is_in_range(demo_dir):
     out = m.survey_scores(load_surveys(demo_dir / "surveys.csv")).iloc[0]
     assert out["kind"] == "nps" and -100 < out["ci_low"] < out["score"] < out["ci_high"] < 100
     assert out[["promoters", "passives", "detractors"]].sum() == pytest.approx(1.0)
+
+
+def test_conversion_by_period_is_converted_over_active_users_per_period():
+    ev = pd.DataFrame({"user_id": ["a", "a", "b", "c", "c"], "event": ["open", "purchase", "open", "open", "purchase"],
+                       "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-08", "2024-01-20"], utc=True)})
+    out = m.conversion_by_period(ev, "purchase", "week", end="2024-01-15")
+    assert out["active_users"].tolist() == [2.0, 1.0] and out["converted"].tolist() == [1.0, 0.0]

@@ -119,3 +119,15 @@ def test_names_stay_unique_when_traits_cannot_separate_them():
         pd.DataFrame({"active_days": [3, 3, 3, 3]}, index=pd.Index(list("abcd"), name="user_id")),
         pd.Series([0, 0, 1, 1], index=list("abcd")))
     assert cards.names.tolist() == ["Occasional window shoppers", "Occasional window shoppers (persona 1)"]
+
+
+def test_descriptions_pluralize_and_count_orders_per_buyer():
+    import pandas as pd
+
+    from engagement_utils.personas import describe_personas
+
+    f = pd.DataFrame({"active_days": [2, 2, 2, 2], "recency_days": [1, 1, 1, 1], "orders": [0, 0, 0, 3],
+                      "converted": [False, False, False, True]}, index=pd.Index(list("abcd"), name="user_id"))
+    text = describe_personas(f, pd.Series([0, 0, 0, 0], index=f.index)).table["description"].iloc[0]
+    assert "last seen 1 day before" in text and "1 days" not in text
+    assert "25% of them bought at least once (3 orders per buyer on average)" in text

@@ -28,7 +28,7 @@ from ..inputs import as_log, segment_column
 from ..validation import as_event_list, check_option, check_positive_int
 from .people import rate_with_ci, user_frame
 
-__all__ = ["LIFECYCLE_STATUSES", "conversion_flags", "conversion_rate", "lifecycle", "churn", "cpa_cac"]
+__all__ = ["LIFECYCLE_STATUSES", "conversion_flags", "conversion_rate", "conversion_by_period", "lifecycle", "churn", "cpa_cac"]
 
 LIFECYCLE_STATUSES = ("new", "returning", "resurrecting", "dormant")
 
@@ -120,6 +120,50 @@ def conversion_rate(
     out = pd.DataFrame({"users": grouped.size().astype(float), "converted": grouped.sum()}).reset_index()
     out = rate_with_ci(out, "converted", "users", "conversion_rate", alpha)
     return out if segment else out.drop(columns="segment")
+
+
+def conversion_by_period(
+    events: "pd.DataFrame | EventLog",
+    conversion_events="purchase",
+    period: str = "week",
+    *,
+    tz: str | None = None,
+    end=None,
+    include_partial: bool = False,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Conversion rate per period = users with a conversion event in the period / users active in it.
+
+    A drop in this rate while activity holds up is what a broken checkout
+    looks like.  The period holding the data end is incomplete and left out
+    unless ``include_partial``.
+
+    Returns
+    -------
+    DataFrame
+        ``period_start`` (naive, report timezone), ``active_users``, ``converted``,
+        ``conversion_rate``, ``ci_low``, ``ci_high`` (Wilson, level ``1 - alpha``).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "b"], "event": ["open", "purchase", "open", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02", "2024-01-09"], utc=True)})
+    >>> conversion_by_period(ev, period="week", end="2024-01-15")[["active_users", "converted", "conversion_rate"]].values.tolist()
+    [[2.0, 1.0, 0.5], [1.0, 0.0, 0.0]]
+    """
+    period = periods.check_period(period)
+    log = as_log(events, tz)
+    active = unpack_keys(activity_keys(log, period))[1]
+    converted = unpack_keys(activity_keys(log, period, log.event_mask(conversion_events, "conversion_events")))[1]
+    ordinals, n_active = np.unique(active, return_counts=True)
+    n_converted = np.zeros(len(ordinals))
+    found, counts = np.unique(converted, return_counts=True)
+    n_converted[np.searchsorted(ordinals, found)] = counts
+    out = pd.DataFrame({"period_start": pd.to_datetime(periods.ordinal_to_start(ordinals, period)),
+                        "active_users": n_active.astype(float), "converted": n_converted})
+    if not include_partial:
+        out = out[ordinals < periods.first_incomplete_ordinal(log.data_end(end)[0], period, log.tz)]
+    return rate_with_ci(out.reset_index(drop=True), "converted", "active_users", "conversion_rate", alpha)
 
 
 def lifecycle(events: "pd.DataFrame | EventLog", period: str = "week", *, tz: str | None = None,

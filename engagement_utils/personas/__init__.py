@@ -35,6 +35,7 @@ from .export import EXPORT_FILE, export_personas
 from .features import SESSION_FEATURES, UserFeatures, feature_table, omitted_features, user_features
 from .outcomes import PersonaOutcomes, persona_outcomes
 from .profiles import feature_zscores, persona_profiles
+from .sections import count_features, persona_sections
 from .rfm import NO_PURCHASE, RFM_SEGMENTS, TIES, UNMAPPED, rfm, rfm_grid, rfm_summary
 
 __all__ = [
@@ -45,5 +46,5 @@ __all__ = [
     "describe_personas", "PersonaCards", "persona_names", "FEATURE_WORDS", "key_numbers", "left_out_notes",
     "best_converting", "retention_text", "segment_text", "contrast_text", "rfm_text", "grid_text", "export_text",
     "persona_outcomes", "PersonaOutcomes",
-    "export_personas", "EXPORT_FILE",
+    "export_personas", "EXPORT_FILE", "count_features", "persona_sections",
 ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..display.format import format_money
 from .features import UserFeatures
 from .profiles import HIGH, SOME, feature_zscores, persona_profiles, persona_traits
 from .rfm import NO_PURCHASE
@@ -111,16 +112,20 @@ def _optional(clauses: list[tuple[bool, str]]) -> str:
     return "".join(text for present, text in clauses if present)
 
 
+def _days(value: float) -> str:
+    return f"{_fmt(value)} {'day' if float(value) == 1 else 'days'}"
+
+
 def _description(name: str, size: int, share: float, medians: pd.Series, means: pd.Series,
-                 traits: list[tuple[str, float]]) -> str:
+                 traits: list[tuple[str, float]], currency: str | None = None) -> str:
     """One paragraph from the persona's numbers; sentences only for the features present."""
     m, a = medians, means
     parts = [f"{name}: {share:.0%} of users ({size:,})."]
     if "active_days" in m.index:
         seen = _optional([("recency_days" in m.index,
-                           f" and was last seen {_fmt(m.get('recency_days', 0))} days before the end of the data")])
+                           f" and was last seen {_days(m.get('recency_days', 0))} before the end of the data")])
         parts.append("The typical member was active on a single day only and did not come back." if m["active_days"] <= 1
-                     else f"The typical member was active on {_fmt(m['active_days'])} days{seen}.")
+                     else f"The typical member was active on {_days(m['active_days'])}{seen}.")
     if "mean_session_s" in m.index:
         parts.append(f"Sessions last about {m['mean_session_s'] / 60:.1f} minutes" + _optional([
             ("events_per_session" in m.index, f" with {_fmt(m.get('events_per_session', 0))} events each"),
@@ -128,11 +133,15 @@ def _description(name: str, size: int, share: float, medians: pd.Series, means: 
         ]) + ".")
     if "converted" in a.index:
         detail = _optional([
-            ("revenue" in a.index, f", {a.get('revenue', 0):,.2f} revenue per person"),
-            ("aov" in m.index and pd.notna(m.get("aov")), f", median basket {m.get('aov', 0):,.2f}"),
+            ("revenue" in a.index, f", {format_money(a.get('revenue', 0), currency)} revenue per person"),
+            ("aov" in m.index and pd.notna(m.get("aov")), f", median basket {format_money(m.get('aov', 0), currency)}"),
         ])
-        orders = f" ({a['orders']:.1f} orders per person on average{detail})" if "orders" in a.index else ""
-        parts.append(f"{a['converted']:.0%} of them bought at least once{orders}.")
+        bought = float(a["converted"])
+        per_buyer = float(a["orders"]) / bought if "orders" in a.index and bought > 0 else None
+        orders = (f" ({_fmt(per_buyer)} {'order' if per_buyer == 1 else 'orders'} per buyer on average{detail})"
+                  if per_buyer is not None else f" ({detail[2:]})" if detail else "")
+        share_text = f"{bought:.0%}" if bought == 0 or bought >= 0.01 else "under 1%"
+        parts.append(f"{share_text} of them bought at least once{orders}.")
     if traits:
         said = _traits_text(traits)
         parts.append("Compared with everyone else they " + ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1] + ".")
@@ -167,7 +176,7 @@ class PersonaCards:
 
 
 def describe_personas(features: UserFeatures | pd.DataFrame, labels: pd.Series, *,
-                      columns: Iterable[str] | None = None, top: int = 3) -> PersonaCards:
+                      columns: Iterable[str] | None = None, top: int = 3, currency: str | None = None) -> PersonaCards:
     """A persona card per label: size, share, medians, distinguishing traits, name and description.
 
     What sets a persona apart are its ``top`` features with the largest
@@ -177,7 +186,8 @@ def describe_personas(features: UserFeatures | pd.DataFrame, labels: pd.Series, 
     Loyal / Regular / Occasional: activity at least 0.8 / 0.3 SD above the
     others, or less) with a buying word (big spenders, small-basket buyers,
     buyers — when at least half of them bought — or browsers / visitors /
-    window shoppers); the description is assembled from the persona's own numbers.
+    window shoppers); the description is assembled from the persona's own numbers
+    (amounts in ``currency`` when given, else plain).
 
     Examples
     --------
@@ -200,7 +210,8 @@ def describe_personas(features: UserFeatures | pd.DataFrame, labels: pd.Series, 
         size, share = int(sizes.loc[persona, "users"]), float(sizes.loc[persona, "share"])
         rows.append({"persona": persona, "name": name, "users": size, "share": share,
                      "traits": ", ".join(_traits_text(traits)),
-                     "description": _description(name, size, share, medians.loc[persona], means.loc[persona], traits)})
+                     "description": _description(name, size, share, medians.loc[persona], means.loc[persona], traits,
+                                                  currency)})
     cards = pd.DataFrame(rows).set_index("persona")
     cards = cards.join(medians.add_prefix("median_"))
     if "converted" in means.columns:
@@ -319,15 +330,15 @@ def outcomes_text(outcomes: "PersonaOutcomes") -> str:
 
 
 def key_numbers(features: UserFeatures | pd.DataFrame, seg: "Segmentation", cards: PersonaCards,
-                outcomes: "PersonaOutcomes") -> dict[str, str]:
-    """The report's key numbers, ready for ``display.show_key_numbers``."""
+                outcomes: "PersonaOutcomes", *, conversion: bool = True) -> dict[str, str]:
+    """The report's key numbers, ready for ``display.show_key_numbers`` (no conversion number when ``conversion`` is False)."""
     largest = cards.table.sort_values("share", ascending=False, kind="stable").iloc[0]
     chosen = " (chosen by silhouette)" if seg.chosen_by_silhouette else f" (set; silhouette prefers {seg.k_best})"
     return {
         "Users": f"{len(features):,}",
         "Personas": f"{seg.k}{chosen}",
         "Largest persona": f"{largest['name']} ({largest['share']:.0%})",
-        "Best converting persona": best_converting(outcomes.summary),
+        **({"Best converting persona": best_converting(outcomes.summary)} if conversion else {}),
         "Features used for clustering": f"{len(seg.columns)}",
     }
 

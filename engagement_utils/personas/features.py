@@ -69,8 +69,11 @@ def conversion_mask(log: EventLog, conversion_events: str | Iterable[str] | None
 
     Events named explicitly must occur in the data (a typo is an error naming
     ``conversion_events``); the default (None: ``sessions.CONVERSION_EVENTS``,
-    i.e. ``purchase``) may be absent, and then nobody converted.
+    i.e. ``purchase``) may be absent, and then nobody converted.  An empty
+    list means the data set has no conversion events: ``()`` and no row.
     """
+    if isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0:
+        return (), np.zeros(len(log), dtype=bool)
     if conversion_events is not None:
         listed = tuple(as_event_list(conversion_events, "conversion_events"))
         return listed, log.event_mask(listed, "conversion_events")
@@ -207,12 +210,14 @@ def user_features(
         Timezone in which calendar days are counted (default: the log's, UTC for a frame).
     conversion_events : str or list of str, optional
         Events that are orders / conversions; each one named must occur in the
-        data.  Default: ``("purchase",)``, and nobody converted when the log has none.
+        data.  Default: ``("purchase",)``, and nobody converted when the log has none;
+        an empty list (a data set without conversion events): no orders, conversion or basket features.
     order_column : str
         Column identifying an order (e.g. an invoice number) when one order spans several rows.
     session_features : {"auto", True, False}
-        "auto" computes them when the log has browsing events (``screen_view`` /
-        ``page_view`` / ``app_open``) or a ``session_id`` column.
+        "auto" computes them when the events can be sessionized: the log has a
+        ``session_id`` column or browsing events (any event that is neither a
+        conversion nor carries revenue); a transactions log gets none.
     timeout : str or Timedelta
         Session timeout passed to ``sessionize``.
     count_events : mapping, optional
@@ -273,12 +278,16 @@ def user_features(
 
     omitted: dict[str, str] = {}
     present = _present_events(frame)
-    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns
+    # Browsing: any event that is neither a conversion nor carries revenue (a clickstream, not a transactions log).
+    browsing = ~conversion_rows[rows]
+    if "revenue" in frame.columns:
+        browsing &= np.isnan(frame["revenue"].to_numpy(dtype=float)[rows])
+    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns or bool(browsing.any())
     if session_features is True or (session_features == "auto" and has_views):
         _session_columns(out, log, rows, timeout, n)
     else:
         reason = ("turned off (session_features=False)" if session_features is False else
-                  "the events have no browsing events (screen/page views, app opens) or session_id: "
+                  "the events have no browsing events (only conversions and events with revenue) or session_id: "
                   "sessions of a purchase-only log would only restate orders")
         omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
 
@@ -297,6 +306,9 @@ def user_features(
     else:
         omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
     out["converted"] = orders > 0
+    if not conversion:
+        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
+        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
     if "channel" in frame.columns:
         out["channels_reached"] = _per_user_distinct(wcode, pd.factorize(frame["channel"])[0][rows], n)
     else:

@@ -21,6 +21,8 @@ from ._style import error_extents, percent_axis, shorten, tidy_labels
 __all__ = [
     "plot_active_users",
     "plot_active_days",
+    "plot_conversion_over_time",
+    "plot_checkout_loops",
     "plot_lifecycle",
     "plot_funnel",
     "plot_session_durations",
@@ -45,6 +47,35 @@ def plot_active_users(active: pd.DataFrame, ax: Axes | None = None) -> Axes:
     handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], loc="upper left", frameon=True)
     ax.set_title("Active users on trailing windows")
+    ax.figure.autofmt_xdate()
+    return ax
+
+
+def plot_conversion_over_time(table: pd.DataFrame, period: str = "week", ax: Axes | None = None) -> Axes:
+    """Conversion rate per period with its interval band, from :func:`metrics.conversion_by_period`."""
+    ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    ax.plot(table["period_start"], table["conversion_rate"], marker="o", markersize=3, color="#4c9be8")
+    ax.fill_between(table["period_start"], table["ci_low"], table["ci_high"], color="#4c9be8", alpha=0.2, linewidth=0)
+    ax.set_ylabel("converted / active users")
+    ax.set_ylim(bottom=0)
+    percent_axis(ax)
+    ax.set_title(f"Conversion rate per {period} (share of active users who converted)")
+    ax.figure.autofmt_xdate()
+    return ax
+
+
+def plot_checkout_loops(loops: pd.DataFrame, min_sessions: int = 10, ax: Axes | None = None) -> Axes:
+    """Loop rate per period, one line per segment, from :func:`funnels.checkout_loops` (periods under ``min_sessions`` left out)."""
+    ax = ax or plt.subplots(figsize=(9, 3.5))[1]
+    shown = loops[loops["checkout_sessions"] >= min_sessions]
+    groups = shown.groupby("segment", sort=True) if "segment" in shown.columns else [("all", shown)]
+    for name, group in groups:
+        ax.plot(group["period_start"], group["loop_rate"], marker="o", label=str(name))
+    ax.set_ylabel("sessions looping back")
+    ax.set_ylim(bottom=0)
+    percent_axis(ax)
+    ax.legend(frameon=True)
+    ax.set_title("Checkout sessions that go back to the cart and return to checkout")
     ax.figure.autofmt_xdate()
     return ax
 

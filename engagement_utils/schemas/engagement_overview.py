@@ -4,9 +4,9 @@ from ..periods import PERIODS
 
 NOTEBOOK = "02_engagement_overview"
 SCHEMA = {
-    "events_path": "path", "users_path": "optional_path", "spend_path": "optional_path",
-    "surveys_path": "optional_path", "start": "date", "end": "date", "tz": "tz",
+    "dataset": "dataset", "start": "date", "end": "date", "tz": "optional_str",
     "period": PERIODS, "session_timeout": "timedelta", "conversion_events": "list", "cart_events": "list",
-    "funnel_steps": "list", "funnel_window": "timedelta", "funnel_ordering": ("sequential", "strict", "any"),
-    "segment": "str", "path_column": "str", "churn_days": "int", "min_group_size": "int",
+    "checkout_events": "list", "funnel_steps": "list", "active_events": "list", "funnel_window": "timedelta",
+    "funnel_ordering": ("sequential", "strict", "any"),
+    "segment": "optional_str", "path_column": "optional_str", "churn_days": "int", "min_group_size": "int",
 }
