@@ -18,6 +18,7 @@ from . import periods
 from .core import as_utc
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
+from .display.format import plural
 from .validation import as_event_list
 
 __all__ = ["duration_text", "events_text", "key_numbers", "funnel_table", "plural", "run_dataset", "Sections",
@@ -143,6 +144,11 @@ def funnel_table(seg_funnel: pd.DataFrame) -> pd.DataFrame:
 def active_users_reading(active: pd.DataFrame) -> str:
     """Reading of the DAU / WAU / MAU chart: the last day, MAU growth, stickiness."""
     complete = active.dropna(subset=["mau"])
+    if complete.empty:
+        last = active.iloc[-1]
+        verb = "was" if int(last["dau"]) == 1 else "were"
+        return (f"The data cover fewer than 30 days, so MAU and stickiness (DAU / MAU) are not defined yet; on "
+                f"{last['date']:%Y-%m-%d}, {plural(int(last['dau']), 'user')} {verb} active that day.")
     first, latest = complete.iloc[0], complete.iloc[-1]
     change = latest["mau"] / first["mau"] - 1
     return (f"On {latest['date']:%Y-%m-%d}, {latest['dau']:,.0f} users were active that day and {latest['mau']:,.0f} "
@@ -256,19 +262,6 @@ def comparison_reading(comparison, metric: str, strata: Sequence[str]) -> str:
 
 
 # --- one data set per run (issue 12): roles, sections and their needs --------------------------------
-
-def plural(count, unit: str, units: str | None = None) -> str:
-    """A count with its unit, singular for exactly one: ``"1 day"``, ``"2 days"``, ``"1,200 users"``.
-
-    Examples
-    --------
-    >>> plural(1, "day"), plural(2.0, "day"), plural(1200, "user"), plural(3, "person", "people")
-    ('1 day', '2 days', '1,200 users', '3 people')
-    """
-    value = float(count)
-    text = f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
-    return f"{text} {unit if value == 1 else (units or unit + 's')}"
-
 
 def run_dataset(description, *, start=None, end=None, tz: str | None = None, **roles):
     """The run's data set: loaded once, roles overridden by the notebook's own role parameters, events cut to ``[start, end)``.

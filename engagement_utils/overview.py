@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._arrays import distinct
 from .core import MISSING_SEGMENT, EventLog
+from .display.format import plural
 from .inputs import as_log
 from .io import load_report
 from .periods import ordinal_to_start
@@ -133,17 +134,6 @@ def missing_values(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- one data set per run (issue 12)
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """``"1 day"``, ``"3 days"``, ``"1,200 users"``: a count with its word, in the right number.
-
-    Examples
-    --------
-    >>> plural(1, "day"), plural(3, "week"), plural(1200, "user"), plural(2, "country", "countries")
-    ('1 day', '3 weeks', '1,200 users', '2 countries')
-    """
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 def with_window(description, *, start=None, end=None):

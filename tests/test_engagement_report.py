@@ -94,3 +94,13 @@ def test_plural_and_conversion_dip_reading():
                           "conversion_rate": [0.0, 0.2, 0.2, 0.05, 0.2, 0.2]})
     text = report.conversion_by_period_reading(table, "week", ["purchase"])
     assert "Largest dip: the week of 2024-01-22" in text
+
+
+def test_active_users_reading_on_less_than_30_days():
+    from engagement_utils import engagement_report, metrics
+
+    events = pd.DataFrame({"user_id": ["a", "b", "a"], "event": "open",
+                           "timestamp": pd.to_datetime(["2024-01-01 08:00", "2024-01-02 08:00", "2024-01-03 08:00"], utc=True)})
+    text = engagement_report.active_users_reading(metrics.active_users(events))
+    assert text.startswith("The data cover fewer than 30 days, so MAU and stickiness")
+    assert "2024-01-03, 1 users" not in text and "1 user" in text

@@ -64,7 +64,9 @@ def monthly_censored(cohort_events) -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def rfm_events(retail_raw, retail_params) -> pd.DataFrame:
     """The RFM cleaning (the personas report's loading options)."""
-    return load_source(retail_raw, **retail_params["notebook_parameters"]["04_personas"]["source_options"])
+    options = dict(retail_params["notebook_parameters"]["04_personas"]["dataset"]["events"])
+    options.pop("path")
+    return load_source(retail_raw, **options)
 
 
 @pytest.fixture(scope="session")

@@ -438,3 +438,18 @@ def test_export_never_writes_into_reports():
         with pytest.raises(ValueError, match="export_dir"):
             personas.export_personas(pd.Series({"a": 0}), folder)
     assert sorted(p.name for p in reports.iterdir()) == before
+
+
+def test_fit_k_lowers_k_to_the_distinct_profiles_and_says_so():
+    events = pd.DataFrame({
+        "user_id": ["a", "a", "b", "c", "c", "c"],
+        "event": ["open", "buy", "open", "open", "open", "buy"],
+        "timestamp": pd.to_datetime(["2024-01-01 08:00", "2024-01-02 08:00", "2024-01-03 08:00",
+                                     "2024-01-01 09:00", "2024-01-04 09:00", "2024-01-05 09:00"], utc=True),
+    })
+    features = personas.user_features(events, conversion_events="buy")
+    with pytest.raises(ValueError, match="number of distinct feature rows"):
+        personas.segment_users(features, k=4, columns=["active_days", "events"])
+    seg = personas.segment_users(features, k=4, columns=["active_days", "events"], fit_k=True)
+    assert seg.k == 3 and seg.k_asked == 4 and seg.labels.nunique() == 3
+    assert seg.text.startswith("4 personas were asked for, but the users have only 3 distinct feature profiles")

@@ -30,6 +30,7 @@ __all__ = [
     "format_money",
     "format_number",
     "format_p_value",
+    "plural",
     "format_percent",
     "format_pp",
     "format_value",
@@ -293,3 +294,16 @@ def format_value(value: object) -> str:
     if is_missing(value):
         return MISSING
     return str(value)
+
+
+def plural(count, unit: str, units: str | None = None) -> str:
+    """A count with its unit, singular for exactly one: ``"1 day"``, ``"2 days"``, ``"1,200 users"``.
+
+    Examples
+    --------
+    >>> plural(1, "day"), plural(2.0, "day"), plural(1200, "user"), plural(3, "person", "people")
+    ('1 day', '2 days', '1,200 users', '3 people')
+    """
+    value = float(count)
+    text = f"{value:,.0f}" if value.is_integer() else f"{value:,.1f}"
+    return f"{text} {unit if value == 1 else (units or unit + 's')}"

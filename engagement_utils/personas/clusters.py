@@ -49,6 +49,8 @@ class Segmentation:
         Cluster centres in the transformed, standardized space (persona × feature).
     chosen_by_silhouette : bool
         True when k was "auto".
+    k_asked : int or None
+        The k asked for when ``fit_k=True`` lowered it to the number of distinct feature rows.
     """
 
     labels: pd.Series
@@ -60,6 +62,7 @@ class Segmentation:
     centers: pd.DataFrame | None = None
     k_best: int | None = None
     chosen_by_silhouette: bool = True
+    k_asked: int | None = None
 
     @property
     def text(self) -> str:
@@ -139,6 +142,7 @@ def segment_users(
     *,
     columns: Iterable[str] | None = None,
     skip_missing: bool = False,
+    fit_k: bool = False,
     random_state: int = 0,
     sample_size: int = DEFAULT_SAMPLE,
     n_init: int = 4,
@@ -178,6 +182,9 @@ def segment_users(
         Features to cluster on.
     skip_missing : bool
         Record requested ``columns`` the features lack in ``dropped`` instead of raising.
+    fit_k : bool, default False
+        Lower a whole-number ``k`` larger than the number of distinct feature rows to that
+        number (recorded as ``k_asked``) instead of raising: a report on very few users.
     random_state : int
         Seed of k-means and of the silhouette sample.
     sample_size : int
@@ -212,6 +219,9 @@ def segment_users(
     X, used, logged, dropped = _clustering_matrix(ordered, columns, skip_missing)
     # Hashing the rows is ~6x faster than np.unique(axis=0)'s sort at 1M users; same count.
     n_distinct = n - int(pd.DataFrame(X).duplicated().sum())
+    k_asked = k if fit_k and isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k > n_distinct else None
+    if k_asked is not None:
+        k = n_distinct
     ks = _candidate_ks(k, k_range, n, n_distinct)
     rng = np.random.default_rng(random_state)
     sample = np.sort(rng.choice(n, size=sample_size, replace=False)) if n > sample_size else np.arange(n)
@@ -242,7 +252,8 @@ def segment_users(
     labels.iloc[order] = new_number[raw]
     centers = pd.DataFrame(fits[best].cluster_centers_[ranking], columns=used, index=pd.RangeIndex(best, name="persona"))
     return Segmentation(labels=labels, k=best, silhouette=silhouette, columns=used, log_columns=logged,
-                        dropped=dropped, centers=centers, k_best=k_best, chosen_by_silhouette=k == "auto")
+                        dropped=dropped, centers=centers, k_best=k_best, chosen_by_silhouette=k == "auto",
+                        k_asked=k_asked)
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,12 @@ def left_out_notes(*reasons: Mapping[str, str]) -> list[str]:
 def silhouette_text(seg: "Segmentation") -> str:
     """Which k the silhouette prefers and the k used, with their silhouettes."""
     sil = seg.silhouette.set_index("k")["silhouette"]
+    lowered = (f"{seg.k_asked} personas were asked for, but the users have only {seg.k} distinct feature "
+               f"profiles, so the report uses k = {seg.k}. ") if seg.k_asked is not None else ""
     if not sil.notna().any():
+        return lowered + f"No silhouette could be computed (each k tried left a single persona); the report uses k = {seg.k}."
+    if lowered:
+        return lowered
         return f"No silhouette could be computed (each k tried left a single persona); the report uses k = {seg.k}."
     used = f" ({sil[seg.k]:.2f})." if seg.k in sil.index and pd.notna(sil[seg.k]) else "."
     return f"Silhouette is highest at k = {seg.k_best} ({sil.max():.2f}); the report uses k = {seg.k}{used}"
