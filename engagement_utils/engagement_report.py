@@ -174,6 +174,8 @@ def sessions_reading(session_stats: pd.DataFrame) -> str:
 
 def visits_reading(visits: pd.DataFrame, period: str) -> str:
     """Reading of :func:`visits_per_period`: the last complete period."""
+    if visits.empty:
+        return f"The data cover no complete {period} yet, so time spent and returning visitors per {period} are not shown."
     last = visits.iloc[-1]
     return (f"In the last complete {period}, the median active user spent {last['median_minutes_per_user']:.1f} minutes "
             f"in the app and {last['returning_rate']:.0%} of active users came back for more than one session.")
@@ -182,6 +184,8 @@ def visits_reading(visits: pd.DataFrame, period: str) -> str:
 def lifecycle_reading(life: pd.DataFrame, period: str) -> str:
     """Reading of the lifecycle chart: the last complete period and users gained per user lost."""
     complete = life[life["complete"]]
+    if complete.empty:
+        return f"The data cover no complete {period} yet, so the lifecycle of users per {period} is not shown."
     last = complete[complete["period_start"] == complete["period_start"].max()].set_index("status")["users"]
     quick_ratio = (last["new"] + last["resurrecting"]) / max(last["dormant"], 1)
     return (f"In the last complete {period}: {last['new']:,} new, {last['returning']:,} returning, "
@@ -389,12 +393,32 @@ def path_column_of(path_column: str | None, prof) -> str:
 
 
 def overview_sections(prof, *, segment: str | None, path_column: str, strata: Sequence[str],
-                      interactions: Sequence[str]) -> Sections:
-    """The sections of report 02 and what each needs (:func:`data_profile.requires`)."""
+                      interactions: Sequence[str], log=None, period: str = "week", churn_days: int = 30) -> Sections:
+    """The sections of report 02 and what each needs (:func:`data_profile.requires`).
+
+    With the event ``log``, the active-days distribution also needs one complete week, and
+    the lifecycle one complete ``period``, and churn more than ``churn_days`` of history.
+    """
     from .data_profile import requires
+    from .metrics import complete_periods
 
     by = requires(event_columns=[segment or "(no segment parameter)"])
+    extra = {}
+    if log is not None:
+        first, last = complete_periods(log, "week")
+        if first > last:
+            extra["Active days per week"] = ["needs a complete week (Monday to Sunday) inside the data"]
+        first, last = complete_periods(log, period)
+        if first > last:
+            extra["Lifecycle"] = [f"needs a complete {period} inside the data (a shorter `period` parameter may fit)"]
+        history_days = (log.data_end()[1] - int(log.ns.min())) / 86_400e9
+        if history_days <= churn_days:
+            extra["Churn"] = [f"needs more than {plural(churn_days, 'day')} of history (the data cover "
+                              f"{history_days:.0f}; a smaller `churn_days` parameter may fit)"]
     return Sections({
+        "Active days per week": (),
+        "Lifecycle": (),
+        "Churn": (),
         "Active users by segment": by,
         "Sessions by segment": by,
         "Conversion": requires(roles=["conversion_events"]),
@@ -408,7 +432,7 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
         "Survey scores": requires(inputs=["surveys"]),
         "Message reach": requires(events=list(interactions[:1]) or ["in_app_message_shown"]) + by,
         "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
-    }, prof)
+    }, prof, extra)
 
 
 def present_interactions(prof) -> dict[str, tuple[str, str]]:

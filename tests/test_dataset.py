@@ -141,7 +141,7 @@ def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
     ds = load_dataset(params["parameters"]["dataset"])
     assert profile(ds).absent_role_events == {}
     if name.startswith("preset_"):
-        assert notebooks == ["00_data_overview", "01_cohort_retention"]
+        assert notebooks == ["00_data_overview", "01_cohort_retention", "02_engagement_overview", "04_personas"]
 
 
 def test_with_roles_overrides_only_what_is_given():

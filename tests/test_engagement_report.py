@@ -104,3 +104,10 @@ def test_active_users_reading_on_less_than_30_days():
     text = engagement_report.active_users_reading(metrics.active_users(events))
     assert text.startswith("The data cover fewer than 30 days, so MAU and stickiness")
     assert "2024-01-03, 1 users" not in text and "1 user" in text
+
+
+def test_readings_without_a_complete_period_say_so():
+    empty_visits = pd.DataFrame(columns=["period_start", "median_minutes_per_user", "returning_rate"])
+    assert report.visits_reading(empty_visits, "week").startswith("The data cover no complete week yet")
+    life = pd.DataFrame({"period_start": pd.to_datetime(["2024-01-01"]), "status": ["new"], "users": [3], "complete": [False]})
+    assert report.lifecycle_reading(life, "month").startswith("The data cover no complete month yet")

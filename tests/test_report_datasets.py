@@ -22,8 +22,17 @@ import pytest
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = sorted((ROOT / "reports" / "params").glob("*.yml"))
+# the parameter files of whole data sets (ab_*.yml hold experiment tables for 03 only,
+# tested in tests/test_experiments_notebook.py)
+PARAMS = sorted(p for p in (ROOT / "reports" / "params").glob("*.yml") if not p.name.startswith("ab_"))
 NOTEBOOKS = ("00_data_overview", "01_cohort_retention")
+# the preset fixtures are tiny, so they also build 02 and 04 here (demo, retail and ecom build
+# those in nbval and tests/test_report_datasets_24.py)
+PRESET_NOTEBOOKS = NOTEBOOKS + ("02_engagement_overview", "04_personas")
+
+
+def notebooks_of(params: Path) -> tuple[str, ...]:
+    return PRESET_NOTEBOOKS if params.name.startswith("preset_") else NOTEBOOKS
 CLI = Path(sys.executable).parent / "engagement-report"
 SINGULAR_PLURAL = re.compile(r"(?<![\d,.])1 (?:days|weeks|months|users|cohorts|groups)\b|\b(?:days|weeks|months) 1\b(?!\d)")
 FIRST = ("demo.yml", "online_retail.yml", "ecom.yml")  # the slow ones start first
@@ -47,7 +56,7 @@ def page_text(page: str) -> str:
 
 def build(params: Path, out: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1"}
-    return subprocess.run([str(CLI), "--params", str(params), "--output-dir", str(out), *NOTEBOOKS],
+    return subprocess.run([str(CLI), "--params", str(params), "--output-dir", str(out), *notebooks_of(params)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -61,7 +70,7 @@ def built(tmp_path_factory, demo_dir):
     results = {}
     for params, run in runs.items():
         pages = {nb: (base / params.stem / f"{nb}.html").read_text(encoding="utf-8")
-                 for nb in NOTEBOOKS if (base / params.stem / f"{nb}.html").is_file()}
+                 for nb in notebooks_of(params) if (base / params.stem / f"{nb}.html").is_file()}
         results[params.name] = (run, pages)
     return results
 
@@ -86,7 +95,7 @@ def test_every_parameter_file_is_shipped_and_tested():
 def test_builds_00_and_01_with_key_numbers(built, name):
     run, pages = built[name]
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert set(pages) == set(NOTEBOOKS)
+    assert set(pages) == set(notebooks_of(PARAMS[[p.name for p in PARAMS].index(name)]))
     overview, cohorts = key_numbers(pages["00_data_overview"]), key_numbers(pages["01_cohort_retention"])
     assert {"Events", "Users", "Period", "Event types", "Rows removed while loading"} <= set(overview)
     assert {"Users in cohorts", "Cohorts", "Long-run plateau"} <= set(cohorts)

@@ -28,7 +28,8 @@ from ..inputs import as_log, segment_column
 from ..validation import check_option
 from .people import rate_with_ci, user_frame
 
-__all__ = ["active_users", "active_days_distribution", "engagement_rate", "returning_visitor_rate"]
+__all__ = [
+    "complete_periods", "active_users", "active_days_distribution", "engagement_rate", "returning_visitor_rate"]
 
 WINDOWS = (("dau", 1), ("wau", 7), ("mau", 30))
 
@@ -112,6 +113,34 @@ def active_users(
     return out
 
 
+def _period_of_days(days: np.ndarray, period: str) -> np.ndarray:
+    """The calendar period (ordinal) of each local day ordinal."""
+    return np.asarray(periods.period_ordinal(pd.Series(periods.ordinal_to_start(days, "day")).dt.tz_localize("UTC"), period, "UTC"))
+
+
+def complete_periods(events, period: str, tz: str | None = None) -> tuple[int, int]:
+    """Ordinals of the first and last calendar periods the data cover completely (first > last: none).
+
+    A period is complete when the data start before it and its end is observed
+    (:func:`engagement_utils.periods.first_incomplete_ordinal` of the data end).
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-03 08:00", "2024-01-20 08:00"], utc=True)})
+    >>> first, last = complete_periods(ev, "week")
+    >>> [str(d.date()) for d in periods.ordinal_to_start([first, last], "week")]
+    ['2024-01-08', '2024-01-08']
+    >>> first, last = complete_periods(ev.iloc[:1], "week"); first > last
+    True
+    """
+    log = as_log(events, tz)
+    first_day = int(log.ordinal("day").min())
+    first_full = int(_period_of_days(np.array([first_day - 1]), period)[0]) + 1
+    last_full = periods.first_incomplete_ordinal(log.data_end()[0], period, log.tz) - 1
+    return first_full, last_full
+
+
 def active_days_distribution(
     events: "pd.DataFrame | EventLog",
     period: str = "week",
@@ -147,11 +176,10 @@ def active_days_distribution(
     first_day = int(log.ordinal("day").min())
     # the period of each calendar day from the day before the data to the last one
     calendar = np.arange(first_day - 1, int(day.max()) + 1)
-    period_of_day = periods.period_ordinal(pd.Series(periods.ordinal_to_start(calendar, "day")).dt.tz_localize("UTC"), period, "UTC")
+    period_of_day = _period_of_days(calendar, period)
     frame = pd.DataFrame({"user": code, "period": np.asarray(period_of_day)[day - calendar[0]]})
     if not include_partial:
-        first_full = int(period_of_day[0]) + 1
-        last_full = periods.first_incomplete_ordinal(log.data_end()[0], period, log.tz) - 1
+        first_full, last_full = complete_periods(log, period)
         frame = frame[(frame["period"] >= first_full) & (frame["period"] <= last_full)]
         if frame.empty:
             raise ValueError(f"the data cover no complete {period}; pass include_partial=True or load a longer range")
