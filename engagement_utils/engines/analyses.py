@@ -198,7 +198,7 @@ def experiment_users(src: IbisEvents, assignments, experiment: str, *, conversio
     t = src.table
     ev = t.select(e_user=t.user_id, e_ts=utc_instant(t.timestamp), e_event=t.event,
                   e_revenue=(t.revenue.fill_null(0) if "revenue" in t.columns else ibis.literal(0.0)))
-    width = ibis.interval(microseconds=int(pd.Timedelta(window).value // 1000))
+    width = ibis_scans.interval(window)
     start = utc_instant(a.assigned_at)
     j = a.left_join(ev, (a.user_id == ev.e_user) & (ev.e_ts >= start) & (ev.e_ts < start + width))
     conv = j.e_event.isin(list(conversion_events)).fill_null(False)

@@ -33,8 +33,8 @@ from .connect import SEQ_COLUMN, IbisEvents
 from .timezones import period_ordinal, utc_instant
 
 __all__ = [
-    "event_predicate", "cut", "activity_keys_expr", "activity_keys", "members_expr", "members", "data_bounds",
-    "retention_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
+    "interval", "event_predicate", "cut", "activity_keys_expr", "activity_keys", "members_expr", "members", "data_bounds",
+    "retention_counts_expr", "retention_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
     "user_features_expr", "user_features",
 ]
 
@@ -43,6 +43,12 @@ ROLLING_US = {"day": 86_400 * 10**6, "week": 7 * 86_400 * 10**6}
 
 def _execute(expr) -> pd.DataFrame:
     return expr.to_pandas()
+
+
+def interval(duration) -> "ibis.Value":
+    """An exact Ibis interval: whole seconds when possible (ClickHouse has no sub-second intervals), else µs."""
+    ns = pd.Timedelta(duration).value
+    return ibis.interval(seconds=ns // 10**9) if ns % 10**9 == 0 else ibis.interval(microseconds=ns // 1000)
 
 
 def _order(t) -> list:
@@ -54,6 +60,8 @@ def event_predicate(src: IbisEvents, names, parameter: str):
     listed = as_event_list(names, parameter)
     if listed is None:
         return None
+    if src.connection is None:  # an unbound table (SQL compiled for a warehouse): nothing to check against
+        return src.table.event.isin(listed)
     present = set(src.table.select("event").distinct().to_pandas()["event"].astype(str))
     unknown = [n for n in listed if n not in present]
     if unknown:
@@ -149,10 +157,15 @@ def data_bounds(src: IbisEvents, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
     return as_utc(row["first"], "first"), as_utc(row["last"], "last")
 
 
-def retention_counts(src: IbisEvents, period: str, *, kind: str, cohorts: str, clock: str, start_events,
-                     return_events, segment: str | None, end, end_us: int, include_partial: bool
-                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The two small tables retention is computed from, executed on the engine.
+def retention_counts(src: IbisEvents, period: str, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`retention_counts_expr`, executed: ``(groups, counts)``."""
+    groups, counts = retention_counts_expr(src, period, **options)
+    return _execute(groups), _execute(counts)
+
+
+def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: str, clock: str, start_events,
+                          return_events, segment: str | None, end, end_us: int, include_partial: bool):
+    """The two small tables retention is computed from (Ibis expressions).
 
     ``groups``: members per ``cohort`` (× ``segment``) (× ``last_eligible`` with ``clock="rolling"``,
     the last whole window observed before the data end).
@@ -187,7 +200,7 @@ def retention_counts(src: IbisEvents, period: str, *, kind: str, cohorts: str, c
             counts = (member.left_join(last_off, "user_id").select(
                 *keys, "last_eligible", offset=ibis.coalesce(last_off.offset, -1))
                 .group_by(keys + ["last_eligible", "offset"]).aggregate(members=_.count()))
-        return _execute(groups), _execute(counts)
+        return groups, counts
     groups = member.group_by(keys).aggregate(members=_.count())
     active = t.select(a_user=t.user_id, period=period_ordinal(t.timestamp, period, src.tz, src.backend)).distinct()
     if kind == "n_period":
@@ -198,7 +211,7 @@ def retention_counts(src: IbisEvents, period: str, *, kind: str, cohorts: str, c
         joined = member.left_join(last, member.user_id == last.a_user)
         offset = ibis.greatest(ibis.coalesce(joined.last_period - joined.cohort, -1), -1)
         counts = joined.mutate(offset=offset).group_by(keys + ["offset"]).aggregate(members=_.count())
-    return _execute(groups), _execute(counts)
+    return groups, counts
 
 
 def session_expr(src: IbisEvents, timeout, *, end=None, keep: Sequence[str] = (),
@@ -213,7 +226,7 @@ def session_expr(src: IbisEvents, timeout, *, end=None, keep: Sequence[str] = ()
     t = cut(src, end)
     window = ibis.window(group_by=t.user_id, order_by=_order(t))
     rows = ibis.window(group_by=t.user_id, order_by=_order(t), preceding=None, following=0)
-    gap = ibis.interval(microseconds=int(pd.Timedelta(timeout).value // 1000))
+    gap = interval(timeout)
     ts = utc_instant(t.timestamp)
     prev = ts.lag().over(window)
     t = t.mutate(_ts=ts, _new=(prev.isnull() | (ts > prev + gap)).cast("int64"))
@@ -279,7 +292,6 @@ def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str 
     has_seq = SEQ_COLUMN in t.columns
     seq = t[SEQ_COLUMN] if has_seq else ibis.literal(0)
     t = t.mutate(_ts=utc_instant(t.timestamp), _seq=seq)
-    window_us = int(pd.Timedelta(window).value // 1000)
     first = t.filter(_step_predicate(t, steps[0], funnels))
     first = first.mutate(_rank=ibis.row_number().over(ibis.window(group_by=first.user_id, order_by=[first._ts, first._seq])))
     first = first.filter(first._rank == 0)
@@ -295,7 +307,7 @@ def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str 
         after = (cand.c_ts > frontier.prev_ts) | ((cand.c_ts == frontier.prev_ts) & (cand.c_seq > frontier.prev_seq)) \
             if has_seq else cand.c_ts > frontier.prev_ts
         j = frontier.join(cand, (frontier.user_id == cand.c_user) & after
-                          & (cand.c_ts <= frontier.t1 + ibis.interval(microseconds=window_us)))
+                          & (cand.c_ts <= frontier.t1 + interval(window)))
         j = j.mutate(_rank=ibis.row_number().over(ibis.window(group_by=j.user_id, order_by=[j.c_ts, j.c_seq])))
         j = j.filter(j._rank == 0)
         frontier = j.select("user_id", "t1", *extra, prev_ts=j.c_ts, prev_seq=j.c_seq)
