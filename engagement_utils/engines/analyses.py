@@ -82,13 +82,46 @@ def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, 
 
 def active_users(src: IbisEvents, freq: str = "D", *, tz: str | None = None, active_events=None, segment: str | None = None,
                  include_partial: bool = False, end=None) -> pd.DataFrame:
-    """:func:`engagement_utils.metrics.active_users` from the engine's user × day keys (segment column: ``segment``)."""
-    from .. import metrics
+    """:func:`engagement_utils.metrics.active_users` from the engine's trailing-window spans (segment column: ``segment``).
 
+    The engine returns +1 / -1 counts per day and window (:func:`.ibis_scans.active_spans_expr`);
+    their cumulative sums are DAU, WAU and MAU.
+    """
+    from ..metrics import FREQS
+
+    if freq not in FREQS:
+        raise ValueError(f"freq={freq!r} is not supported; choose one of {', '.join(FREQS)}")
     src = src.with_tz(tz or src.tz)
-    frame = keys_as_events(src, "day", active_events=active_events, segment=segment, end=end)
-    return metrics.active_users(frame, freq, tz="UTC", active_events=_ACTIVE, segment="segment" if segment else None,
-                                include_partial=include_partial)
+    first, last = ibis_scans.data_bounds(src, end)
+    first_day, last_day = (int(d) for d in periods.period_ordinal(pd.Series([first, last]), "day", src.tz))
+    n_days = last_day - first_day + 1
+    if segment is not None:
+        src.check_column(segment)
+        labels = np.sort(ibis_scans._execute(ibis_scans.cut(src, end).select(
+            segment=ibis_scans.segment_value(src.table, segment)).distinct())["segment"].to_numpy(dtype=object))
+    else:
+        labels = np.array(["all"], dtype=object)
+    spans = ibis_scans._execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
+                                                             active_events=active_events, segment=segment, end=end))
+    seg = np.searchsorted(labels, spans["segment"].to_numpy(dtype=object)) if segment is not None else np.zeros(len(spans), np.int64)
+    counts = {}
+    for name, width in (("dau", 1), ("wau", 7), ("mau", 30)):
+        part = (spans["width"] == width).to_numpy()
+        diff = np.zeros((len(labels), n_days + 1), dtype=np.int64)
+        np.add.at(diff, (seg[part], spans["day"].to_numpy(np.int64)[part]), spans["delta"].to_numpy(np.int64)[part])
+        counts[name] = np.cumsum(diff, axis=1)[:, :n_days].astype(float)
+        if not include_partial:
+            counts[name][:, : width - 1] = np.nan
+    dates = periods.ordinal_to_start(np.arange(first_day, last_day + 1), "day")
+    out = pd.DataFrame({"date": np.tile(dates, len(labels)), **{k: v.ravel() for k, v in counts.items()}})
+    out["stickiness"] = out["dau"] / out["mau"]
+    if segment is not None:
+        out.insert(0, "segment", np.repeat(labels, n_days))
+    if freq != "D":
+        next_date = out["date"] + pd.Timedelta(days=1)
+        last_of_period = next_date.dt.day_of_week.eq(0) if freq == "W" else next_date.dt.day.eq(1)
+        out = out[last_of_period.to_numpy()].reset_index(drop=True)
+    return out
 
 
 def lifecycle(src: IbisEvents, period: str = "week", *, tz: str | None = None, active_events=None) -> pd.DataFrame:

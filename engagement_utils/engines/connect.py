@@ -130,6 +130,10 @@ def duckdb_parquet(path: str | os.PathLike, *, tz: str = "UTC", memory_limit: st
     """
     con = connection or duckdb_connection(memory_limit, threads)
     table = con.read_parquet(str(path))
+    if "timestamp" in table.columns and not table.schema()["timestamp"].is_timestamp():
+        # nanosecond instants (pandas' default) read as a type Ibis does not map: store them as TIMESTAMPTZ (µs)
+        quoted = str(path).replace("'", "''")
+        table = con.sql(f"SELECT * REPLACE (CAST(\"timestamp\" AS TIMESTAMPTZ) AS \"timestamp\") FROM read_parquet('{quoted}')")
     return IbisEvents(table, tz, "duckdb", con)
 
 

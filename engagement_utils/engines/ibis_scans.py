@@ -33,7 +33,7 @@ from .connect import SEQ_COLUMN, IbisEvents
 from .timezones import period_ordinal, utc_instant
 
 __all__ = [
-    "interval", "event_predicate", "cut", "activity_keys_expr", "activity_keys", "members_expr", "members", "data_bounds",
+    "interval", "event_predicate", "cut", "segment_value", "activity_keys_expr", "activity_keys", "active_spans_expr", "members_expr", "members", "data_bounds",
     "retention_counts_expr", "retention_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
     "user_features_expr", "user_features",
 ]
@@ -84,7 +84,8 @@ def cut(src: IbisEvents, end=None, start=None):
     return t
 
 
-def _segment_value(t, segment: str | None):
+def segment_value(t, segment: str | None):
+    """The breakdown column as text, missing values labelled "(missing)" (as ``core.segment_labels``)."""
     if segment is None:
         return None
     return t[segment].cast("string").fill_null(MISSING_SEGMENT)
@@ -99,7 +100,7 @@ def activity_keys_expr(src: IbisEvents, period: str, *, active_events=None, segm
     columns = {"user_id": t.user_id, "period": period_ordinal(t.timestamp, period, src.tz, src.backend)}
     if segment is not None:
         src.check_column(segment)
-        columns["segment"] = _segment_value(t, segment)
+        columns["segment"] = segment_value(t, segment)
     return t.select(**columns).distinct()
 
 
@@ -117,6 +118,29 @@ def activity_keys(src: IbisEvents, period: str, **options) -> pd.DataFrame:
     return _execute(activity_keys_expr(src, period, **options))
 
 
+def active_spans_expr(src: IbisEvents, *, first_day: int, n_days: int, widths=(1, 7, 30), active_events=None,
+                      segment: str | None = None, end=None):
+    """Distinct active users on trailing windows as +1 / -1 counts per (segment,) width and day.
+
+    A user active on local day d counts on days d .. min(next active day, d + width) - 1, so adding
+    these intervals counts each user once per day.  Columns ``[segment,] width, day, delta``
+    (days relative to ``first_day``); a cumulative sum over days gives DAU / WAU / MAU.
+    """
+    keys = activity_keys_expr(src, "day", active_events=active_events, segment=segment, end=end)
+    unit = ["segment", "user_id"] if segment is not None else ["user_id"]
+    keys = keys.mutate(day=keys.period - first_day)
+    nxt = keys.day.lead().over(ibis.window(group_by=unit, order_by=keys.day))
+    keys = keys.mutate(next_day=ibis.coalesce(nxt, n_days))
+    group = ["segment"] if segment is not None else []
+    parts = []
+    for width in widths:
+        stop = ibis.least(ibis.least(keys.next_day, keys.day + width), n_days)
+        spans = keys.select(*group, width=ibis.literal(width), start=keys.day, stop=stop)
+        parts.append(spans.group_by(group + ["width", "start"]).aggregate(delta=_.count()).rename(day="start"))
+        parts.append(spans.group_by(group + ["width", "stop"]).aggregate(delta=-_.count()).rename(day="stop"))
+    return ibis.union(*parts)
+
+
 def members_expr(src: IbisEvents, period: str, *, start_events=None, cohorts: str = "first_time",
                  segment: str | None = None, end=None, properties: Sequence[str] = ()):
     """First start event per user (``cohorts="first_time"``) or per user × period (``"recurring"``).
@@ -129,13 +153,18 @@ def members_expr(src: IbisEvents, period: str, *, start_events=None, cohorts: st
     if predicate is not None:
         t = t.filter(t.event.isin(as_event_list(start_events, "start_events")))
     t = t.mutate(cohort=period_ordinal(t.timestamp, period, src.tz, src.backend))
+    if segment is None and not properties:
+        # nothing to read off the first row: a grouped minimum, no window sort
+        first = t.group_by(["user_id"] if cohorts == "first_time" else ["user_id", "cohort"]).aggregate(
+            start=utc_instant(t.timestamp).min())
+        return first.select("user_id", cohort=period_ordinal(first.start, period, src.tz, src.backend), start=first.start)
     keys = [t.user_id] if cohorts == "first_time" else [t.user_id, t.cohort]
     t = t.mutate(_rank=ibis.row_number().over(ibis.window(group_by=keys, order_by=_order(t))))
     t = t.filter(t._rank == 0)
     columns = {"user_id": t.user_id, "cohort": t.cohort, "start": utc_instant(t.timestamp)}
     if segment is not None:
         src.check_column(segment)
-        columns["segment"] = _segment_value(t, segment)
+        columns["segment"] = segment_value(t, segment)
     for name in properties:
         src.check_column(name, "properties")
         columns[name] = t[name]
@@ -298,7 +327,7 @@ def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str 
     columns = dict(user_id=first.user_id, t1=first._ts, prev_ts=first._ts, prev_seq=first._seq)
     if segment is not None:
         src.check_column(segment)
-        columns["segment"] = _segment_value(first, segment)
+        columns["segment"] = segment_value(first, segment)
     frontier = first.select(**columns)
     extra = ["segment"] if segment is not None else []
     parts = [frontier.select("user_id", *extra, step=ibis.literal(1), elapsed_us=ibis.literal(0).cast("int64"))]

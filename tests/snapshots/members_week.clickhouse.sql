@@ -1,21 +1,23 @@
 SELECT
   "t3"."user_id" AS "user_id",
-  "t3"."cohort" AS "cohort",
-  "t3"."timestamp" AS "start"
+  CAST(FLOOR(
+    (
+      DATE_DIFF(
+        DAY,
+        toDate(
+          CONCAT(toString(1970), '-', LPAD(toString(1), 2, '0'), '-', LPAD(toString(1), 2, '0'))
+        ),
+        toDate(toTimeZone("t3"."start", 'Europe/Berlin'))
+      ) + 3
+    ) / (
+      7
+    )
+  ) AS Nullable(Int64)) AS "cohort",
+  "t3"."start" AS "start"
 FROM (
   SELECT
     "t2"."user_id" AS "user_id",
-    "t2"."timestamp" AS "timestamp",
-    "t2"."event" AS "event",
-    "t2"."platform" AS "platform",
-    "t2"."screen" AS "screen",
-    "t2"."revenue" AS "revenue",
-    "t2"."cohort" AS "cohort",
-    ROW_NUMBER() OVER (
-      PARTITION BY "t2"."user_id"
-      ORDER BY "t2"."timestamp" ASC
-      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
-    ) - 1 AS "_rank"
+    MIN("t2"."timestamp") AS "start"
   FROM (
     SELECT
       "t1"."user_id" AS "user_id",
@@ -45,6 +47,6 @@ FROM (
         "t0"."event" IN ('app_open')
     ) AS "t1"
   ) AS "t2"
+  GROUP BY
+    "t2"."user_id"
 ) AS "t3"
-WHERE
-  "t3"."_rank" = 0

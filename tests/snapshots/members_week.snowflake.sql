@@ -1,17 +1,21 @@
 SELECT
   "t3"."user_id",
-  "t3"."cohort",
-  "t3"."timestamp" AS "start"
+  CAST(FLOOR(
+    (
+      DATEDIFF(
+        DAY,
+        DATE_FROM_PARTS(1970, 1, 1),
+        TO_DATE(CONVERT_TIMEZONE('UTC', 'Europe/Berlin', "t3"."start"))
+      ) + 3
+    ) / (
+      7
+    )
+  ) AS BIGINT) AS "cohort",
+  "t3"."start"
 FROM (
   SELECT
     "t2"."user_id",
-    "t2"."timestamp",
-    "t2"."event",
-    "t2"."platform",
-    "t2"."screen",
-    "t2"."revenue",
-    "t2"."cohort",
-    ROW_NUMBER() OVER (PARTITION BY "t2"."user_id" ORDER BY "t2"."timestamp" ASC) - 1 AS "_rank"
+    MIN("t2"."timestamp") AS "start"
   FROM (
     SELECT
       "t1"."user_id",
@@ -39,6 +43,6 @@ FROM (
         "t0"."event" IN ('app_open')
     ) AS "t1"
   ) AS "t2"
+  GROUP BY
+    1
 ) AS "t3"
-WHERE
-  "t3"."_rank" = 0
