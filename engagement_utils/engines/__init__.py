@@ -6,6 +6,6 @@ engine (:mod:`.ibis_scans`), small tables come back, and the in-memory Python do
 statistics (:mod:`.analyses`).  Needs the ``engines`` extra: ``pip install -e '.[engines]'``.
 """
 
-from .connect import SEQ_COLUMN, IbisEvents, duckdb_connection, duckdb_parquet, from_frame, from_table, spark_session
+from .connect import SEQ_COLUMN, IbisEvents, duckdb_connection, duckdb_parquet, from_frame, from_table, open_source, spark_session
 
-__all__ = ["IbisEvents", "SEQ_COLUMN", "duckdb_connection", "duckdb_parquet", "from_frame", "from_table", "spark_session"]
+__all__ = ["IbisEvents", "SEQ_COLUMN", "duckdb_connection", "duckdb_parquet", "from_frame", "from_table", "open_source", "spark_session"]

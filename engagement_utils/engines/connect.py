@@ -24,7 +24,7 @@ import pandas as pd
 from ..core import REQUIRED_COLUMNS
 
 __all__ = ["IbisEvents", "duckdb_parquet", "duckdb_connection", "spark_session", "from_table", "from_frame",
-           "require_ibis", "SEQ_COLUMN"]
+           "require_ibis", "SEQ_COLUMN", "open_source"]
 
 SEQ_COLUMN = "event_seq"
 """Optional integer column that orders events with equal timestamps (row order of the loaded frame)."""
@@ -66,8 +66,8 @@ class IbisEvents:
     >>> ev = pd.DataFrame({"user_id": ["a"], "event": ["open"],
     ...     "timestamp": pd.to_datetime(["2024-01-01 10:00"], utc=True)})
     >>> src = from_frame(ev, tz="Europe/Berlin")
-    >>> src.backend, src.columns[:3]
-    ('duckdb', ['user_id', 'timestamp', 'event'])
+    >>> src.backend, sorted(src.columns)
+    ('duckdb', ['event', 'event_seq', 'timestamp', 'user_id'])
     """
 
     engine: ClassVar[str] = "ibis"  # read by engagement_utils.core.scans.engine_of
@@ -191,3 +191,46 @@ def from_frame(events: pd.DataFrame, *, tz: str = "UTC", connection=None, name: 
         connection = ibis.pyspark.connect(connection)
     table = connection.create_table(name, frame, overwrite=True)
     return IbisEvents(table, tz, connection.name, connection)
+
+
+def open_source(engine: str = "memory", *, events_path: str | None = None, table: str | None = None,
+                connection: dict | None = None, tz: str = "UTC", memory_limit: str | None = "4GB"):
+    """The events a notebook analyses, from its parameters: a frame (``engine="memory"``) or an :class:`IbisEvents`.
+
+    * ``engine="memory"``: ``io.load_events(events_path)`` (today's path);
+    * ``engine="ibis"`` with ``events_path`` (a Parquet file or glob) and no ``connection``: DuckDB, out of core;
+    * ``engine="ibis"`` with ``connection={"backend": "bigquery", ...}`` and ``table``: the other keys go to
+      ``ibis.<backend>.connect(...)`` (``{"backend": "pyspark"}`` starts a local Spark session).
+
+    Examples
+    --------
+    >>> open_source("memory", events_path="data/demo/events.parquet").columns[:3].tolist()
+    ['user_id', 'timestamp', 'event']
+    """
+    from ..validation import check_option
+
+    check_option("engine", engine, ("memory", "ibis"))
+    if engine == "memory":
+        from .. import io
+
+        if events_path is None:
+            raise ValueError("engine='memory' needs events_path (a CSV or Parquet file of events)")
+        return io.load_events(events_path)
+    if connection is None:
+        if events_path is None:
+            raise ValueError("engine='ibis' needs events_path (a Parquet glob) or a connection and a table")
+        return duckdb_parquet(events_path, tz=tz, memory_limit=memory_limit)
+    options = dict(connection)
+    backend = options.pop("backend", None)
+    if backend is None or table is None:
+        raise ValueError("a connection needs 'backend' (e.g. {'backend': 'bigquery', 'project_id': ...}) and the table parameter")
+    ibis = require_ibis(backend)
+    if backend == "pyspark":
+        return from_table(spark_session(**options), table, tz=tz)
+    try:
+        connect = getattr(ibis, backend).connect
+    except AttributeError as exc:
+        raise ValueError(f"Ibis has no backend {backend!r}; see https://ibis-project.org/backends") from exc
+    except ImportError as exc:  # pragma: no cover - driver packages of warehouse backends
+        raise ImportError(f"the Ibis {backend} backend needs its driver: pip install 'ibis-framework[{backend}]'") from exc
+    return from_table(connect(**options), table, tz=tz)
