@@ -62,7 +62,7 @@ def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, 
     keys = ibis_scans.activity_keys(src, period, active_events=active_events, segment=segment, end=end)
     first, last = ibis_scans.data_bounds(src, end)
     bound_days = periods.period_ordinal(pd.Series([first, last]), "day", src.tz)
-    labels = ibis_scans._execute(ibis_scans.activity_keys_expr(src, "day", segment=segment, end=end)
+    labels = ibis_scans.execute(ibis_scans.activity_keys_expr(src, "day", segment=segment, end=end)
                                  .select("segment").distinct())["segment"] if segment is not None else None
     start = periods.ordinal_to_start(keys["period"].to_numpy(np.int64), period)
     frame = {"user_id": keys["user_id"].to_numpy(), "timestamp": start, "event": _ACTIVE}
@@ -97,11 +97,11 @@ def active_users(src: IbisEvents, freq: str = "D", *, tz: str | None = None, act
     n_days = last_day - first_day + 1
     if segment is not None:
         src.check_column(segment)
-        labels = np.sort(ibis_scans._execute(ibis_scans.cut(src, end).select(
+        labels = np.sort(ibis_scans.execute(ibis_scans.cut(src, end).select(
             segment=ibis_scans.segment_value(src.table, segment)).distinct())["segment"].to_numpy(dtype=object))
     else:
         labels = np.array(["all"], dtype=object)
-    spans = ibis_scans._execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
+    spans = ibis_scans.execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
                                                              active_events=active_events, segment=segment, end=end))
     seg = np.searchsorted(labels, spans["segment"].to_numpy(dtype=object)) if segment is not None else np.zeros(len(spans), np.int64)
     counts = {}

@@ -33,7 +33,7 @@ from .connect import SEQ_COLUMN, IbisEvents
 from .timezones import period_ordinal, utc_instant
 
 __all__ = [
-    "interval", "event_predicate", "cut", "segment_value", "activity_keys_expr", "activity_keys", "active_spans_expr", "members_expr", "members", "data_bounds",
+    "execute", "interval", "event_predicate", "cut", "segment_value", "activity_keys_expr", "activity_keys", "active_spans_expr", "members_expr", "members", "data_bounds",
     "retention_counts_expr", "retention_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
     "user_features_expr", "user_features",
 ]
@@ -41,7 +41,8 @@ __all__ = [
 ROLLING_US = {"day": 86_400 * 10**6, "week": 7 * 86_400 * 10**6}
 
 
-def _execute(expr) -> pd.DataFrame:
+def execute(expr) -> pd.DataFrame:
+    """Run an Ibis expression on its backend and return pandas (the only place results leave the engine)."""
     return expr.to_pandas()
 
 
@@ -115,7 +116,7 @@ def activity_keys(src: IbisEvents, period: str, **options) -> pd.DataFrame:
     >>> sorted(activity_keys(from_frame(ev), "day")["period"].tolist())
     [19723, 19725]
     """
-    return _execute(activity_keys_expr(src, period, **options))
+    return execute(activity_keys_expr(src, period, **options))
 
 
 def active_spans_expr(src: IbisEvents, *, first_day: int, n_days: int, widths=(1, 7, 30), active_events=None,
@@ -173,7 +174,7 @@ def members_expr(src: IbisEvents, period: str, *, start_events=None, cohorts: st
 
 def members(src: IbisEvents, period: str, **options) -> pd.DataFrame:
     """:func:`members_expr`, executed."""
-    return _execute(members_expr(src, period, **options))
+    return execute(members_expr(src, period, **options))
 
 
 def data_bounds(src: IbisEvents, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -189,7 +190,7 @@ def data_bounds(src: IbisEvents, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
 def retention_counts(src: IbisEvents, period: str, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`retention_counts_expr`, executed: ``(groups, counts)``."""
     groups, counts = retention_counts_expr(src, period, **options)
-    return _execute(groups), _execute(counts)
+    return execute(groups), execute(counts)
 
 
 def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: str, clock: str, start_events,
@@ -289,8 +290,8 @@ def session_stats(src: IbisEvents, timeout="30min", *, segment: str | None = Non
                               engaged=_.engaged.cast("int64").sum())
     per_user = s.group_by(keys + ["user_id"]).aggregate(n=_.count())
     per_user = (per_user.group_by(keys) if keys else per_user).aggregate(median_sessions_per_user=_.n.quantile(0.5))
-    out = _execute(stats)
-    medians = _execute(per_user)
+    out = execute(stats)
+    medians = execute(per_user)
     out = out.merge(medians, on=keys) if keys else pd.concat([out, medians], axis=1)
     return out.sort_values(keys).reset_index(drop=True) if keys else out
 
@@ -349,7 +350,7 @@ def funnel_reach(src: IbisEvents, steps: Sequence, window="7D", **options) -> pd
     """:func:`funnel_reach_expr`, executed (sorted by user and step)."""
     if isinstance(steps, str) or len(steps) < 2:
         raise ValueError(f"a funnel needs a list of at least two steps, got {steps!r}")
-    out = _execute(funnel_reach_expr(src, steps, window, **options))
+    out = execute(funnel_reach_expr(src, steps, window, **options))
     return out.sort_values(["user_id", "step"]).reset_index(drop=True)
 
 
@@ -420,4 +421,4 @@ def user_features_expr(src: IbisEvents, *, end, timeout="30min", conversion_even
 
 def user_features(src: IbisEvents, *, end, **options) -> pd.DataFrame:
     """:func:`user_features_expr`, executed (sorted by user)."""
-    return _execute(user_features_expr(src, end=end, **options)).sort_values("user_id").reset_index(drop=True)
+    return execute(user_features_expr(src, end=end, **options)).sort_values("user_id").reset_index(drop=True)
