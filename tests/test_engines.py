@@ -177,7 +177,7 @@ def test_active_users_and_lifecycle_equal(sources, engine, data):
     assert_same(metrics.lifecycle(frame, "week", tz=TZ), analyses.lifecycle(src, "week"))
     if "platform" in frame.columns:
         expected = metrics.active_users(frame, "W", tz=TZ, segment="platform", active_events=["app_open"])
-        actual = analyses.active_users(src, "W", segment="platform", active_events=["app_open"])
+        actual = analyses.active_users(src, "week", segment="platform", active_events=["app_open"])
         assert_same(expected.rename(columns={"platform": "segment"}), actual)
 
 

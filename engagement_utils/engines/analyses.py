@@ -80,17 +80,16 @@ def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, 
     return out.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True)
 
 
-def active_users(src: IbisEvents, freq: str = "D", *, tz: str | None = None, active_events=None, segment: str | None = None,
-                 include_partial: bool = False, end=None) -> pd.DataFrame:
+def active_users(src: IbisEvents, period: str = "day", *, tz: str | None = None, active_events=None,
+                 segment: str | None = None, include_partial: bool = False, end=None) -> pd.DataFrame:
     """:func:`engagement_utils.metrics.active_users` from the engine's trailing-window spans (segment column: ``segment``).
 
-    The engine returns +1 / -1 counts per day and window (:func:`.ibis_scans.active_spans_expr`);
-    their cumulative sums are DAU, WAU and MAU.
+    ``period``: rows for every day, or for the last day of each ISO week / month (``freq`` "D" / "W" / "M"
+    of the in-memory function).  The engine returns +1 / -1 counts per day and window
+    (:func:`.ibis_scans.active_spans_expr`); their cumulative sums are DAU, WAU and MAU.
     """
-    from ..metrics import FREQS
-
-    if freq not in FREQS:
-        raise ValueError(f"freq={freq!r} is not supported; choose one of {', '.join(FREQS)}")
+    periods.check_period(period)
+    freq = {"day": "D", "week": "W", "month": "M"}[period]
     src = src.with_tz(tz or src.tz)
     first, last = ibis_scans.data_bounds(src, end)
     first_day, last_day = (int(d) for d in periods.period_ordinal(pd.Series([first, last]), "day", src.tz))
@@ -159,41 +158,41 @@ def funnel_from_reach(reach: pd.DataFrame, steps: Sequence, *, segment: bool = F
     """The funnel table of :func:`engagement_utils.funnels.funnel` from per-user reach times.
 
     ``reach``: ``user_id, step, elapsed_us`` [, ``segment``], one row per user and reached step.
+    The reach times are replayed as a canonical frame (one event ``step k`` per reached step, at
+    the entry + its elapsed time, in step order) through the in-memory funnel, so the table's
+    columns, quantiles and intervals are computed by exactly the same code.
     """
+    from .. import funnels
+
+    n_steps = len(steps)
+    names = [f"step {k}" for k in range(1, n_steps + 1)]
+    ordered = reach.sort_values(["user_id", "step"], kind="stable", ignore_index=True)
+    codes, users = pd.factorize(ordered["user_id"])
+    # a last user who did steps 2..k but never step 1: every step occurs, nobody more enters
+    phantom = np.arange(2, n_steps + 1)
+    frame = pd.DataFrame({
+        "user_id": pd.Categorical.from_codes(np.r_[codes, np.full(len(phantom), len(users))],
+                                             list(users) + ["(no entry)"]),
+        "timestamp": pd.to_datetime(np.r_[ordered["elapsed_us"].to_numpy(np.int64), phantom] * 1000, utc=True),
+        "event": pd.Categorical.from_codes(np.r_[ordered["step"].to_numpy(np.int64), phantom] - 1, names),
+    })
+    if segment:
+        frame["segment"] = np.r_[ordered["segment"].to_numpy(dtype=object), np.full(len(phantom), "", dtype=object)]
+    longest = pd.Timedelta(int(ordered["elapsed_us"].max()) + 1, "us") if len(ordered) else pd.Timedelta("1s")
+    out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, confidence=1 - alpha)
+    labels = dict(zip(names, funnels.funnel(_label_frame(steps), steps, "1s")["step_name"]))
+    return out.assign(step_name=out["step_name"].map(labels))
+
+
+def _label_frame(steps: Sequence) -> pd.DataFrame:
+    """A one-user log that walks through every step once: the in-memory funnel then names the steps."""
     from ..funnels import parse_step
 
-    labels = [s.strip() if isinstance(s, str) else " | ".join(
-        a["event"] + "".join(f"[{k}={v}]" for k, v in a.items() if k != "event") for a in parse_step(s)) for s in steps]
-    n_steps = len(steps)
-    keys = ["segment", "step"] if segment else ["step"]
-    frame = reach.assign(elapsed_s=reach["elapsed_us"].astype(float) / 1e6)
-    grouped = frame.groupby(keys, sort=True)["elapsed_s"]
-    out = grouped.size().rename("users").to_frame()
-    for q in (50, 25, 75, 90):
-        out[f"p{q}_time_s"] = grouped.quantile(q / 100)
-    full = pd.MultiIndex.from_product([sorted(pd.unique(frame["segment"])), range(1, n_steps + 1)], names=keys) \
-        if segment else pd.Index(range(1, n_steps + 1), name="step")
-    out = out.reindex(full)
-    out["users"] = out["users"].fillna(0).astype(np.int64)
-    out = out.reset_index()
-    if segment:
-        by = out.groupby("segment", sort=False)["users"]
-        first, previous = by.transform("first"), by.shift(1)
-    else:
-        first, previous = pd.Series(out["users"].iloc[0], index=out.index), out["users"].shift(1)
-    previous = previous.fillna(out["users"]).astype(np.int64)
-    out.insert(keys.index("step") + 1, "step_name", [labels[k - 1] for k in out["step"]])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["conversion"] = out["users"] / first
-        out["ci_low"], out["ci_high"] = wilson_ci(out["users"], first, alpha)
-        out["step_conversion"] = out["users"] / previous
-        out["step_ci_low"], out["step_ci_high"] = wilson_ci(out["users"], previous, alpha)
-    out["drop_off"] = previous - out["users"]
-    out["drop_off_rate"] = 1 - out["step_conversion"]
-    out = out.rename(columns={"p50_time_s": "median_time_s"})
-    return out[keys[:-1] + ["step", "step_name", "users", "conversion", "ci_low", "ci_high", "step_conversion",
-                            "step_ci_low", "step_ci_high", "drop_off", "drop_off_rate",
-                            "median_time_s", "p25_time_s", "p75_time_s", "p90_time_s"]]
+    alternatives = [parse_step(step)[0] for step in steps]
+    frame = pd.DataFrame(alternatives)
+    frame.insert(0, "user_id", "u")
+    frame.insert(1, "timestamp", pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(steps)), "ms"))
+    return frame
 
 
 def funnel(src: IbisEvents, steps: Sequence, window="7D", *, ordering: str = "sequential", segment: str | None = None,
