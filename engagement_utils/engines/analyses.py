@@ -101,13 +101,16 @@ def active_users(src: IbisEvents, period: str = "day", *, tz: str | None = None,
     else:
         labels = np.array(["all"], dtype=object)
     spans = ibis_scans.execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
-                                                             active_events=active_events, segment=segment, end=end))
+                                                            active_events=active_events, segment=segment, end=end))
     seg = np.searchsorted(labels, spans["segment"].to_numpy(dtype=object)) if segment is not None else np.zeros(len(spans), np.int64)
+    day, gap, users = (spans[c].to_numpy(np.int64) for c in ("day", "gap", "users"))
     counts = {}
     for name, width in (("dau", 1), ("wau", 7), ("mau", 30)):
-        part = (spans["width"] == width).to_numpy()
+        # +users on the first day of each span, -users the day it ends: a cumulative sum counts distinct users
+        stop = np.minimum(day + np.minimum(gap, width), n_days)
         diff = np.zeros((len(labels), n_days + 1), dtype=np.int64)
-        np.add.at(diff, (seg[part], spans["day"].to_numpy(np.int64)[part]), spans["delta"].to_numpy(np.int64)[part])
+        np.add.at(diff, (seg, day), users)
+        np.add.at(diff, (seg, stop), -users)
         counts[name] = np.cumsum(diff, axis=1)[:, :n_days].astype(float)
         if not include_partial:
             counts[name][:, : width - 1] = np.nan

@@ -119,27 +119,22 @@ def activity_keys(src: IbisEvents, period: str, **options) -> pd.DataFrame:
     return execute(activity_keys_expr(src, period, **options))
 
 
-def active_spans_expr(src: IbisEvents, *, first_day: int, n_days: int, widths=(1, 7, 30), active_events=None,
+def active_spans_expr(src: IbisEvents, *, first_day: int, n_days: int, longest: int = 30, active_events=None,
                       segment: str | None = None, end=None):
-    """Distinct active users on trailing windows as +1 / -1 counts per (segment,) width and day.
+    """Active-user spans for trailing windows up to ``longest`` days: users per (segment,) day and gap.
 
-    A user active on local day d counts on days d .. min(next active day, d + width) - 1, so adding
-    these intervals counts each user once per day.  Columns ``[segment,] width, day, delta``
-    (days relative to ``first_day``); a cumulative sum over days gives DAU / WAU / MAU.
+    A user active on local day d counts on days d .. min(next active day, d + width) - 1 of a
+    ``width``-day trailing window; ``gap`` = min(next active day - d, ``longest`` + 1) (no next day:
+    ``longest`` + 1), so one small table (days × gaps) serves DAU, WAU and MAU.
+    Columns ``[segment,] day`` (relative to ``first_day``), ``gap``, ``users``.
     """
     keys = activity_keys_expr(src, "day", active_events=active_events, segment=segment, end=end)
     unit = ["segment", "user_id"] if segment is not None else ["user_id"]
     keys = keys.mutate(day=keys.period - first_day)
     nxt = keys.day.lead().over(ibis.window(group_by=unit, order_by=keys.day))
-    keys = keys.mutate(next_day=ibis.coalesce(nxt, n_days))
-    group = ["segment"] if segment is not None else []
-    parts = []
-    for width in widths:
-        stop = ibis.least(ibis.least(keys.next_day, keys.day + width), n_days)
-        spans = keys.select(*group, width=ibis.literal(width), start=keys.day, stop=stop)
-        parts.append(spans.group_by(group + ["width", "start"]).aggregate(delta=_.count()).rename(day="start"))
-        parts.append(spans.group_by(group + ["width", "stop"]).aggregate(delta=-_.count()).rename(day="stop"))
-    return ibis.union(*parts)
+    keys = keys.mutate(gap=ibis.least(ibis.coalesce(nxt - keys.day, longest + 1), longest + 1))
+    group = (["segment"] if segment is not None else []) + ["day", "gap"]
+    return keys.group_by(group).aggregate(users=_.count())
 
 
 def members_expr(src: IbisEvents, period: str, *, start_events=None, cohorts: str = "first_time",
