@@ -289,3 +289,17 @@ def test_errors_name_the_fix(sources):
         analyses.active_users(src, segment="plaform")
     with pytest.raises(ValueError, match="runs in memory only"):
         analyses.funnel(src, FUNNEL, ordering="strict")
+
+
+def test_personas_fitted_on_a_sample_and_assigned_to_all(sources):
+    """Features in the engine, k-means on a seeded sample, every user assigned in chunks."""
+    from engagement_utils.personas import segment_users
+
+    _, src = sources("duckdb")["demo"]
+    features = ibis_scans.user_features(src, end="2024-04-01").set_index("user_id").drop(columns="converted")
+    sample = features.sample(1000, random_state=0)
+    segmentation = segment_users(sample, k=3)
+    labels = analyses.assign_personas(features, sample, segmentation, chunk_size=700)
+    assert len(labels) == len(features) and labels.index.equals(features.index)
+    pd.testing.assert_series_equal(labels.loc[sample.index], segmentation.labels.reindex(sample.index),
+                                   check_names=False, check_dtype=False)

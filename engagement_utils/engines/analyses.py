@@ -24,7 +24,7 @@ from . import ibis_scans
 from .connect import IbisEvents
 
 __all__ = ["retention_matrix", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
-           "funnel_from_reach", "experiment_users", "experiment_summary"]
+           "funnel_from_reach", "experiment_users", "experiment_summary", "assign_personas"]
 
 _ACTIVE, _BOUND = "active", "(bound)"
 
@@ -267,3 +267,38 @@ def experiment_summary(users, metric: str, *, control: str, variant: str = "vari
         test = welch_test(mean[others].to_numpy(), var[others].to_numpy(), n[others].to_numpy(), mean[c], var[c], n[c], alpha=alpha)
     head = pd.DataFrame({"variant": others, "metric": metric, "n": n[others].to_numpy(), "mean": mean[others].to_numpy()})
     return pd.concat([head, test.reset_index(drop=True)], axis=1)
+
+
+def assign_personas(features: pd.DataFrame, sample: pd.DataFrame, segmentation, *, chunk_size: int = 1_000_000) -> pd.Series:
+    """Persona of every user: the nearest centre of a clustering fitted on a seeded ``sample``, in chunks.
+
+    ``segmentation = personas.segment_users(sample, ...)`` was fitted on ``sample`` (a seeded
+    sample of the engine's per-user ``features``).  Every user of ``features`` is transformed as
+    the sample was (log1p of ``segmentation.log_columns``, standardized with the sample's mean and
+    standard deviation) and gets the persona of the nearest centre, ``chunk_size`` users at a time.
+
+    Examples
+    --------
+    >>> from engagement_utils.personas import segment_users
+    >>> f = pd.DataFrame({"events": [1, 2, 1, 50, 52, 51], "minutes": [1.0, 1.2, 0.9, 30, 29, 31]},
+    ...                  index=pd.Index(list("abcdef"), name="user_id"))
+    >>> s = segment_users(f, k=2)
+    >>> assign_personas(f, f, s, chunk_size=4).equals(s.labels.reindex(f.index))
+    True
+    """
+    columns = list(segmentation.columns)
+
+    def transform(frame: pd.DataFrame) -> np.ndarray:
+        X = frame[columns].to_numpy(dtype=float, copy=True)
+        logged = np.isin(columns, segmentation.log_columns)
+        X[:, logged] = np.log1p(X[:, logged])
+        return X
+
+    base = transform(sample)
+    mean, sd = base.mean(axis=0), base.std(axis=0)
+    centers = segmentation.centers[columns].to_numpy(dtype=float)
+    persona = np.empty(len(features), dtype=np.int64)
+    for lo in range(0, len(features), chunk_size):  # chunks of users, not a loop over users
+        X = (transform(features.iloc[lo:lo + chunk_size]) - mean) / sd
+        persona[lo:lo + chunk_size] = np.argmin(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2), axis=1)
+    return pd.Series(np.asarray(segmentation.centers.index)[persona], index=features.index, name="persona")
