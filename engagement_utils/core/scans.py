@@ -13,7 +13,30 @@ import numpy as np
 
 from .._arrays import distinct, is_sorted_by
 
-__all__ = ["KEY_SPAN", "pack_keys", "unpack_keys", "activity_keys", "first_per_key"]
+__all__ = ["KEY_SPAN", "ENGINES", "engine_of", "pack_keys", "unpack_keys", "activity_keys", "first_per_key"]
+
+ENGINES = ("memory", "ibis")
+
+
+def engine_of(events) -> str:
+    """Which engine runs the scans of ``events``: ``"ibis"`` for an engine source, else ``"memory"``.
+
+    The one dispatch point between engines.  A frame or an :class:`~engagement_utils.core.EventLog`
+    is scanned here with numpy (``"memory"``, the reference); an
+    :class:`engagement_utils.engines.IbisEvents` (DuckDB on Parquet, Spark, a warehouse table)
+    declares ``engine = "ibis"`` and an analysis handed one delegates to the function of the
+    same name in :mod:`engagement_utils.engines.analyses`, which runs the scans as Ibis
+    expressions and finishes with the same Python.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> engine_of(pd.DataFrame())
+    'memory'
+    """
+    engine = getattr(events, "engine", "memory")
+    return engine if engine in ENGINES else "memory"
+
 
 KEY_SPAN = np.int64(2**32)
 """User code and a period / offset are packed into one int64 key: ``code * KEY_SPAN + offset + 2**31``."""

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
-from ..core import EventLog
+from ..core import EventLog, engine_of
 from ..validation import check_alpha, check_option
 from .log import (
     KINDS, PERIOD_SUFFIX, Lookup, Members, RetentionDefinition, build_cohorts, check_clock, check_offsets,
@@ -241,9 +241,10 @@ def retention_matrix(
 
     Parameters
     ----------
-    events : DataFrame
+    events : DataFrame, EventLog or engines.IbisEvents
         Canonical events, full history if possible (first events are looked up
-        over all of it).
+        over all of it).  An :class:`engagement_utils.engines.IbisEvents` runs the
+        scans on its engine (DuckDB, Spark, a warehouse) with the same result.
     period : {"day", "week", "month"}
         Calendar periods in ``tz`` (weeks start on Monday).
     kind : {"n_period", "unbounded"}
@@ -293,6 +294,13 @@ def retention_matrix(
     >>> retention_matrix(ev, "day", "unbounded", max_periods=2)["rate"].tolist()[:3]  # b counts at 1 (day 1 ≥ 1)
     [1.0, 1.0, 0.5]
     """
+    if engine_of(events) == "ibis":
+        from ..engines import analyses
+
+        return analyses.retention_matrix(events, period, kind, cohorts=cohorts, start_events=start_events,
+                                         return_events=return_events, segment=segment, max_periods=max_periods,
+                                         start=start, end=end, tz=tz, clock=clock, include_partial=include_partial,
+                                         alpha=alpha)
     check_option("kind", kind, KINDS)
     check_alpha(alpha)
     c = build_cohorts(events, period=period, tz=tz, cohorts=cohorts, start_events=start_events,

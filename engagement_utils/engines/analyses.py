@@ -1,0 +1,304 @@
+"""Analyses on an engine source: the scans run in the engine, the existing Python finishes.
+
+Each function mirrors the in-memory analysis of the same name and returns the
+same tidy frame; it is what the in-memory function delegates to when it is
+handed an :class:`~.connect.IbisEvents` instead of a frame or an EventLog
+(see :func:`engagement_utils.core.scans.engine_of`, the one dispatch point).
+
+Active users and lifecycle depend on the events only through their distinct
+user × day (period) keys, so the keys come back from the engine as a small
+canonical frame (one event per key) and the in-memory function runs on it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import periods
+from ..stats import wilson_ci
+from ..validation import check_alpha, check_option
+from . import ibis_scans
+from .connect import IbisEvents
+
+__all__ = ["retention_matrix", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
+           "funnel_from_reach", "experiment_users", "experiment_summary", "assign_personas"]
+
+_ACTIVE, _BOUND = "active", "(bound)"
+
+
+def retention_matrix(src: IbisEvents, period: str = "week", kind: str = "n_period", *, cohorts: str = "first_time",
+                     start_events=None, return_events=None, segment: str | None = None, max_periods: int | None = None,
+                     start=None, end=None, tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`engagement_utils.retention.retention_matrix` with the scans on the engine (same columns and values)."""
+    from ..retention.log import COHORT_TYPES, KINDS, check_clock
+    from ..retention.summaries import log_bounds, matrix_from_summaries
+
+    check_option("kind", kind, KINDS)
+    check_option("cohorts", cohorts, COHORT_TYPES)
+    check_alpha(alpha)
+    periods.check_period(period)
+    check_clock(clock, period, cohorts)
+    src = src.with_tz(tz or src.tz)
+    _, last = ibis_scans.data_bounds(src, end)
+    bounds = log_bounds(period, src.tz, end, last)
+    groups, counts = ibis_scans.retention_counts(
+        src, period, kind=kind, cohorts=cohorts, clock=clock, start_events=start_events, return_events=return_events,
+        segment=segment, end=end, end_us=bounds.end_us, include_partial=include_partial)
+    return matrix_from_summaries(groups, counts, bounds, kind=kind, clock=clock, segment=segment,
+                                 include_partial=include_partial, start=start, max_periods=max_periods, alpha=alpha)
+
+
+def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, segment: str | None = None,
+                   end=None) -> pd.DataFrame:
+    """The distinct activity keys as a canonical frame in UTC: one ``"active"`` event at the start of each key's period.
+
+    Two ``"(bound)"`` events per segment label mark the first and last day of all events, so
+    in-memory functions see the same data span (pass ``active_events="active"`` to them).
+    """
+    keys = ibis_scans.activity_keys(src, period, active_events=active_events, segment=segment, end=end)
+    first, last = ibis_scans.data_bounds(src, end)
+    bound_days = periods.period_ordinal(pd.Series([first, last]), "day", src.tz)
+    labels = ibis_scans.execute(ibis_scans.activity_keys_expr(src, "day", segment=segment, end=end)
+                                 .select("segment").distinct())["segment"] if segment is not None else None
+    start = periods.ordinal_to_start(keys["period"].to_numpy(np.int64), period)
+    frame = {"user_id": keys["user_id"].to_numpy(), "timestamp": start, "event": _ACTIVE}
+    if segment is not None:
+        frame["segment"] = keys["segment"].to_numpy(dtype=object)
+    events = pd.DataFrame(frame)
+    n_labels = 1 if labels is None else len(labels)
+    bounds = pd.DataFrame({
+        "user_id": np.repeat(keys["user_id"].iloc[:1].to_numpy(), 2 * n_labels),
+        "timestamp": np.tile(periods.ordinal_to_start(bound_days, "day"), n_labels), "event": _BOUND})
+    if labels is not None:
+        bounds["segment"] = np.repeat(np.asarray(labels, dtype=object), 2)
+    out = pd.concat([events, bounds], ignore_index=True)
+    out["timestamp"] = pd.to_datetime(out["timestamp"]).dt.tz_localize("UTC")
+    return out.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True)
+
+
+def active_users(src: IbisEvents, period: str = "day", *, tz: str | None = None, active_events=None,
+                 segment: str | None = None, include_partial: bool = False, end=None) -> pd.DataFrame:
+    """:func:`engagement_utils.metrics.active_users` from the engine's trailing-window spans (segment column: ``segment``).
+
+    ``period``: rows for every day, or for the last day of each ISO week / month (``freq`` "D" / "W" / "M"
+    of the in-memory function).  The engine returns +1 / -1 counts per day and window
+    (:func:`.ibis_scans.active_spans_expr`); their cumulative sums are DAU, WAU and MAU.
+    """
+    periods.check_period(period)
+    freq = {"day": "D", "week": "W", "month": "M"}[period]
+    src = src.with_tz(tz or src.tz)
+    first, last = ibis_scans.data_bounds(src, end)
+    first_day, last_day = (int(d) for d in periods.period_ordinal(pd.Series([first, last]), "day", src.tz))
+    n_days = last_day - first_day + 1
+    if segment is not None:
+        src.check_column(segment)
+        labels = np.sort(ibis_scans.execute(ibis_scans.cut(src, end).select(
+            segment=ibis_scans.segment_value(src.table, segment)).distinct())["segment"].to_numpy(dtype=object))
+    else:
+        labels = np.array(["all"], dtype=object)
+    spans = ibis_scans.execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
+                                                            active_events=active_events, segment=segment, end=end))
+    seg = np.searchsorted(labels, spans["segment"].to_numpy(dtype=object)) if segment is not None else np.zeros(len(spans), np.int64)
+    day, gap, users = (spans[c].to_numpy(np.int64) for c in ("day", "gap", "users"))
+    counts = {}
+    for name, width in (("dau", 1), ("wau", 7), ("mau", 30)):
+        # +users on the first day of each span, -users the day it ends: a cumulative sum counts distinct users
+        stop = np.minimum(day + np.minimum(gap, width), n_days)
+        diff = np.zeros((len(labels), n_days + 1), dtype=np.int64)
+        np.add.at(diff, (seg, day), users)
+        np.add.at(diff, (seg, stop), -users)
+        counts[name] = np.cumsum(diff, axis=1)[:, :n_days].astype(float)
+        if not include_partial:
+            counts[name][:, : width - 1] = np.nan
+    dates = periods.ordinal_to_start(np.arange(first_day, last_day + 1), "day")
+    out = pd.DataFrame({"date": np.tile(dates, len(labels)), **{k: v.ravel() for k, v in counts.items()}})
+    out["stickiness"] = out["dau"] / out["mau"]
+    if segment is not None:
+        out.insert(0, "segment", np.repeat(labels, n_days))
+    if freq != "D":
+        next_date = out["date"] + pd.Timedelta(days=1)
+        last_of_period = next_date.dt.day_of_week.eq(0) if freq == "W" else next_date.dt.day.eq(1)
+        out = out[last_of_period.to_numpy()].reset_index(drop=True)
+    return out
+
+
+def lifecycle(src: IbisEvents, period: str = "week", *, tz: str | None = None, active_events=None) -> pd.DataFrame:
+    """:func:`engagement_utils.metrics.lifecycle` from the engine's user × period keys."""
+    from .. import metrics
+
+    src = src.with_tz(tz or src.tz)
+    keys = keys_as_events(src, period, active_events=active_events)
+    out = metrics.lifecycle(keys[keys["event"] == _ACTIVE], period, tz="UTC")
+    _, last = ibis_scans.data_bounds(src)
+    incomplete = periods.first_incomplete_ordinal(last, period, src.tz)
+    ordinal = periods.period_ordinal(out["period_start"].dt.tz_localize("UTC"), period, "UTC")
+    return out.assign(complete=ordinal < incomplete)
+
+
+def session_summary(src: IbisEvents, timeout="30min", *, segment: str | None = None, end=None,
+                    alpha: float = 0.05, **options) -> pd.DataFrame:
+    """:func:`engagement_utils.sessions.session_summary` of the engine's sessions (segment column: ``segment``)."""
+    check_alpha(alpha)
+    s = ibis_scans.session_stats(src, timeout, segment=segment, end=end, **options)
+    out = pd.DataFrame({"sessions": s["sessions"], "users": s["users"]}).astype(float)
+    out["sessions_per_user"] = out["sessions"] / out["users"]
+    out["median_sessions_per_user"] = s["median_sessions_per_user"].astype(float)
+    out["mean_duration_s"] = s["sum_duration_us"].astype(float) / s["sessions"] / 1e6
+    out["median_duration_s"] = s["median_duration_us"].astype(float) / 1e6
+    for name, count in (("bounce", "bounced"), ("engaged", "engaged")):
+        out[f"{name}_rate"] = s[count] / s["sessions"]
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = wilson_ci(s[count], s["sessions"], alpha)
+    if segment is not None:
+        out.insert(0, "segment", s["segment"].to_numpy(dtype=object))
+    return out
+
+
+def funnel_from_reach(reach: pd.DataFrame, steps: Sequence, *, segment: bool = False, alpha: float = 0.05) -> pd.DataFrame:
+    """The funnel table of :func:`engagement_utils.funnels.funnel` from per-user reach times.
+
+    ``reach``: ``user_id, step, elapsed_us`` [, ``segment``], one row per user and reached step.
+    The reach times are replayed as a canonical frame (one event ``step k`` per reached step, at
+    the entry + its elapsed time, in step order) through the in-memory funnel, so the table's
+    columns, quantiles and intervals are computed by exactly the same code.
+    """
+    from .. import funnels
+
+    n_steps = len(steps)
+    names = [f"step {k}" for k in range(1, n_steps + 1)]
+    ordered = reach.sort_values(["user_id", "step"], kind="stable", ignore_index=True)
+    codes, users = pd.factorize(ordered["user_id"])
+    # a last user who did steps 2..k but never step 1: every step occurs, nobody more enters
+    phantom = np.arange(2, n_steps + 1)
+    frame = pd.DataFrame({
+        "user_id": pd.Categorical.from_codes(np.r_[codes, np.full(len(phantom), len(users))],
+                                             list(users) + ["(no entry)"]),
+        "timestamp": pd.to_datetime(np.r_[ordered["elapsed_us"].to_numpy(np.int64), phantom] * 1000, utc=True),
+        "event": pd.Categorical.from_codes(np.r_[ordered["step"].to_numpy(np.int64), phantom] - 1, names),
+    })
+    if segment:
+        frame["segment"] = np.r_[ordered["segment"].to_numpy(dtype=object), np.full(len(phantom), "", dtype=object)]
+    longest = pd.Timedelta(int(ordered["elapsed_us"].max()) + 1, "us") if len(ordered) else pd.Timedelta("1s")
+    out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, confidence=1 - alpha)
+    labels = dict(zip(names, funnels.funnel(_label_frame(steps), steps, "1s")["step_name"]))
+    return out.assign(step_name=out["step_name"].map(labels))
+
+
+def _label_frame(steps: Sequence) -> pd.DataFrame:
+    """A one-user log that walks through every step once: the in-memory funnel then names the steps."""
+    from ..funnels import parse_step
+
+    alternatives = [parse_step(step)[0] for step in steps]
+    frame = pd.DataFrame(alternatives)
+    frame.insert(0, "user_id", "u")
+    frame.insert(1, "timestamp", pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(steps)), "ms"))
+    return frame
+
+
+def funnel(src: IbisEvents, steps: Sequence, window="7D", *, ordering: str = "sequential", segment: str | None = None,
+           end=None, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`engagement_utils.funnels.funnel` (sequential ordering) with the reach times from the engine."""
+    if ordering != "sequential":
+        raise ValueError(f"ordering={ordering!r} runs in memory only; the engine computes ordering='sequential'")
+    reach = ibis_scans.funnel_reach(src, steps, window, segment=segment, end=end)
+    return funnel_from_reach(reach, steps, segment=segment is not None, alpha=alpha)
+
+
+def experiment_users(src: IbisEvents, assignments, experiment: str, *, conversion_events=("purchase",),
+                     window="14D"):
+    """Per assigned user (an Ibis table): ``user_id, variant, converted, revenue, events`` in ``[assigned_at, + window)``.
+
+    ``assignments`` is a frame (copied into the engine) or an Ibis table with
+    ``user_id, experiment, variant, assigned_at``.  Users without events in the window get 0.
+    """
+    import ibis
+
+    from .timezones import utc_instant
+
+    if isinstance(assignments, pd.DataFrame):
+        frame = assignments[assignments["experiment"] == experiment][["user_id", "variant", "assigned_at"]].copy()
+        frame = frame.astype({"user_id": object if frame["user_id"].dtype == object or
+                              isinstance(frame["user_id"].dtype, pd.CategoricalDtype) else frame["user_id"].dtype})
+        for column in ("user_id", "variant"):
+            if isinstance(frame[column].dtype, pd.CategoricalDtype) or frame[column].dtype == object:
+                frame[column] = frame[column].astype(str)
+        frame["assigned_at"] = pd.to_datetime(frame["assigned_at"], utc=True).astype("datetime64[us, UTC]")
+        a = src.connection.create_table("assignments_" + "".join(ch if ch.isalnum() else "_" for ch in experiment),
+                                        frame, overwrite=True)
+    else:
+        a = assignments.filter(assignments.experiment == experiment).select("user_id", "variant", "assigned_at")
+    t = src.table
+    ev = t.select(e_user=t.user_id, e_ts=utc_instant(t.timestamp), e_event=t.event,
+                  e_revenue=(t.revenue.fill_null(0) if "revenue" in t.columns else ibis.literal(0.0)))
+    width = ibis_scans.interval(window)
+    start = utc_instant(a.assigned_at)
+    j = a.left_join(ev, (a.user_id == ev.e_user) & (ev.e_ts >= start) & (ev.e_ts < start + width))
+    conv = j.e_event.isin(list(conversion_events)).fill_null(False)
+    return j.group_by(["user_id", "variant"]).aggregate(
+        converted=conv.cast("float64").max(), revenue=j.e_revenue.fill_null(0).sum().cast("float64"),
+        events=j.e_ts.count().cast("float64"))
+
+
+def experiment_summary(users, metric: str, *, control: str, variant: str = "variant", kind: str = "mean",
+                       alpha: float = 0.05) -> pd.DataFrame:
+    """Per treatment arm vs ``control``: the test of ``metric`` from the engine's per-arm sufficient statistics.
+
+    ``kind="binary"``: :func:`engagement_utils.experiments.stats.proportion_test` on (Σy, n);
+    ``kind="mean"``: :func:`~engagement_utils.experiments.stats.welch_test` on (mean, variance, n)
+    with ``variance = (Σy² - n·mean²) / (n - 1)``.  Columns ``variant, metric, n, mean`` then the test's.
+    """
+    from ..experiments.stats import proportion_test, welch_test
+
+    check_option("kind", kind, ("binary", "mean"))
+    arms = ibis_scans.arm_statistics(users, [metric], variant=variant).set_index(variant)
+    if control not in arms.index:
+        raise ValueError(f"control={control!r} is not an arm of the metric table; arms: {sorted(map(str, arms.index))}")
+    n = arms["n"].astype(float)
+    mean = arms["sum"] / n
+    var = (arms["sum_sq"] - n * mean**2) / (n - 1)
+    others = [v for v in arms.index if v != control]
+    c = control
+    if kind == "binary":
+        test = proportion_test(arms.loc[others, "sum"].to_numpy(), n[others].to_numpy(), arms.loc[c, "sum"], n[c], alpha=alpha)
+    else:
+        test = welch_test(mean[others].to_numpy(), var[others].to_numpy(), n[others].to_numpy(), mean[c], var[c], n[c], alpha=alpha)
+    head = pd.DataFrame({"variant": others, "metric": metric, "n": n[others].to_numpy(), "mean": mean[others].to_numpy()})
+    return pd.concat([head, test.reset_index(drop=True)], axis=1)
+
+
+def assign_personas(features: pd.DataFrame, sample: pd.DataFrame, segmentation, *, chunk_size: int = 1_000_000) -> pd.Series:
+    """Persona of every user: the nearest centre of a clustering fitted on a seeded ``sample``, in chunks.
+
+    ``segmentation = personas.segment_users(sample, ...)`` was fitted on ``sample`` (a seeded
+    sample of the engine's per-user ``features``).  Every user of ``features`` is transformed as
+    the sample was (log1p of ``segmentation.log_columns``, standardized with the sample's mean and
+    standard deviation) and gets the persona of the nearest centre, ``chunk_size`` users at a time.
+
+    Examples
+    --------
+    >>> from engagement_utils.personas import segment_users
+    >>> f = pd.DataFrame({"events": [1, 2, 1, 50, 52, 51], "minutes": [1.0, 1.2, 0.9, 30, 29, 31]},
+    ...                  index=pd.Index(list("abcdef"), name="user_id"))
+    >>> s = segment_users(f, k=2)
+    >>> assign_personas(f, f, s, chunk_size=4).equals(s.labels.reindex(f.index))
+    True
+    """
+    columns = list(segmentation.columns)
+
+    def transform(frame: pd.DataFrame) -> np.ndarray:
+        X = frame[columns].to_numpy(dtype=float, copy=True)
+        logged = np.isin(columns, segmentation.log_columns)
+        X[:, logged] = np.log1p(X[:, logged])
+        return X
+
+    base = transform(sample)
+    mean, sd = base.mean(axis=0), base.std(axis=0)
+    centers = segmentation.centers[columns].to_numpy(dtype=float)
+    persona = np.empty(len(features), dtype=np.int64)
+    for lo in range(0, len(features), chunk_size):  # chunks of users, not a loop over users
+        X = (transform(features.iloc[lo:lo + chunk_size]) - mean) / sd
+        persona[lo:lo + chunk_size] = np.argmin(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2), axis=1)
+    return pd.Series(np.asarray(segmentation.centers.index)[persona], index=features.index, name="persona")

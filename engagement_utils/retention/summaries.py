@@ -1,0 +1,128 @@
+"""Retention from engine summaries: small count tables in, the same tidy matrix out.
+
+An engine (:mod:`engagement_utils.engines`) scans the events and returns two small
+tables (:func:`engagement_utils.engines.ibis_scans.retention_counts`):
+
+* ``groups`` — members per cohort (× segment) (× ``last_eligible`` window for the rolling clock);
+* ``counts`` — members active at each offset (n-period) or members per last return offset (unbounded).
+
+Censoring, eligibility, rates and intervals are computed here, from those tables
+only, exactly as :func:`~engagement_utils.retention.retention_matrix` does from
+the per-event arrays (the cross-engine tests hold both equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import periods
+from ..core import as_utc
+from .log import ROLLING_NS, tidy_counts
+
+__all__ = ["LogBounds", "log_bounds", "GroupCounts", "matrix_from_summaries"]
+
+
+@dataclass(frozen=True)
+class LogBounds:
+    """The data end and the periods that decide censoring (as in ``prepare_log``)."""
+
+    period: str
+    tz: str
+    end: pd.Timestamp
+    end_us: int  # exclusive end in UTC microseconds (the last event + 1 µs without an explicit end)
+    first_incomplete: int
+    last_observed: int
+
+
+def log_bounds(period: str, tz: str, end, last_event: pd.Timestamp) -> LogBounds:
+    """Bounds from an explicit exclusive ``end`` or, without one, the last event (whose period is in progress)."""
+    if end is None:
+        data_end, last_instant = last_event, last_event
+        end_us = last_event.value // 1000 + 1
+    else:
+        data_end = as_utc(end, "end")
+        last_instant = data_end - pd.Timedelta(1, "ns")
+        end_us = -(-data_end.value // 1000)
+    ordinal = int(periods.period_ordinal(pd.Series([last_instant]), period, tz)[0])
+    return LogBounds(period, tz, data_end, int(end_us), periods.first_incomplete_ordinal(data_end, period, tz), ordinal)
+
+
+@dataclass(frozen=True)
+class GroupCounts:
+    """Cohort × segment groups in the shape :func:`~.log.tidy_counts` reads."""
+
+    log: LogBounds
+    group_cohort: np.ndarray
+    group_segment: np.ndarray | None
+    size: np.ndarray
+
+
+def _at_least(group: np.ndarray, last: np.ndarray, weight: np.ndarray, n_groups: int, n_ks: int) -> np.ndarray:
+    """Weighted members per group with ``last >= k`` for k = 0 .. n_ks - 1 (a histogram summed from the right)."""
+    keep = last >= 0
+    hist = np.bincount(group[keep] * n_ks + np.minimum(last[keep], n_ks - 1), weights=weight[keep],
+                       minlength=n_groups * n_ks).astype(np.int64)
+    return np.cumsum(hist.reshape(n_groups, n_ks)[:, ::-1], axis=1)[:, ::-1]
+
+
+def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: LogBounds, *, kind: str, clock: str,
+                          segment: str | None, include_partial: bool, start, max_periods, alpha: float) -> pd.DataFrame:
+    """The tidy retention matrix (columns as :func:`~engagement_utils.retention.retention_matrix`) from summaries."""
+    keys = ["cohort"] + (["segment"] if segment is not None else [])
+    if start is not None:
+        first = int(periods.period_ordinal(pd.Series([as_utc(start, "start")]), bounds.period, bounds.tz)[0])
+        groups, counts = groups[groups["cohort"] >= first], counts[counts["cohort"] >= first]
+    if groups.empty:
+        raise ValueError(
+            f"no cohort starts in the window start={start!r}, end={bounds.end}: users seen earlier belong to "
+            "earlier cohorts (first events are looked up over all history)"
+        )
+    index = pd.MultiIndex.from_frame(groups[keys].drop_duplicates().sort_values(keys)) if segment is not None \
+        else pd.Index(np.sort(groups["cohort"].unique()), name="cohort")
+
+    def group_of(frame):
+        return index.get_indexer(pd.MultiIndex.from_frame(frame[keys]) if segment is not None else frame["cohort"])
+
+    n_groups = len(index)
+    g_cohort = np.asarray(index.get_level_values("cohort") if segment is not None else index, dtype=np.int64)
+    g_segment = np.asarray(index.get_level_values("segment"), dtype=object) if segment is not None else None
+    group = group_of(groups)
+    weight = groups["members"].to_numpy(np.int64)
+    size = np.bincount(group, weights=weight, minlength=n_groups).astype(np.int64)
+    if clock == "calendar":
+        horizon = bounds.last_observed + 1 if include_partial else bounds.first_incomplete
+        group_last = horizon - 1 - g_cohort
+        longest = max(int(horizon - 1 - g_cohort.min()), 0)
+        member_last = group_last[group]
+    else:
+        length = ROLLING_NS[bounds.period]
+        member_last = groups["last_eligible"].to_numpy(np.int64)
+        first_start = as_utc(groups["first_start"].min(), "first_start").value
+        span = bounds.end_us * 1000 - first_start
+        longest = max(int(span // length) - (0 if include_partial else 1), 0)
+    if max_periods is None:
+        max_periods = longest
+    if isinstance(max_periods, bool) or not isinstance(max_periods, (int, np.integer)) or max_periods < 0:
+        raise ValueError(f"max_periods={max_periods!r}: give a whole number of periods >= 0, or None for all observed")
+    n_ks = int(max_periods) + 1
+    eligible = _at_least(group, member_last, weight, n_groups, n_ks)
+    c_group = group_of(counts)
+    keep = c_group >= 0
+    counts, c_group = counts[keep], c_group[keep]
+    offset = counts["offset"].to_numpy(np.int64)
+    c_weight = counts["members"].to_numpy(np.int64)
+    if clock == "calendar":
+        c_last = group_last[c_group]
+    else:
+        c_last = counts["last_eligible"].to_numpy(np.int64) if "last_eligible" in counts else np.full(len(counts), n_ks)
+    if kind == "unbounded":
+        retained = _at_least(c_group, np.minimum(offset, c_last), c_weight, n_groups, n_ks)
+    else:
+        hit = (offset >= 0) & (offset < n_ks) & (offset <= c_last)
+        retained = np.bincount(c_group[hit] * n_ks + offset[hit], weights=c_weight[hit],
+                               minlength=n_groups * n_ks).astype(np.int64).reshape(n_groups, n_ks)
+    table = GroupCounts(bounds, g_cohort, g_segment, size)
+    return tidy_counts(table, {"period": np.arange(n_ks)}, retained, eligible, alpha)

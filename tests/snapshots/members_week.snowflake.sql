@@ -1,0 +1,48 @@
+SELECT
+  "t3"."user_id",
+  CAST(FLOOR(
+    (
+      DATEDIFF(
+        DAY,
+        DATE_FROM_PARTS(1970, 1, 1),
+        TO_DATE(CONVERT_TIMEZONE('UTC', 'Europe/Berlin', "t3"."start"))
+      ) + 3
+    ) / (
+      7
+    )
+  ) AS BIGINT) AS "cohort",
+  "t3"."start"
+FROM (
+  SELECT
+    "t2"."user_id",
+    MIN("t2"."timestamp") AS "start"
+  FROM (
+    SELECT
+      "t1"."user_id",
+      "t1"."timestamp",
+      "t1"."event",
+      "t1"."platform",
+      "t1"."screen",
+      "t1"."revenue",
+      CAST(FLOOR(
+        (
+          DATEDIFF(
+            DAY,
+            DATE_FROM_PARTS(1970, 1, 1),
+            TO_DATE(CONVERT_TIMEZONE('UTC', 'Europe/Berlin', "t1"."timestamp"))
+          ) + 3
+        ) / (
+          7
+        )
+      ) AS BIGINT) AS "cohort"
+    FROM (
+      SELECT
+        *
+      FROM "events" AS "t0"
+      WHERE
+        "t0"."event" IN ('app_open')
+    ) AS "t1"
+  ) AS "t2"
+  GROUP BY
+    1
+) AS "t3"
