@@ -34,7 +34,7 @@ PRESET_NOTEBOOKS = NOTEBOOKS + ("02_engagement_overview", "04_personas")
 def notebooks_of(params: Path) -> tuple[str, ...]:
     return PRESET_NOTEBOOKS if params.name.startswith("preset_") else NOTEBOOKS
 CLI = Path(sys.executable).parent / "engagement-report"
-SINGULAR_PLURAL = re.compile(r"(?<![\d,.])1 (?:days|weeks|months|users|cohorts|groups)\b|\b(?:days|weeks|months) 1\b(?!\d)")
+SINGULAR_PLURAL = re.compile(r"(?<![\d,.])1 (?:days|weeks|months|users|cohorts|groups)\b|\b(?:days|weeks|months) 1\b(?![\d–-])")
 FIRST = ("demo.yml", "online_retail.yml", "ecom.yml")  # the slow ones start first
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
+from ..core import sorted_labels
 from ..stats import wilson_ci
 from ..validation import check_alpha, check_option
 from . import ibis_scans
@@ -96,13 +97,14 @@ def active_users(src: IbisEvents, period: str = "day", *, tz: str | None = None,
     n_days = last_day - first_day + 1
     if segment is not None:
         src.check_column(segment)
-        labels = np.sort(ibis_scans.execute(ibis_scans.cut(src, end).select(
-            segment=ibis_scans.segment_value(src.table, segment)).distinct())["segment"].to_numpy(dtype=object))
+        labels = np.asarray(sorted_labels(ibis_scans.execute(ibis_scans.cut(src, end).select(
+            segment=ibis_scans.segment_value(src.table, segment)).distinct())["segment"].to_numpy(dtype=object)), dtype=object)
     else:
         labels = np.array(["all"], dtype=object)
     spans = ibis_scans.execute(ibis_scans.active_spans_expr(src, first_day=first_day, n_days=n_days,
                                                             active_events=active_events, segment=segment, end=end))
-    seg = np.searchsorted(labels, spans["segment"].to_numpy(dtype=object)) if segment is not None else np.zeros(len(spans), np.int64)
+    seg = (pd.Index(labels).get_indexer(spans["segment"].to_numpy(dtype=object)) if segment is not None
+           else np.zeros(len(spans), np.int64))
     day, gap, users = (spans[c].to_numpy(np.int64) for c in ("day", "gap", "users"))
     counts = {}
     for name, width in (("dau", 1), ("wau", 7), ("mau", 30)):
@@ -182,7 +184,7 @@ def funnel_from_reach(reach: pd.DataFrame, steps: Sequence, *, segment: bool = F
     if segment:
         frame["segment"] = np.r_[ordered["segment"].to_numpy(dtype=object), np.full(len(phantom), "", dtype=object)]
     longest = pd.Timedelta(int(ordered["elapsed_us"].max()) + 1, "us") if len(ordered) else pd.Timedelta("1s")
-    out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, confidence=1 - alpha)
+    out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, alpha=alpha)
     labels = dict(zip(names, funnels.funnel(_label_frame(steps), steps, "1s")["step_name"]))
     return out.assign(step_name=out["step_name"].map(labels))
 

@@ -91,7 +91,7 @@ def compare_retention(
     0  treatment       1        0.06         True
     1  treatment       2        0.01        False
     >>> c.text
-    'treatment vs control: 1 of 2 tested days differ after holm correction (alpha 0.05); largest gap at day 1: 46.0% vs 40.0% (+6.0 pp, 95% CI +1.7 to +10.3 pp).'
+    'treatment vs control: 1 of 2 tested days differs after holm correction (alpha 0.05); largest gap at day 1: 46.0% vs 40.0% (+6.0 pp, 95% CI +1.7 to +10.3 pp).'
     """
     check_option("correction", correction, CORRECTIONS)
     check_alpha(alpha)

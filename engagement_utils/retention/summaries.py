@@ -19,10 +19,16 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
-from ..core import as_utc
+from ..core import as_utc, sorted_labels
 from .log import ROLLING_NS, tidy_counts
 
 __all__ = ["LogBounds", "log_bounds", "GroupCounts", "matrix_from_summaries"]
+
+
+def _report_order(keys: pd.DataFrame) -> pd.DataFrame:
+    """Cohort × segment keys sorted as the in-memory engine sorts them (segments by ``core.sorted_labels``)."""
+    rank = {label: i for i, label in enumerate(sorted_labels(keys["segment"]))}
+    return keys.assign(_rank=keys["segment"].map(rank)).sort_values(["cohort", "_rank"]).drop(columns="_rank")
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: Lo
             f"no cohort starts in the window start={start!r}, end={bounds.end}: users seen earlier belong to "
             "earlier cohorts (first events are looked up over all history)"
         )
-    index = pd.MultiIndex.from_frame(groups[keys].drop_duplicates().sort_values(keys)) if segment is not None \
+    index = pd.MultiIndex.from_frame(_report_order(groups[keys].drop_duplicates())) if segment is not None \
         else pd.Index(np.sort(groups["cohort"].unique()), name="cohort")
 
     def group_of(frame):
