@@ -151,7 +151,8 @@ def active_users_reading(active: pd.DataFrame) -> str:
                 f"{last['date']:%Y-%m-%d}, {plural(int(last['dau']), 'user')} {verb} active that day.")
     first, latest = complete.iloc[0], complete.iloc[-1]
     change = latest["mau"] / first["mau"] - 1
-    return (f"On {latest['date']:%Y-%m-%d}, {latest['dau']:,.0f} users were active that day and {latest['mau']:,.0f} "
+    verb = "was" if int(latest["dau"]) == 1 else "were"
+    return (f"On {latest['date']:%Y-%m-%d}, {plural(int(latest['dau']), 'user')} {verb} active that day and {latest['mau']:,.0f} "
             f"in the last 30 days (MAU {change:+.0%} since {first['date']:%Y-%m-%d}); stickiness is "
             f"{latest['stickiness']:.1%}, i.e. a monthly user is active on about {30 * latest['stickiness']:.0f} of 30 days.")
 
