@@ -173,3 +173,9 @@ def test_wide_tables_can_be_transposed_or_split():
     page = disp.table_html(wide, max_columns=4)
     tables = BeautifulSoup(page, "html.parser").find_all("table")
     assert len(tables) == 3 and all(t.find("th").get_text() == "Variant" for t in tables)
+
+
+def test_active_user_counts_show_without_decimals():
+    from engagement_utils.display.tables import column_kind
+
+    assert {column_kind(c, pd.Series([16.0])) for c in ("dau", "wau", "mau")} == {"count"}

@@ -35,7 +35,7 @@ _PERCENTS = {"rate", "share", "conversion", "retention", "chance_to_beat", "stic
              "rate_base", "drop_off_rate", "step_conversion", "variance_reduction", "plateau", "expected_loss_share"}
 _PERCENT_SUFFIXES = ("_rate", "_share", "_conversion", "_retention")
 _COUNT_NAMES = {"n", "users", "events", "sessions", "eligible", "retained", "orders", "cohort_size", "rows",
-                "occurrences", "exits", "carts", "purchasers", "conversions", "days", "k", "active_days"}
+                "occurrences", "exits", "carts", "purchasers", "conversions", "days", "k", "active_days", "dau", "wau", "mau"}
 _COUNT_SUFFIXES = ("_users", "_events", "_sessions", "_customers", "_count", "_orders", "_size", "_rows")
 _MONEY_WORDS = ("revenue", "cost", "spend", "cac", "cpa", "arpu", "ltv", "aov", "monetary", "price")
 _ROW_RATE_CUES = ("control_value", "variant_value", "rate", "rate_base", "baseline", "value")
