@@ -16,6 +16,10 @@ by that line and the report header lists what was skipped
 
 An unset ``start_events`` / ``return_events`` / ``active_events`` means *any
 event*, so it is never missing; a set role naming no event of the data is.
+
+On an engine (``events.engine: ibis``) the profile is read from the table's
+schema and a few grouped counts in the engine; a section that needs the raw
+rows in memory declares ``requires(engine="memory")`` and is skipped there.
 """
 
 from __future__ import annotations
@@ -93,6 +97,8 @@ class DataProfile:
         Role → its set names that do not occur in the events.
     table : DataFrame
         ``kind, name, present, detail``: one row per input, optional column, property and role.
+    engine : str
+        ``"memory"`` (events loaded into pandas) or ``"ibis"`` (scanned in an engine).
     """
 
     n_events: int
@@ -107,6 +113,7 @@ class DataProfile:
     roles: dict[str, list[str] | None]
     absent_role_events: dict[str, list[str]]
     table: pd.DataFrame = field(repr=False)
+    engine: str = "memory"
 
     @property
     def text(self) -> str:
@@ -126,12 +133,32 @@ class DataProfile:
 def _describe_column(values: pd.Series) -> str:
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         filled = values.dropna()
-        return f"{len(filled):,} rows with a value, total {filled.sum():,.2f}" if len(filled) else "no values"
+        return _describe_facts(("number", len(filled), filled.sum() if len(filled) else 0.0))
     counts = values.value_counts(dropna=True)
     counts = counts[counts > 0]
-    shown = ", ".join(str(v) for v in counts.index[:_TOP_VALUES])
-    more = f" (+{len(counts) - _TOP_VALUES} more)" if len(counts) > _TOP_VALUES else ""
-    return f"{len(counts)} values: {shown}{more}"
+    return _describe_facts(("values", len(counts), [str(v) for v in counts.index[:_TOP_VALUES]]))
+
+
+def _describe_facts(facts: tuple) -> str:
+    """``("number", rows with a value, total)`` or ``("values", distinct values, top values)`` as the detail text."""
+    kind, n, rest = facts
+    if kind == "number":
+        return f"{n:,} rows with a value, total {rest:,.2f}" if n else "no values"
+    more = f" (+{n - _TOP_VALUES} more)" if n > _TOP_VALUES else ""
+    return f"{n} values: {', '.join(rest[:_TOP_VALUES])}{more}"
+
+
+def _engine_facts(events) -> tuple:
+    """Profile facts of an engine source: counts, presence and the detail texts (:func:`engines.overview.profile_facts`)."""
+    from .engines.overview import profile_facts
+
+    described = [c for c in events.columns if c not in ("user_id", "timestamp", "event")]
+    facts = profile_facts(events, described, top=_TOP_VALUES)
+    counts = facts["event_counts"]
+    names = [str(n) for n in counts.index[counts.to_numpy() > 0]]
+    present = [c for c in events.columns if facts["filled"][c]]
+    details = {c: _describe_facts(f) for c, f in facts["described"].items()}
+    return facts, names, present, details
 
 
 def _step_events(step: str) -> list[str]:
@@ -140,7 +167,11 @@ def _step_events(step: str) -> list[str]:
 
 
 def profile(dataset: Any) -> DataProfile:
-    """Profile a :class:`~engagement_utils.dataset.DataSet` (or a plain canonical events frame).
+    """Profile a :class:`~engagement_utils.dataset.DataSet` (or a plain canonical events frame or engine source).
+
+    With the events on an engine (an :class:`engagement_utils.engines.IbisEvents`) the facts come
+    from the table's schema and grouped counts in the engine (:func:`engines.overview.profile_facts`),
+    never from loaded rows; the profile is the same as the loaded frame's.
 
     Examples
     --------
@@ -150,40 +181,53 @@ def profile(dataset: Any) -> DataProfile:
     >>> prof.n_users, prof.columns["revenue"], prof.event_names, prof.inputs["users"]
     (2, None, ['open', 'buy'], None)
     """
-    if isinstance(dataset, pd.DataFrame):
+    from .core import engine_of
+
+    if isinstance(dataset, pd.DataFrame) or engine_of(dataset) == "ibis":
         events, tables, roles = dataset, {"events": dataset}, {role: None for role in _ROLES}
     else:
         events = dataset.events
         tables = {name: getattr(dataset, name) for name in _INPUTS}
         roles = dataset.roles.as_dict()
-    counts = events["event"].value_counts()
-    names = [str(n) for n in counts.index[counts.to_numpy() > 0]]
-    columns = {key: next((c for c in options if c in events.columns and events[c].notna().any()), None)
-               for key, options in OPTIONAL_COLUMNS.items()}
+    engine = engine_of(events)
+    if engine == "ibis":
+        facts, names, filled, details = _engine_facts(events)
+        describe = details.__getitem__
+    else:
+        counts = events["event"].value_counts()
+        names = [str(n) for n in counts.index[counts.to_numpy() > 0]]
+        filled = [c for c in events.columns if events[c].notna().any()]
+        describe = lambda column: _describe_column(events[column])  # noqa: E731
+    columns = {key: next((c for c in options if c in filled), None) for key, options in OPTIONAL_COLUMNS.items()}
     properties = [c for c in events.columns if c not in _CANONICAL]
-    inputs = {name: (None if tables.get(name) is None else len(tables[name])) for name in _INPUTS}
+    inputs = {name: (None if tables.get(name) is None else
+                     facts["n_events"] if name == "events" and engine == "ibis" else len(tables[name])) for name in _INPUTS}
     users = tables.get("users")
     user_columns = [] if users is None else [c for c in users.columns if c != "user_id"]
     present = set(names)
     absent = {role: [n for n in listed if not set(_step_events(n) if role == "funnel_steps" else [n]) & present]
               for role, listed in roles.items() if listed}
     rows = [("input", name, rows is not None, "" if rows is None else f"{rows:,} rows") for name, rows in inputs.items()]
-    rows += [("column", key, column is not None, "" if column is None else f"{column}: {_describe_column(events[column])}")
+    rows += [("column", key, column is not None, "" if column is None else f"{column}: {describe(column)}")
              for key, column in columns.items()]
-    rows += [("property", name, True, _describe_column(events[name])) for name in properties]
+    rows += [("property", name, True, describe(name)) for name in properties]
     rows += [("role", role, bool(listed) and not absent.get(role),
               "unset (any event)" if listed is None and role in _ANY_EVENT_ROLES else
               "unset" if listed is None else
               ", ".join(listed) + (f" (not in the events: {', '.join(absent[role])})" if absent.get(role) else ""))
              for role, listed in roles.items()]
-    has_rows = len(events) > 0
+    if engine == "ibis":
+        n_events, n_users, first, last = facts["n_events"], facts["n_users"], facts["first"], facts["last"]
+    else:
+        has_rows = len(events) > 0
+        n_events, n_users = len(events), int(events["user_id"].nunique())
+        first = events["timestamp"].min() if has_rows else None
+        last = events["timestamp"].max() if has_rows else None
     return DataProfile(
-        n_events=len(events), n_users=int(events["user_id"].nunique()),
-        first_timestamp=events["timestamp"].min() if has_rows else None,
-        last_timestamp=events["timestamp"].max() if has_rows else None,
+        n_events=n_events, n_users=n_users, first_timestamp=first, last_timestamp=last,
         columns=columns, properties=properties, inputs=inputs, user_columns=user_columns, event_names=names,
         roles=dict(roles), absent_role_events={k: v for k, v in absent.items() if v},
-        table=pd.DataFrame(rows, columns=["kind", "name", "present", "detail"]),
+        table=pd.DataFrame(rows, columns=["kind", "name", "present", "detail"]), engine=engine,
     )
 
 
@@ -197,7 +241,7 @@ class Need:
 
 def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: Sequence[str] = (),
              events: Sequence[str] = (), user_columns: Sequence[str] = (),
-             event_columns: Sequence[str] = ()) -> tuple[Need, ...]:
+             event_columns: Sequence[str] = (), engine: str | None = None) -> tuple[Need, ...]:
     """Declare what a report section needs.
 
     Parameters
@@ -208,6 +252,7 @@ def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: 
     events : event names that must occur (e.g. ``in_app_message_shown``)
     user_columns : users-table columns (e.g. ``onboarding``)
     event_columns : any events column by name, e.g. the column a ``segment`` parameter names
+    engine : ``"memory"`` for a section that needs the raw rows loaded (loading steps, ...)
 
     Examples
     --------
@@ -224,6 +269,10 @@ def requires(*, columns: Sequence[str] = (), inputs: Sequence[str] = (), roles: 
     needs += [Need("event", e) for e in as_event_list(list(events), "events") or []] if events else []
     needs += [Need("user_column", c) for c in user_columns]
     needs += [Need("event_column", c) for c in event_columns if c]
+    if engine is not None:
+        from .dataset import ENGINES
+
+        needs.append(Need("engine", check_option("engine", engine, ENGINES)))
     return tuple(needs)
 
 
@@ -260,6 +309,9 @@ def missing_for(section_needs: Sequence[Need], profile: DataProfile) -> list[str
         elif need.kind == "event_column" and need.name not in breakdowns:
             shown = ", ".join(breakdowns[:8]) or "none"
             lines.append(f"needs the events column {need.name!r} (name one the events have: {shown}; or map one with column_map)")
+        elif need.kind == "engine" and need.name != profile.engine:
+            lines.append("needs the events loaded in memory (`engine: memory` in the events block of the data-set "
+                         "description); on the engine the table is read where it lies, without loading steps")
         elif need.kind == "user_column" and need.name not in profile.user_columns:
             where = "a users table with" if profile.inputs.get("users") is None else "the users table to have"
             lines.append(f"needs {where} the column {need.name!r} (add it, or map it with the users' column_map)")

@@ -23,6 +23,21 @@ timezone, the data end and the currency::
     return_events: null
     active_events: null
 
+Where the events live (issue 15): ``engine`` in the ``events`` block selects the
+engine for every notebook of a run.  ``engine: memory`` (the default) loads the
+events into pandas; ``engine: ibis`` leaves them where they are and hands the
+notebooks an :class:`engagement_utils.engines.IbisEvents` (the heavy scans run
+in the engine, small tables come back)::
+
+    events: {path: data/events/*.parquet, engine: ibis, memory_limit: 4GB}        # DuckDB, out of core
+    events: {engine: ibis, connection: {backend: bigquery, project_id: p, dataset_id: analytics},
+             table: events}                                                      # a warehouse table
+
+With ``engine: ibis`` the table must already be canonical (``user_id``,
+``timestamp``, ``event``, properties): only :data:`ENGINE_EVENTS_OPTIONS`
+apply (the date window and ``drop_duplicates`` run in the engine); the other
+inputs (users, assignments, ...) are small and load into pandas as usual.
+
 Whatever the description does not name is **absent**: :func:`load_dataset`
 returns ``None`` for it, never a demo file.  Relative paths are resolved
 against the project root (the folder holding ``pyproject.toml``), so a
@@ -68,6 +83,8 @@ __all__ = [
     "describe_dataset",
     "load_dataset",
     "load_events_input",
+    "ENGINES",
+    "ENGINE_EVENTS_OPTIONS",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -82,7 +99,13 @@ ROLES = ("conversion_events", "cart_events", "checkout_events", "funnel_steps",
 
 TOP_LEVEL_KEYS = ("name",) + INPUTS + ROLES + ("tz", "end", "currency")
 EVENTS_OPTIONS = ("path", "preset", "column_map", "event", "event_rules", "revenue", "filters",
-                  "id_columns", "timestamp_format", "start", "end", "drop_duplicates")
+                  "id_columns", "timestamp_format", "start", "end", "drop_duplicates",
+                  "engine", "connection", "table", "memory_limit")
+ENGINES = ("memory", "ibis")
+"""``events.engine``: ``memory`` loads the events into pandas; ``ibis`` scans them where they lie."""
+ENGINE_EVENTS_OPTIONS = ("path", "engine", "connection", "table", "memory_limit", "start", "end", "drop_duplicates")
+"""The events options that apply with ``engine: ibis`` (``path``: a Parquet file or glob, read by DuckDB;
+or ``connection`` (``backend`` + the keys of ``ibis.<backend>.connect``) and ``table``)."""
 TABLE_OPTIONS = ("path", "column_map", "timestamp_format")
 
 _LOADERS = {"users": io.load_users, "assignments": io.load_assignments,
@@ -110,7 +133,7 @@ class InputSpec:
     """One input of a data set: its resolved ``path`` and its loading ``options``."""
 
     name: str
-    path: Path
+    path: Path | None  # None: events in a warehouse table (``options["connection"]``, ``options["table"]``)
     options: dict = field(default_factory=dict)
 
 
@@ -150,8 +173,9 @@ class DataSet:
 
     Attributes
     ----------
-    events : DataFrame
-        The canonical events frame (``io.load_events``).
+    events : DataFrame or engines.IbisEvents
+        The canonical events frame (``io.load_events``); with ``events.engine: ibis`` an
+        :class:`~engagement_utils.engines.IbisEvents` (never loaded into pandas).
     users, assignments, spend, surveys : DataFrame or None
         The canonical tables, or None when not described.
     roles : EventRoles
@@ -162,7 +186,7 @@ class DataSet:
         What was loaded, from where.
     """
 
-    events: pd.DataFrame
+    events: Any  # DataFrame, or engines.IbisEvents with events.engine: ibis
     users: pd.DataFrame | None
     assignments: pd.DataFrame | None
     spend: pd.DataFrame | None
@@ -242,6 +266,8 @@ def _input_spec(name: str, raw: Any, root: Path, problems: list[str]) -> InputSp
         return None
     allowed = EVENTS_OPTIONS if name == "events" else TABLE_OPTIONS
     problems += _unknown(raw, allowed, f"dataset.{name}")
+    if name == "events" and (raw.get("engine", "memory") != "memory" or _engine_keys(raw)):
+        return _engine_spec(raw, root, problems)
     if "path" not in raw:
         problems.append(f"{name}: no 'path' (the file to load, relative to the project root)")
         return None
@@ -253,6 +279,51 @@ def _input_spec(name: str, raw: Any, root: Path, problems: list[str]) -> InputSp
         except ValueError as exc:
             problems.append(str(exc))
     return None if path is None else InputSpec(name, path, options)
+
+
+def _engine_keys(raw: Mapping) -> list[str]:
+    return [k for k in ("connection", "table", "memory_limit") if k in raw]
+
+
+def _engine_spec(raw: Mapping, root: Path, problems: list[str]) -> InputSpec | None:
+    """The ``events`` input on an engine: a Parquet path or glob (DuckDB), or a connection and a table."""
+    engine = raw.get("engine", "memory")
+    try:
+        check_option("dataset.events.engine", engine, ENGINES)
+    except ValueError as exc:
+        problems.append(str(exc))
+        return None
+    if engine == "memory":
+        keys = _engine_keys(raw)
+        problems.append(f"events: {', '.join(keys)} {'applies' if len(keys) == 1 else 'apply'} to engine: ibis only "
+                        "(add `engine: ibis`, or drop them)")
+        return None
+    loading = [k for k in raw if k in EVENTS_OPTIONS and k not in ENGINE_EVENTS_OPTIONS]
+    if loading:
+        what = "is a loading option" if len(loading) == 1 else "are loading options"
+        problems.append(f"events: {', '.join(loading)} {what} of engine: memory; with engine: ibis the table "
+                        "must already be canonical (user_id, timestamp, event, properties): rename or derive the columns "
+                        "in a view, or use engine: memory")
+    connection, table = raw.get("connection"), raw.get("table")
+    path = None
+    if connection is not None:
+        if not isinstance(connection, Mapping) or not connection.get("backend"):
+            problems.append(f"events.connection: expected a mapping with 'backend' (e.g. {{backend: bigquery, project_id: ...}}), "
+                            f"got {connection!r}")
+        if not isinstance(table, str) or not table.strip():
+            problems.append("events.table: a connection needs the name of the events table (e.g. table: events)")
+        if "path" in raw:
+            problems.append("events: give either path (Parquet files, read by DuckDB) or connection + table, not both")
+    elif "path" in raw:
+        path = _resolve(raw["path"], "events", root, problems)
+        if table is not None:
+            problems.append("events.table: names a table of a connection; with a Parquet path leave it out")
+    else:
+        problems.append("events: engine: ibis needs path (a Parquet file or glob) or connection + table")
+    if raw.get("memory_limit") is not None and not isinstance(raw["memory_limit"], str):
+        problems.append(f"events.memory_limit: expected text such as '4GB', got {raw['memory_limit']!r}")
+    options = {k: v for k, v in raw.items() if k != "path" and k in ENGINE_EVENTS_OPTIONS}
+    return InputSpec("events", path, options)
 
 
 def describe_dataset(description: Any, *, root: str | os.PathLike | None = None) -> DataSetDescription:
@@ -328,8 +399,13 @@ def describe_dataset(description: Any, *, root: str | os.PathLike | None = None)
                               currency=raw.get("currency"), name=raw.get("name"), source=label)
 
 
-def load_events_input(spec: InputSpec) -> pd.DataFrame:
+def load_events_input(spec: InputSpec):
     """Load the ``events`` input: through its preset if it names one, else ``sources.load_source``.
+
+    With ``engine: ibis`` nothing is loaded: the result is an
+    :class:`~engagement_utils.engines.IbisEvents` on DuckDB (a Parquet path or glob) or on the
+    connection's backend, with duplicates dropped and the date window applied in the engine
+    (:func:`engagement_utils.engines.connect.canonical_events`).
 
     Examples
     --------
@@ -338,6 +414,14 @@ def load_events_input(spec: InputSpec) -> pd.DataFrame:
     (31076, 8)
     """
     options = dict(spec.options)
+    if options.get("engine", "memory") != "memory":
+        from .engines.connect import canonical_events, open_source
+
+        src = open_source("ibis", events_path=None if spec.path is None else str(spec.path), table=options.get("table"),
+                          connection=options.get("connection"), memory_limit=options.get("memory_limit", "4GB"))
+        label = str(spec.path) if spec.path is not None else f"{options['connection']['backend']} table {options['table']}"
+        return canonical_events(src, start=options.get("start"), end=options.get("end"),
+                                drop_duplicates=options.get("drop_duplicates", True), source=label)
     preset = options.pop("preset", None)
     if preset is not None:
         return presets.load_export(spec.path, preset, **options)
@@ -379,6 +463,8 @@ def load_dataset(description: Any, *, root: str | os.PathLike | None = None) -> 
     for name, spec in description.inputs.items():
         if name == "events":
             tables[name] = load_events_input(spec)
+            if spec.options.get("engine", "memory") != "memory":
+                tables[name] = tables[name].with_tz(description.tz)
         else:
             tables[name] = _LOADERS[name](spec.path, **spec.options)
     return DataSet(**tables, roles=description.roles, tz=description.tz, end=description.end,

@@ -1,6 +1,8 @@
 """Data health summaries for the data overview report.
 
-Each function takes the events as a frame or an :class:`~engagement_utils.core.EventLog`.
+Each function takes the events as a frame or an :class:`~engagement_utils.core.EventLog`;
+handed an :class:`engagement_utils.engines.IbisEvents` it delegates to the function of the
+same name in :mod:`engagement_utils.engines.overview` (same result, scans in the engine).
 """
 
 from __future__ import annotations
@@ -9,14 +11,20 @@ import numpy as np
 import pandas as pd
 
 from ._arrays import distinct
-from .core import MISSING_SEGMENT, EventLog
+from .core import MISSING_SEGMENT, EventLog, engine_of
 from .display.format import plural
 from .inputs import as_log
 from .io import load_report
 from .periods import ordinal_to_start
 
 __all__ = ["data_summary", "events_per_period", "value_mix", "missing_values", "with_window", "run_settings",
-           "breakdown_needs", "with_user_columns", "skip_note", "skipped_key_numbers", "plural"]
+           "breakdown_needs", "with_user_columns", "user_table_checks", "skip_note", "skipped_key_numbers", "plural"]
+
+
+def _engine():
+    from .engines import overview as engine_overview
+
+    return engine_overview
 
 
 def data_summary(events: "pd.DataFrame | EventLog", tz: str | None = None) -> pd.DataFrame:
@@ -33,6 +41,8 @@ def data_summary(events: "pd.DataFrame | EventLog", tz: str | None = None) -> pd
     >>> data_summary(ev).set_index("metric").loc[["events", "users", "days covered"], "value"].tolist()
     [3, 2, 3]
     """
+    if engine_of(events) == "ibis":
+        return _engine().data_summary(events, tz)
     if isinstance(events, pd.DataFrame) and events.empty:
         raise ValueError("the events frame is empty; check the data path and date window")
     log = as_log(events, tz)
@@ -66,6 +76,8 @@ def events_per_period(events: "pd.DataFrame | EventLog", period: str = "day", tz
     >>> events_per_period(ev)[["events", "users"]].values.tolist()
     [[2, 1], [0, 0], [1, 1]]
     """
+    if engine_of(events) == "ibis":
+        return _engine().events_per_period(events, period, tz)
     log = as_log(events, tz)
     ordinal = log.ordinal(period)
     lo = int(ordinal.min())
@@ -94,6 +106,8 @@ def value_mix(events: "pd.DataFrame | EventLog", column: str, top: int | None = 
     >>> value_mix(ev, "event")[["value", "events", "users"]].values.tolist()
     [['open', 2, 2], ['buy', 1, 1]]
     """
+    if engine_of(events) == "ibis":
+        return _engine().value_mix(events, column, top)
     log = as_log(events)
     events = log.frame
     if column not in events.columns:
@@ -128,6 +142,8 @@ def missing_values(frame: pd.DataFrame) -> pd.DataFrame:
     >>> missing_values(pd.DataFrame({"a": [1, None], "b": [1, 2]})).values.tolist()
     [['a', 1, 0.5], ['b', 0, 0.0]]
     """
+    if engine_of(frame) == "ibis":
+        return _engine().missing_values(frame)
     missing = frame.isna().sum()
     return pd.DataFrame({"column": missing.index, "missing": missing.to_numpy().astype(int),
                          "share": (missing / max(len(frame), 1)).to_numpy()})
@@ -221,7 +237,28 @@ def with_user_columns(dataset, columns) -> pd.DataFrame:
     wanted = [c for c in columns if c not in dataset.events.columns]
     if not wanted or dataset.users is None:
         return dataset.events
-    return attach_user_properties(dataset.events, dataset.users, [c for c in wanted if c in dataset.users.columns])
+    wanted = [c for c in wanted if c in dataset.users.columns]
+    if engine_of(dataset.events) == "ibis":
+        return _engine().with_user_columns(dataset.events, dataset.users, wanted)  # a join in the engine
+    return attach_user_properties(dataset.events, dataset.users, wanted)
+
+
+def user_table_checks(events, users: pd.DataFrame) -> dict[str, int]:
+    """Event rows of users missing from the users table, and users-table users without events.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "b", "b"], "event": ["x"] * 3, "timestamp": pd.to_datetime(["2024-01-01"] * 3, utc=True)})
+    >>> user_table_checks(ev, pd.DataFrame({"user_id": ["a", "c"]}))
+    {'event rows of users missing from the user table': 2, 'users in the user table without events': 1}
+    """
+    if engine_of(events) == "ibis":
+        return _engine().user_table_checks(events, users)
+    frame = events.frame if isinstance(events, EventLog) else events
+    known = frame["user_id"].astype(object).isin(set(users["user_id"].astype(object)))
+    silent = ~users["user_id"].astype(object).isin(set(frame["user_id"].astype(object)))
+    return {"event rows of users missing from the user table": int((~known).sum()),
+            "users in the user table without events": int(silent.sum())}
 
 
 def skip_note(section: str, missing) -> str:

@@ -175,6 +175,12 @@ class EventLog:
 
     @staticmethod
     def _check_frame(events) -> None:
+        if getattr(events, "engine", None) == "ibis":
+            raise TypeError(
+                "this analysis runs in memory only: it was handed events on an engine (events.engine: ibis in the "
+                "data-set description). Notebooks 00 and 01 run on the engine; for the others use engine: memory, "
+                "or call the functions of engagement_utils.engines.analyses"
+            )
         if not isinstance(events, pd.DataFrame):
             raise TypeError(f"events must be a pandas DataFrame (load it with io.load_events), got {type(events).__name__}")
         missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._arrays import distinct, is_sorted_by
 
-__all__ = ["KEY_SPAN", "ENGINES", "engine_of", "pack_keys", "unpack_keys", "activity_keys", "first_per_key"]
+__all__ = ["KEY_SPAN", "ENGINES", "engine_of", "event_source", "pack_keys", "unpack_keys", "activity_keys", "first_per_key"]
 
 ENGINES = ("memory", "ibis")
 
@@ -36,6 +36,29 @@ def engine_of(events) -> str:
     """
     engine = getattr(events, "engine", "memory")
     return engine if engine in ENGINES else "memory"
+
+
+def event_source(events, tz: str = "UTC"):
+    """What a notebook hands its analyses: an :class:`~engagement_utils.core.EventLog` in ``tz``, or the engine source.
+
+    A frame (or a log) becomes an ``EventLog`` in ``tz`` (the same object when it already is
+    one); an :class:`engagement_utils.engines.IbisEvents` stays in its engine, set to ``tz``.
+    The analyses that dispatch through :func:`engine_of` take either, so one notebook cell
+    serves both engines: ``log = event_source(ds.events, tz=tz)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = pd.DataFrame({"user_id": ["a"], "event": ["x"], "timestamp": pd.to_datetime(["2024-01-01"], utc=True)})
+    >>> log = event_source(ev, tz="Europe/Berlin")
+    >>> type(log).__name__, log.tz, event_source(log, tz="Europe/Berlin") is log
+    ('EventLog', 'Europe/Berlin', True)
+    """
+    if engine_of(events) == "ibis":
+        return events.with_tz(tz)
+    from .eventlog import EventLog
+
+    return EventLog.of(events, tz)
 
 
 KEY_SPAN = np.int64(2**32)

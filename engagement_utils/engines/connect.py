@@ -24,7 +24,7 @@ import pandas as pd
 from ..core import REQUIRED_COLUMNS
 
 __all__ = ["IbisEvents", "duckdb_parquet", "duckdb_connection", "spark_session", "from_table", "from_frame",
-           "require_ibis", "SEQ_COLUMN", "open_source"]
+           "require_ibis", "SEQ_COLUMN", "open_source", "canonical_events"]
 
 SEQ_COLUMN = "event_seq"
 """Optional integer column that orders events with equal timestamps (row order of the loaded frame)."""
@@ -66,8 +66,8 @@ class IbisEvents:
     >>> ev = pd.DataFrame({"user_id": ["a"], "event": ["open"],
     ...     "timestamp": pd.to_datetime(["2024-01-01 10:00"], utc=True)})
     >>> src = from_frame(ev, tz="Europe/Berlin")
-    >>> src.backend, sorted(src.columns)
-    ('duckdb', ['event', 'event_seq', 'timestamp', 'user_id'])
+    >>> src.backend, sorted(src.columns), SEQ_COLUMN in src.table.columns
+    ('duckdb', ['event', 'timestamp', 'user_id'], True)
     """
 
     engine: ClassVar[str] = "ibis"  # read by engagement_utils.core.scans.engine_of
@@ -75,6 +75,8 @@ class IbisEvents:
     tz: str = "UTC"
     backend: str = "duckdb"
     connection: Any = field(default=None, compare=False, repr=False)
+    attrs: dict = field(default_factory=dict, compare=False, repr=False)
+    """As ``DataFrame.attrs``: ``attrs["load_report"]`` is what :func:`canonical_events` counted (``io.load_report`` reads it)."""
 
     def __post_init__(self):
         missing = [c for c in REQUIRED_COLUMNS if c not in self.table.columns]
@@ -86,18 +88,27 @@ class IbisEvents:
 
     @property
     def columns(self) -> list[str]:
-        return list(self.table.columns)
+        """The event columns (without the ordering column :data:`SEQ_COLUMN`)."""
+        return [c for c in self.table.columns if c != SEQ_COLUMN]
 
     def with_tz(self, tz: str) -> "IbisEvents":
-        return self if tz == self.tz else IbisEvents(self.table, tz, self.backend, self.connection)
+        return self if tz == self.tz else IbisEvents(self.table, tz, self.backend, self.connection, self.attrs)
+
+    def with_table(self, table) -> "IbisEvents":
+        """The same source (timezone, backend, connection, attrs) over another table expression."""
+        return IbisEvents(table, self.tz, self.backend, self.connection, self.attrs)
 
     def has_column(self, column: str) -> bool:
         return column in self.table.columns
 
     def check_column(self, column: str, parameter: str = "segment") -> None:
         if column not in self.table.columns:
-            raise ValueError(f"The {parameter!r} parameter names column {column!r}, which the events table does not have. "
-                             f"Columns present: {self.columns}")
+            from ..validation import closest
+
+            hint = closest(column, self.columns)
+            suggestion = f" — did you mean {hint!r}?" if hint is not None else ""
+            raise ValueError(f"The {parameter!r} parameter names column {column!r}, which the events table does not have"
+                             f"{suggestion} Columns present: {self.columns}")
 
 
 def duckdb_connection(memory_limit: str | None = "4GB", threads: int | None = None, temp_directory: str | None = None):
@@ -116,8 +127,11 @@ def duckdb_connection(memory_limit: str | None = "4GB", threads: int | None = No
 
 
 def duckdb_parquet(path: str | os.PathLike, *, tz: str = "UTC", memory_limit: str | None = "4GB",
-                   threads: int | None = None, connection=None) -> IbisEvents:
+                   threads: int | None = None, connection=None, row_order: bool = False) -> IbisEvents:
     """Events from Parquet files (a path or a glob such as ``"data/events/*.parquet"``) on DuckDB, out of core.
+
+    ``row_order=True`` adds :data:`SEQ_COLUMN` (the row number within its file), so events with
+    equal timestamps keep the file's order, as the in-memory loader keeps them.
 
     Examples
     --------
@@ -129,11 +143,15 @@ def duckdb_parquet(path: str | os.PathLike, *, tz: str = "UTC", memory_limit: st
     1
     """
     con = connection or duckdb_connection(memory_limit, threads)
-    table = con.read_parquet(str(path))
+    options = {"file_row_number": True} if row_order else {}
+    table = con.read_parquet(str(path), **options)
     if "timestamp" in table.columns and not table.schema()["timestamp"].is_timestamp():
         # nanosecond instants (pandas' default) read as a type Ibis does not map: store them as TIMESTAMPTZ (µs)
         quoted = str(path).replace("'", "''")
-        table = con.sql(f"SELECT * REPLACE (CAST(\"timestamp\" AS TIMESTAMPTZ) AS \"timestamp\") FROM read_parquet('{quoted}')")
+        extra = ", file_row_number=true" if row_order else ""
+        table = con.sql(f"SELECT * REPLACE (CAST(\"timestamp\" AS TIMESTAMPTZ) AS \"timestamp\") FROM read_parquet('{quoted}'{extra})")
+    if row_order:
+        table = table.rename({SEQ_COLUMN: "file_row_number"})
     return IbisEvents(table, tz, "duckdb", con)
 
 
@@ -193,12 +211,60 @@ def from_frame(events: pd.DataFrame, *, tz: str = "UTC", connection=None, name: 
     return IbisEvents(table, tz, connection.name, connection)
 
 
+def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: bool = True,
+                     source: str = "events table") -> IbisEvents:
+    """The events as the in-memory loader keeps them: exact duplicates dropped, then ``start <= timestamp < end``.
+
+    The counts go to ``attrs["load_report"]`` (an ``io.LoadReport`` as a dict: rows read,
+    duplicates dropped, rows outside the window, rows loaded), so ``io.load_report(src)`` and
+    the data overview's loading checks read them as they read a loaded frame's.  Duplicates are
+    rows equal in every column (missing values equal); the first in :data:`SEQ_COLUMN` order is
+    kept.  Three counts run in the engine; nothing else is read.
+
+    Examples
+    --------
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open"] * 3,
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-01"], utc=True)})
+    >>> src = canonical_events(from_frame(ev), end="2024-01-15")
+    >>> src.table.count().execute(), src.attrs["load_report"]["duplicates_dropped"], src.attrs["load_report"]["rows_outside_window"]
+    (1, 1, 1)
+    """
+    import ibis
+
+    from ..core import as_utc
+    from ..io import LoadReport
+    from .timezones import utc_instant
+
+    table = src.table
+    report = LoadReport(source=source, rows_read=int(table.count().to_pandas()))
+    if drop_duplicates:
+        columns = [c for c in table.columns if c != SEQ_COLUMN]
+        if SEQ_COLUMN in table.columns:
+            table = table.group_by(columns).aggregate(**{SEQ_COLUMN: table[SEQ_COLUMN].min()})
+        else:
+            table = table.distinct()
+        report.duplicates_dropped = report.rows_read - int(table.count().to_pandas())
+        if report.duplicates_dropped:
+            report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
+    kept = report.rows_read - report.duplicates_dropped
+    ts = utc_instant(table.timestamp)
+    for bound, keep in ((start, lambda b: ts >= b), (end, lambda b: ts < b)):
+        if bound is not None:
+            table = table.filter(keep(ibis.literal(as_utc(bound, "start" if bound is start else "end").to_pydatetime())))
+    report.rows_loaded = int(table.count().to_pandas()) if start is not None or end is not None else kept
+    report.rows_outside_window = kept - report.rows_loaded
+    if report.rows_loaded == 0:
+        raise ValueError(f"{source}: no events left in the window start={start!r}, end={end!r}")
+    return IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict()})
+
+
 def open_source(engine: str = "memory", *, events_path: str | None = None, table: str | None = None,
                 connection: dict | None = None, tz: str = "UTC", memory_limit: str | None = "4GB"):
     """The events a notebook analyses, from its parameters: a frame (``engine="memory"``) or an :class:`IbisEvents`.
 
     * ``engine="memory"``: ``io.load_events(events_path)`` (today's path);
-    * ``engine="ibis"`` with ``events_path`` (a Parquet file or glob) and no ``connection``: DuckDB, out of core;
+    * ``engine="ibis"`` with ``events_path`` (a Parquet file or glob) and no ``connection``: DuckDB, out of core
+      (with :data:`SEQ_COLUMN` from the row order within each file);
     * ``engine="ibis"`` with ``connection={"backend": "bigquery", ...}`` and ``table``: the other keys go to
       ``ibis.<backend>.connect(...)`` (``{"backend": "pyspark"}`` starts a local Spark session).
 
@@ -219,7 +285,7 @@ def open_source(engine: str = "memory", *, events_path: str | None = None, table
     if connection is None:
         if events_path is None:
             raise ValueError("engine='ibis' needs events_path (a Parquet glob) or a connection and a table")
-        return duckdb_parquet(events_path, tz=tz, memory_limit=memory_limit)
+        return duckdb_parquet(events_path, tz=tz, memory_limit=memory_limit, row_order=True)
     options = dict(connection)
     backend = options.pop("backend", None)
     if backend is None or table is None:
