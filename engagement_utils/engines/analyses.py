@@ -24,19 +24,16 @@ from ..validation import check_alpha, check_option
 from . import ibis_scans
 from .connect import IbisEvents
 
-__all__ = ["retention_matrix", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
+__all__ = ["retention_matrix", "retention_definition", "bracket_retention", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
            "funnel_from_reach", "experiment_users", "experiment_summary", "assign_personas"]
 
 _ACTIVE, _BOUND = "active", "(bound)"
 
 
-def retention_matrix(src: IbisEvents, period: str = "week", kind: str = "n_period", *, cohorts: str = "first_time",
-                     start_events=None, return_events=None, segment: str | None = None, max_periods: int | None = None,
-                     start=None, end=None, tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
-                     alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`engagement_utils.retention.retention_matrix` with the scans on the engine (same columns and values)."""
+def _retention_setup(src: IbisEvents, period: str, kind: str, cohorts: str, clock: str, alpha: float, tz, end):
+    """Checks shared by the retention analyses, the source in ``tz`` and the data bounds."""
     from ..retention.log import COHORT_TYPES, KINDS, check_clock
-    from ..retention.summaries import log_bounds, matrix_from_summaries
+    from ..retention.summaries import log_bounds
 
     check_option("kind", kind, KINDS)
     check_option("cohorts", cohorts, COHORT_TYPES)
@@ -45,12 +42,70 @@ def retention_matrix(src: IbisEvents, period: str = "week", kind: str = "n_perio
     check_clock(clock, period, cohorts)
     src = src.with_tz(tz or src.tz)
     _, last = ibis_scans.data_bounds(src, end)
-    bounds = log_bounds(period, src.tz, end, last)
+    return src, log_bounds(period, src.tz, end, last)
+
+
+def _typed(src: IbisEvents, segment: str | None, *tables: pd.DataFrame) -> list[pd.DataFrame]:
+    """The engine's text segment labels back in the column's type (as the in-memory labels)."""
+    from .overview import typed_labels
+
+    if segment is None:
+        return list(tables)
+    return [t.assign(segment=typed_labels(src, segment, t["segment"])) for t in tables]
+
+
+def retention_matrix(src: IbisEvents, period: str = "week", kind: str = "n_period", *, cohorts: str = "first_time",
+                     start_events=None, return_events=None, segment: str | None = None, max_periods: int | None = None,
+                     start=None, end=None, tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
+                     alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`engagement_utils.retention.retention_matrix` with the scans on the engine (same columns and values)."""
+    from ..retention.summaries import matrix_from_summaries
+
+    src, bounds = _retention_setup(src, period, kind, cohorts, clock, alpha, tz, end)
     groups, counts = ibis_scans.retention_counts(
         src, period, kind=kind, cohorts=cohorts, clock=clock, start_events=start_events, return_events=return_events,
         segment=segment, end=end, end_us=bounds.end_us, include_partial=include_partial)
+    groups, counts = _typed(src, segment, groups, counts)
     return matrix_from_summaries(groups, counts, bounds, kind=kind, clock=clock, segment=segment,
                                  include_partial=include_partial, start=start, max_periods=max_periods, alpha=alpha)
+
+
+def bracket_retention(src: IbisEvents, brackets=((1, 1), (2, 7), (8, 30)), period: str = "day", *,
+                      cohorts: str = "first_time", start_events=None, return_events=None, segment: str | None = None,
+                      start=None, end=None, tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
+                      alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`engagement_utils.retention.bracket_retention` with the scans on the engine (same columns and values).
+
+    The engine returns, per cohort × segment and bracket, the members with a return in the
+    bracket's periods (:func:`.ibis_scans.bracket_counts`); eligibility and rates follow in Python.
+    """
+    from ..retention.cohorts import check_brackets
+    from ..retention.summaries import brackets_from_summaries
+
+    bounds_array = check_brackets(brackets)
+    src, bounds = _retention_setup(src, period, "n_period", cohorts, clock, alpha, tz, end)
+    groups, counts = ibis_scans.bracket_counts(
+        src, period, bounds_array, cohorts=cohorts, clock=clock, start_events=start_events, return_events=return_events,
+        segment=segment, end=end, end_us=bounds.end_us, include_partial=include_partial)
+    groups, counts = _typed(src, segment, groups, counts)
+    return brackets_from_summaries(groups, counts, bounds, bounds_array, clock=clock, segment=segment,
+                                   include_partial=include_partial, start=start, alpha=alpha)
+
+
+def retention_definition(src: IbisEvents, period: str = "week", kind: str = "n_period", *, cohorts: str = "first_time",
+                         start_events=None, return_events=None, segment: str | None = None, end=None,
+                         tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
+                         alpha: float = 0.05, **_ignored):
+    """:func:`engagement_utils.retention.retention_definition` from the engine's data bounds (one aggregate)."""
+    from ..retention.log import RetentionDefinition
+
+    src, bounds = _retention_setup(src, period, kind, cohorts, clock, alpha, tz, end)
+    ibis_scans.event_predicate(src, start_events, "start_events")  # unknown event names: the same error
+    ibis_scans.event_predicate(src, return_events, "return_events")
+    return RetentionDefinition(
+        period=period, tz=src.tz, kind=kind, cohorts=cohorts, clock=clock, include_partial=include_partial,
+        segment=segment, data_end=bounds.end,
+        first_incomplete_period=periods.ordinal_to_start([bounds.first_incomplete], period)[0], alpha=alpha)
 
 
 def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, segment: str | None = None,

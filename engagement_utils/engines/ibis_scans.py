@@ -34,7 +34,7 @@ from .timezones import period_ordinal, utc_instant
 
 __all__ = [
     "execute", "interval", "event_predicate", "cut", "segment_value", "activity_keys_expr", "activity_keys", "active_spans_expr", "members_expr", "members", "data_bounds",
-    "retention_counts_expr", "retention_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
+    "retention_counts_expr", "retention_counts", "bracket_counts_expr", "bracket_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
     "user_features_expr", "user_features",
 ]
 
@@ -188,17 +188,13 @@ def retention_counts(src: IbisEvents, period: str, **options) -> tuple[pd.DataFr
     return execute(groups), execute(counts)
 
 
-def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: str, clock: str, start_events,
-                          return_events, segment: str | None, end, end_us: int, include_partial: bool):
-    """The two small tables retention is computed from (Ibis expressions).
+def _retention_inputs(src: IbisEvents, period: str, *, cohorts: str, clock: str, start_events, return_events,
+                      segment: str | None, end, end_us: int, include_partial: bool):
+    """Members, their groups and what a return is, shared by the retention and bracket counts.
 
-    ``groups``: members per ``cohort`` (× ``segment``) (× ``last_eligible`` with ``clock="rolling"``,
-    the last whole window observed before the data end).
-
-    ``counts``: for ``kind="n_period"`` the members active at each ``offset``
-    (calendar: periods after the cohort; rolling: 24 h windows after the start, at most
-    ``last_eligible``); for ``kind="unbounded"`` the members per ``offset`` = their last
-    return offset (negative: none at or after the start).
+    Returns ``(member, groups, keys, returns)``: calendar clock -- ``returns`` holds the distinct
+    ``a_user, period`` of return events; rolling clock -- the members joined with their return
+    events at window ``offset >= 0`` (and ``member`` carries ``last_eligible``).
     """
     member = members_expr(src, period, start_events=start_events, cohorts=cohorts, segment=segment, end=end)
     keys = ["cohort"] + (["segment"] if segment is not None else [])
@@ -216,7 +212,35 @@ def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: s
         joined = member.join(ret, member.user_id == ret.r_user)
         offset = (joined.r_ts.delta(joined.start, unit="microsecond") // length).cast("int64")
         # floor division: returns before the start fall into negative windows and never count
-        joined = joined.mutate(offset=offset).filter(_.offset >= 0)
+        return member, groups, keys, joined.mutate(offset=offset).filter(_.offset >= 0)
+    groups = member.group_by(keys).aggregate(members=_.count())
+    active = t.select(a_user=t.user_id, period=period_ordinal(t.timestamp, period, src.tz, src.backend)).distinct()
+    return member, groups, keys, active
+
+
+def _calendar_offsets(member, active):
+    """Members joined with their active periods at or after the cohort: ``offset`` = periods after it."""
+    joined = member.join(active, (member.user_id == active.a_user) & (active.period >= member.cohort))
+    return joined.mutate(offset=joined.period - joined.cohort)
+
+
+def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: str, clock: str, start_events,
+                          return_events, segment: str | None, end, end_us: int, include_partial: bool):
+    """The two small tables retention is computed from (Ibis expressions).
+
+    ``groups``: members per ``cohort`` (× ``segment``) (× ``last_eligible`` with ``clock="rolling"``,
+    the last whole window observed before the data end).
+
+    ``counts``: for ``kind="n_period"`` the members active at each ``offset``
+    (calendar: periods after the cohort; rolling: 24 h windows after the start, at most
+    ``last_eligible``); for ``kind="unbounded"`` the members per ``offset`` = their last
+    return offset (negative: none at or after the start).
+    """
+    member, groups, keys, returns = _retention_inputs(
+        src, period, cohorts=cohorts, clock=clock, start_events=start_events, return_events=return_events,
+        segment=segment, end=end, end_us=end_us, include_partial=include_partial)
+    if clock == "rolling":
+        joined = returns
         if kind == "n_period":
             active = joined.filter(_.offset <= _.last_eligible).select(*(["user_id"] + keys + ["offset"])).distinct()
             counts = active.group_by(keys + ["offset"]).aggregate(members=_.count())
@@ -226,17 +250,41 @@ def retention_counts_expr(src: IbisEvents, period: str, *, kind: str, cohorts: s
                 *keys, "last_eligible", offset=ibis.coalesce(last_off.offset, -1))
                 .group_by(keys + ["last_eligible", "offset"]).aggregate(members=_.count()))
         return groups, counts
-    groups = member.group_by(keys).aggregate(members=_.count())
-    active = t.select(a_user=t.user_id, period=period_ordinal(t.timestamp, period, src.tz, src.backend)).distinct()
+    active = returns
     if kind == "n_period":
-        joined = member.join(active, (member.user_id == active.a_user) & (active.period >= member.cohort))
-        counts = joined.mutate(offset=joined.period - joined.cohort).group_by(keys + ["offset"]).aggregate(members=_.count())
+        counts = _calendar_offsets(member, active).group_by(keys + ["offset"]).aggregate(members=_.count())
     else:
         last = active.group_by("a_user").aggregate(last_period=_.period.max())
         joined = member.left_join(last, member.user_id == last.a_user)
         offset = ibis.greatest(ibis.coalesce(joined.last_period - joined.cohort, -1), -1)
         counts = joined.mutate(offset=offset).group_by(keys + ["offset"]).aggregate(members=_.count())
     return groups, counts
+
+
+def bracket_counts_expr(src: IbisEvents, period: str, brackets, *, cohorts: str, clock: str, start_events,
+                        return_events, segment: str | None, end, end_us: int, include_partial: bool):
+    """The small tables bracket retention is computed from: ``groups`` as :func:`retention_counts_expr`, and
+
+    ``counts``: per group (× ``last_eligible``, rolling) and ``bracket`` (position in ``brackets``)
+    the members with a return in at least one of the bracket's periods ``first..last``.
+    """
+    member, groups, keys, returns = _retention_inputs(
+        src, period, cohorts=cohorts, clock=clock, start_events=start_events, return_events=return_events,
+        segment=segment, end=end, end_us=end_us, include_partial=include_partial)
+    offsets = returns if clock == "rolling" else _calendar_offsets(member, returns)
+    group = keys + (["last_eligible"] if clock == "rolling" else [])
+    parts = []
+    for j, (first, last) in enumerate(brackets):
+        inside = offsets.filter((_.offset >= int(first)) & (_.offset <= int(last)))
+        hit = inside.select(*(["user_id"] + group)).distinct()  # user_id + cohort: one row per member
+        parts.append(hit.group_by(group).aggregate(members=_.count()).mutate(bracket=ibis.literal(j)))
+    return groups, ibis.union(*parts)
+
+
+def bracket_counts(src: IbisEvents, period: str, brackets, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`bracket_counts_expr`, executed: ``(groups, counts)``."""
+    groups, counts = bracket_counts_expr(src, period, brackets, **options)
+    return execute(groups), execute(counts)
 
 
 def session_expr(src: IbisEvents, timeout, *, end=None, keep: Sequence[str] = (),

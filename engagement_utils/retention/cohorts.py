@@ -30,7 +30,7 @@ from .log import (
 )
 
 __all__ = ["default_brackets", "user_retention", "assign_cohorts", "retention_matrix", "retention_table", "bracket_retention",
-           "retention_definition"]
+           "retention_definition", "check_brackets"]
 
 
 
@@ -333,6 +333,7 @@ def retention_definition(
 ) -> RetentionDefinition:
     """What :func:`retention_matrix` with the same options counts: data end, censoring, clock.
 
+    An engine source reads the data end from the engine (one aggregate).
     Takes the same options as :func:`retention_matrix` (options that do not
     change the definition, such as ``max_periods`` or ``start``, are accepted
     and ignored, so one options mapping serves both calls).
@@ -345,6 +346,12 @@ def retention_definition(
     >>> str(d.first_incomplete_period.date()), d.include_partial
     ('2024-01-08', False)
     """
+    if engine_of(events) == "ibis":
+        from ..engines import analyses
+
+        return analyses.retention_definition(events, period, kind, cohorts=cohorts, start_events=start_events,
+                                             return_events=return_events, segment=segment, end=end, tz=tz, clock=clock,
+                                             include_partial=include_partial, alpha=alpha)
     check_option("kind", kind, KINDS)
     check_alpha(alpha)
     check_clock(clock, period, cohorts)
@@ -399,7 +406,7 @@ def bracket_retention(
 
     A bracket ``(first, last)`` covers periods ``first..last`` after the cohort
     period; a cohort is eligible for it once its last period is observed.
-    Parameters as in :func:`retention_matrix`.
+    Parameters as in :func:`retention_matrix` (an engine source runs the scans in its engine).
 
     Returns
     -------
@@ -417,11 +424,13 @@ def bracket_retention(
     0       1         2         0   0.0
     1     2–7         2         1   0.5
     """
-    bounds = np.asarray(brackets)
-    if bounds.ndim != 2 or bounds.shape[1] != 2 or not np.issubdtype(bounds.dtype, np.integer) or (bounds < 0).any() or (
-        bounds[:, 0] > bounds[:, 1]
-    ).any():
-        raise ValueError(f"brackets={brackets!r}: give (first, last) pairs of periods with 0 <= first <= last, e.g. [(1, 1), (2, 7)]")
+    if engine_of(events) == "ibis":
+        from ..engines import analyses
+
+        return analyses.bracket_retention(events, brackets, period, cohorts=cohorts, start_events=start_events,
+                                          return_events=return_events, segment=segment, start=start, end=end, tz=tz,
+                                          clock=clock, include_partial=include_partial, alpha=alpha)
+    bounds = check_brackets(brackets)
     c = build_cohorts(events, period=period, tz=tz, cohorts=cohorts, start_events=start_events,
                  return_events=return_events, segment=segment, start=start, end=end, clock=clock)
     lookup = Lookup(c.log, c.members, "n_period", clock, include_partial)
@@ -437,6 +446,22 @@ def bracket_retention(
     labels = [str(a) if a == b else f"{a}–{b}" for a, b in bounds]
     return tidy_counts(c, {"bracket": labels, "first": bounds[:, 0], "last": bounds[:, 1]}, retained, eligible, alpha)
 
+
+
+def check_brackets(brackets) -> np.ndarray:
+    """``brackets`` as an ``(n, 2)`` integer array of ``(first, last)`` with ``0 <= first <= last``, or a clear error.
+
+    Examples
+    --------
+    >>> check_brackets([(1, 1), (2, 7)]).tolist()
+    [[1, 1], [2, 7]]
+    """
+    bounds = np.asarray(brackets)
+    if bounds.ndim != 2 or bounds.shape[1] != 2 or not np.issubdtype(bounds.dtype, np.integer) or (bounds < 0).any() or (
+        bounds[:, 0] > bounds[:, 1]
+    ).any():
+        raise ValueError(f"brackets={brackets!r}: give (first, last) pairs of periods with 0 <= first <= last, e.g. [(1, 1), (2, 7)]")
+    return bounds
 
 
 def default_brackets(period: str) -> list[tuple[int, int]]:

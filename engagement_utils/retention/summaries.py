@@ -22,7 +22,7 @@ from .. import periods
 from ..core import as_utc, sorted_labels
 from .log import ROLLING_NS, tidy_counts
 
-__all__ = ["LogBounds", "log_bounds", "GroupCounts", "matrix_from_summaries"]
+__all__ = ["LogBounds", "log_bounds", "GroupCounts", "matrix_from_summaries", "brackets_from_summaries"]
 
 
 def _report_order(keys: pd.DataFrame) -> pd.DataFrame:
@@ -74,9 +74,22 @@ def _at_least(group: np.ndarray, last: np.ndarray, weight: np.ndarray, n_groups:
     return np.cumsum(hist.reshape(n_groups, n_ks)[:, ::-1], axis=1)[:, ::-1]
 
 
-def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: LogBounds, *, kind: str, clock: str,
-                          segment: str | None, include_partial: bool, start, max_periods, alpha: float) -> pd.DataFrame:
-    """The tidy retention matrix (columns as :func:`~engagement_utils.retention.retention_matrix`) from summaries."""
+@dataclass(frozen=True)
+class _Groups:
+    """The reported cohort × segment groups of the engine's ``groups`` table, and how to find a row's group."""
+
+    index: pd.Index
+    keys: list
+    segment: str | None
+    groups: pd.DataFrame  # the groups table, cohorts before ``start`` dropped
+    counts: pd.DataFrame  # the counts table, likewise
+
+    def of(self, frame: pd.DataFrame) -> np.ndarray:
+        keys = pd.MultiIndex.from_frame(frame[self.keys]) if self.segment is not None else frame["cohort"]
+        return self.index.get_indexer(keys)
+
+
+def _reported_groups(groups: pd.DataFrame, counts: pd.DataFrame, bounds: LogBounds, segment, start) -> _Groups:
     keys = ["cohort"] + (["segment"] if segment is not None else [])
     if start is not None:
         first = int(periods.period_ordinal(pd.Series([as_utc(start, "start")]), bounds.period, bounds.tz)[0])
@@ -88,10 +101,14 @@ def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: Lo
         )
     index = pd.MultiIndex.from_frame(_report_order(groups[keys].drop_duplicates())) if segment is not None \
         else pd.Index(np.sort(groups["cohort"].unique()), name="cohort")
+    return _Groups(index, keys, segment, groups, counts)
 
-    def group_of(frame):
-        return index.get_indexer(pd.MultiIndex.from_frame(frame[keys]) if segment is not None else frame["cohort"])
 
+def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: LogBounds, *, kind: str, clock: str,
+                          segment: str | None, include_partial: bool, start, max_periods, alpha: float) -> pd.DataFrame:
+    """The tidy retention matrix (columns as :func:`~engagement_utils.retention.retention_matrix`) from summaries."""
+    g = _reported_groups(groups, counts, bounds, segment, start)
+    index, groups, counts, group_of = g.index, g.groups, g.counts, g.of
     n_groups = len(index)
     g_cohort = np.asarray(index.get_level_values("cohort") if segment is not None else index, dtype=np.int64)
     g_segment = np.asarray(index.get_level_values("segment"), dtype=object) if segment is not None else None
@@ -132,3 +149,41 @@ def matrix_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: Lo
                                minlength=n_groups * n_ks).astype(np.int64).reshape(n_groups, n_ks)
     table = GroupCounts(bounds, g_cohort, g_segment, size)
     return tidy_counts(table, {"period": np.arange(n_ks)}, retained, eligible, alpha)
+
+
+def brackets_from_summaries(groups: pd.DataFrame, counts: pd.DataFrame, bounds: LogBounds, brackets: np.ndarray, *,
+                            clock: str, segment: str | None, include_partial: bool, start, alpha: float) -> pd.DataFrame:
+    """The tidy bracket table (columns as :func:`~engagement_utils.retention.bracket_retention`) from summaries.
+
+    ``counts`` holds, per group (× ``last_eligible`` with the rolling clock) and ``bracket``
+    (position in ``brackets``), the members active at least once in the bracket's periods.  A
+    member is eligible for a bracket once its last period is observed (calendar: per cohort;
+    rolling: per member's ``last_eligible``), and retained only then.
+    """
+    g = _reported_groups(groups, counts, bounds, segment, start)
+    n_groups, n_brackets = len(g.index), len(brackets)
+    g_cohort = np.asarray(g.index.get_level_values("cohort") if segment is not None else g.index, dtype=np.int64)
+    g_segment = np.asarray(g.index.get_level_values("segment"), dtype=object) if segment is not None else None
+    last = brackets[:, 1]
+    group, weight = g.of(g.groups), g.groups["members"].to_numpy(np.int64)
+    c_group = g.of(g.counts)
+    keep = c_group >= 0
+    counts, c_group = g.counts[keep], c_group[keep]
+    bracket, c_weight = counts["bracket"].to_numpy(np.int64), counts["members"].to_numpy(np.int64)
+    if clock == "calendar":
+        horizon = bounds.last_observed + 1 if include_partial else bounds.first_incomplete
+        member_last = (horizon - 1 - g_cohort)[group]
+        c_last = (horizon - 1 - g_cohort)[c_group]
+    else:
+        member_last = g.groups["last_eligible"].to_numpy(np.int64)
+        c_last = counts["last_eligible"].to_numpy(np.int64)
+    size = np.bincount(group, weights=weight, minlength=n_groups).astype(np.int64)
+    eligible = np.zeros((n_groups, n_brackets), dtype=np.int64)
+    retained = np.zeros_like(eligible)
+    for j in range(n_brackets):
+        eligible[:, j] = np.bincount(group, weights=weight * (member_last >= last[j]), minlength=n_groups)
+        hit = (bracket == j) & (c_last >= last[j])
+        retained[:, j] = np.bincount(c_group[hit], weights=c_weight[hit], minlength=n_groups)
+    labels = [str(a) if a == b else f"{a}–{b}" for a, b in brackets]
+    table = GroupCounts(bounds, g_cohort, g_segment, size)
+    return tidy_counts(table, {"bracket": labels, "first": brackets[:, 0], "last": brackets[:, 1]}, retained, eligible, alpha)
