@@ -216,8 +216,9 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     """The events as the in-memory loader keeps them: exact duplicates dropped, then ``start <= timestamp < end``.
 
     The counts go to ``attrs["load_report"]`` (an ``io.LoadReport`` as a dict: rows read,
-    duplicates dropped, rows outside the window, rows loaded), so ``io.load_report(src)`` and
-    the data overview's loading checks read them as they read a loaded frame's.  Duplicates are
+    duplicates dropped, rows outside the window, rows loaded) and the steps to
+    ``attrs["cleaning_log"]``, so ``io.load_report(src)``, ``sources.cleaning_log(src)`` and the
+    data overview's loading checks read them as they read a loaded frame's.  Duplicates are
     rows equal in every column (missing values equal); the first in :data:`SEQ_COLUMN` order is
     kept.  Three counts run in the engine; nothing else is read.
 
@@ -255,7 +256,11 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     report.rows_outside_window = kept - report.rows_loaded
     if report.rows_loaded == 0:
         raise ValueError(f"{source}: no events left in the window start={start!r}, end={end!r}")
-    return IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict()})
+    from ..sources import _loader_steps  # the in-memory loader's own step rows, the same text
+
+    out = IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict()})
+    out.attrs["cleaning_log"] = _loader_steps(out, [], report.rows_read, drop_duplicates, start, end)
+    return out
 
 
 def open_source(engine: str = "memory", *, events_path: str | None = None, table: str | None = None,
