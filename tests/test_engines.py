@@ -198,11 +198,15 @@ def test_session_summary_equal(sources, engine, data, timeout):
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("data", ["demo", "adversarial"])
 @pytest.mark.parametrize("window", ["7D", "1h", "30min"])
-def test_funnel_equal(sources, engine, data, window):
+@pytest.mark.parametrize("ordering", ["sequential", "strict", "any"])
+def test_funnel_equal(sources, engine, data, window, ordering):
     frame, src = sources(engine)[data]
-    assert_same(funnels.funnel(frame, FUNNEL, window), analyses.funnel(src, FUNNEL, window))
-    expected = funnels.funnel(frame, FUNNEL, window, segment="platform").rename(columns={"platform": "segment"})
-    assert_same(expected, analyses.funnel(src, FUNNEL, window, segment="platform"))
+    assert_same(funnels.funnel(frame, FUNNEL, window, ordering=ordering), analyses.funnel(src, FUNNEL, window, ordering=ordering))
+    expected = funnels.funnel(frame, FUNNEL, window, ordering=ordering, segment="platform").rename(columns={"platform": "segment"})
+    assert_same(expected, analyses.funnel(src, FUNNEL, window, ordering=ordering, segment="platform"))
+    if ordering != "sequential":  # the adversarial log's ties and same-instant steps, with alternatives in a step
+        steps = ["app_open", "add_to_cart | screen_view", "purchase"]
+        assert_same(funnels.funnel(frame, steps, window, ordering=ordering), analyses.funnel(src, steps, window, ordering=ordering))
 
 
 def _reference_features(frame: pd.DataFrame, end) -> pd.DataFrame:
@@ -287,8 +291,8 @@ def test_errors_name_the_fix(sources):
         retention_matrix(src, "week", return_events="purchse")
     with pytest.raises(ValueError, match="does not have"):
         analyses.active_users(src, segment="plaform")
-    with pytest.raises(ValueError, match="runs in memory only"):
-        analyses.funnel(src, FUNNEL, ordering="strict")
+    with pytest.raises(ValueError, match="did you mean 'strict'"):
+        analyses.funnel(src, FUNNEL, ordering="strct")
 
 
 def test_personas_fitted_on_a_sample_and_assigned_to_all(sources):
@@ -303,3 +307,216 @@ def test_personas_fitted_on_a_sample_and_assigned_to_all(sources):
     assert len(labels) == len(features) and labels.index.equals(features.index)
     pd.testing.assert_series_equal(labels.loc[sample.index], segmentation.labels.reindex(sample.index),
                                    check_names=False, check_dtype=False)
+
+
+# ---------------------------------------------------------------- notebooks 00 and 01 on the engine (issue 15)
+
+from engagement_utils import overview  # noqa: E402
+from engagement_utils.data_profile import missing_for, profile, requires  # noqa: E402
+from engagement_utils.engines import overview as engine_overview  # noqa: E402
+from engagement_utils.engines.connect import canonical_events  # noqa: E402
+from engagement_utils.retention import bracket_retention, compare_segments, retention_definition, user_retention  # noqa: E402
+from engagement_utils.sources import cleaning_log, load_source  # noqa: E402
+
+DATA = ["demo", "adversarial", "autumn"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("data", DATA)
+def test_overview_equal(sources, engine, data):
+    """00's tables: summary, events per period, value mixes (folded, with ties and missing values), missing values."""
+    frame, src = sources(engine)[data]
+    assert_same(overview.data_summary(frame, TZ), overview.data_summary(src, TZ))
+    for period in ("day", "week", "month"):
+        assert_same(overview.events_per_period(frame, period, TZ), overview.events_per_period(src, period, TZ))
+    for column in ("event", "platform", "screen"):
+        if column not in frame.columns:
+            continue
+        for top in (None, 1, 2, 3, 12):
+            assert_same(overview.value_mix(frame, column, top=top), overview.value_mix(src, column, top=top))
+    assert_same(overview.missing_values(frame), overview.missing_values(src))
+
+
+def test_value_mix_ties_at_the_cut_keep_the_first_value():
+    """Values tied in events at the ``top`` cut: both engines keep the one whose first row comes first."""
+    frame = pd.DataFrame({"user_id": ["b", "a", "a", "c"], "event": ["y", "x", "z", "w"],
+                          "timestamp": _ts(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"])})
+    frame = io.load_events(frame)
+    for top in (1, 2, 3):
+        assert_same(overview.value_mix(frame, "event", top=top), overview.value_mix(from_frame(frame), "event", top=top))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("data", DATA)
+def test_profile_equal(sources, engine, data):
+    """The data profile from the table's schema and grouped counts equals the loaded frame's."""
+    frame, src = sources(engine)[data]
+    expected, actual = profile(frame), profile(src)
+    for name in ("n_events", "n_users", "first_timestamp", "last_timestamp", "columns", "properties", "inputs",
+                 "user_columns", "roles", "absent_role_events"):
+        assert getattr(expected, name) == getattr(actual, name), name
+    assert set(expected.event_names) == set(actual.event_names)
+    counts = frame["event"].value_counts()
+    assert [counts[n] for n in actual.event_names] == sorted(counts[counts > 0], reverse=True)
+    assert_same(expected.table, actual.table)
+    assert (expected.engine, actual.engine) == ("memory", "ibis")
+
+
+BRACKET_CASES = [
+    dict(period="week", brackets=[(1, 1), (2, 4), (5, 12)]),
+    dict(period="day", brackets=[(0, 0), (1, 1), (2, 7), (8, 30)]),
+    dict(period="day", brackets=[(1, 3), (2, 7)], cohorts="recurring"),
+    dict(period="day", brackets=[(1, 1), (2, 7)], clock="rolling"),
+    dict(period="day", brackets=[(1, 1), (2, 7)], clock="rolling", include_partial=True),
+    dict(period="week", brackets=[(1, 1), (1, 2)], segment="platform", include_partial=True),
+    dict(period="day", brackets=[(1, 1), (2, 7)], start_events="app_open", return_events="purchase"),
+    dict(period="month", brackets=[(1, 1), (1, 3)], end="2024-03-15", start="2024-02-01"),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("case", BRACKET_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items() if k != "brackets"))
+def test_bracket_retention_and_definition_equal(sources, engine, data, case):
+    frame, src = sources(engine)[data]
+    case = dict(case)
+    if data != "demo" and case.get("end") is not None:
+        case = {k: v for k, v in case.items() if k not in ("end", "start")}
+    if case.get("return_events") == "purchase" and data == "autumn":
+        pytest.skip("the autumn log has no purchase")
+    brackets, period = case.pop("brackets"), case.pop("period")
+    assert_same(bracket_retention(frame, brackets, period, tz=TZ, **case), bracket_retention(src, brackets, period, tz=TZ, **case))
+    options = {k: v for k, v in case.items() if k != "start"}
+    expected, actual = retention_definition(frame, period, tz=TZ, **options), retention_definition(src, period, tz=TZ, **options)
+    assert expected.text == actual.text
+    assert expected.data_end.floor("us") == actual.data_end and expected.first_incomplete_period == actual.first_incomplete_period
+
+
+def _users_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """A users table with a text, a boolean and an integer column; one user of the events missing, one without events."""
+    ids = list(frame["user_id"].cat.categories)
+    n = len(ids) - 1
+    return pd.DataFrame({"user_id": ids[:-1] + ["nobody"], "channel": (["ads", "organic", None] * n)[:n] + ["ads"],
+                         "onboarding": ([True, False] * n)[:n] + [True], "n_channels": ([2, 10, 3] * n)[:n] + [1]})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("data", DATA)
+def test_user_columns_and_segment_comparisons_equal(sources, engine, data):
+    """01's segments: users-table columns joined in the engine, compared as in memory (labels keep their type)."""
+    frame, src = sources(engine)[data]
+    users = _users_of(frame)
+    columns = ["channel", "onboarding", "n_channels"]
+    joined = engine_overview.with_user_columns(src, users, columns)
+    attached = io.attach_user_properties(frame, users, columns)
+    assert overview.user_table_checks(frame, users) == overview.user_table_checks(src, users)
+    for kind in ("n_period", "unbounded"):
+        expected = compare_segments(attached, "day", kind, columns + (["platform"] if "platform" in frame else []),
+                                    min_group_size=1, tz=TZ, max_periods=8)
+        actual = compare_segments(joined, "day", kind, columns + (["platform"] if "platform" in frame else []),
+                                  min_group_size=1, tz=TZ, max_periods=8)
+        for e, a in zip(expected, actual, strict=True):
+            assert (e.column, e.hidden) == (a.column, a.hidden)
+            assert_same(e.curve, a.curve)
+            assert list(e.curve["segment"]) == list(a.curve["segment"])  # True / 2 / 10, not "true" / "10"
+            assert (e.comparison is None) == (a.comparison is None)
+            if e.comparison is not None:
+                assert_same(e.comparison.table, a.comparison.table)
+                assert e.comparison.text == a.comparison.text
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_canonical_events_drop_duplicates_and_window_as_the_loader(sources, engine):
+    """Duplicates dropped (first kept) and the date window applied in the engine, counted as io.load_events counts."""
+    frame, _ = sources(engine)["adversarial"]
+    raw = pd.concat([frame, frame.iloc[[0, 3, 3, 7]]], ignore_index=True).astype({"platform": object, "screen": object,
+                                                                               "user_id": object, "event": object})
+    start, end = pd.Timestamp("2024-03-26"), pd.Timestamp("2024-04-09")
+    loaded = load_source(raw, start=start, end=end)
+    con = sources(engine)["adversarial"][1].connection
+    src = canonical_events(from_frame(raw, tz=TZ, connection=con, name=f"raw_{engine}"), start=start, end=end,
+                           source="DataFrame")
+    assert io.load_report(src) == io.load_report(loaded)
+    assert_same(cleaning_log(src), cleaning_log(loaded))
+    assert_same(retention_matrix(loaded, "day", tz=TZ), retention_matrix(src, "day", tz=TZ))
+    assert_same(overview.data_summary(loaded, TZ), overview.data_summary(src, TZ))
+
+
+def test_dataset_description_selects_the_engine(tmp_path, demo):
+    """``events.engine: ibis``: the events stay in DuckDB (with the file's row order), equal to the loaded frame."""
+    from engagement_utils.dataset import DataSetError, describe_dataset, load_dataset
+
+    path = tmp_path / "events.parquet"
+    raw = pd.concat([demo.iloc[:2000], demo.iloc[[5, 9]]], ignore_index=True)
+    raw.astype({c: object for c in ("user_id", "event", "screen", "platform", "country")}).to_parquet(path)
+    memory = load_dataset({"events": {"path": str(path), "end": "2024-01-20"}, "tz": TZ})
+    engine = load_dataset({"events": {"path": str(path), "engine": "ibis", "memory_limit": "1GB", "end": "2024-01-20"},
+                           "tz": TZ})
+    assert engine.events.engine == "ibis" and engine.events.tz == TZ and isinstance(memory.events, pd.DataFrame)
+    report, expected = io.load_report(engine.events), io.load_report(memory.events)
+    assert (report.rows_read, report.duplicates_dropped, report.rows_outside_window, report.rows_loaded) == (
+        expected.rows_read, expected.duplicates_dropped, expected.rows_outside_window, expected.rows_loaded)
+    assert_same(cleaning_log(memory.events), cleaning_log(engine.events))
+    assert profile(memory).text == profile(engine).text
+    assert_same(retention_matrix(memory.events, "day", tz=TZ, segment="platform"),
+                retention_matrix(engine.events, "day", tz=TZ, segment="platform"))
+    problems = {
+        "engine": {"events": {"path": "x.parquet", "engine": "ibsi"}},
+        "loading options of engine: memory": {"events": {"path": "x.parquet", "engine": "ibis", "preset": "ga4", "filters": []}},
+        "needs path": {"events": {"engine": "ibis"}},
+        "'backend'": {"events": {"engine": "ibis", "connection": {"project_id": "p"}, "table": "events"}},
+        "the name of the events table": {"events": {"engine": "ibis", "connection": {"backend": "bigquery"}}},
+        "applies to engine: ibis only": {"events": {"path": "x.csv", "memory_limit": "2GB"}},
+    }
+    for phrase, description in problems.items():
+        with pytest.raises(DataSetError, match=phrase):
+            describe_dataset(description)
+    spec = describe_dataset({"events": {"engine": "ibis", "connection": {"backend": "bigquery", "project_id": "p"},
+                                        "table": "events"}}).inputs["events"]
+    assert spec.path is None and spec.options["table"] == "events"
+
+
+def test_in_memory_sections_name_the_engine_and_eventlog_refuses_an_engine_source(sources):
+    _, src = sources("duckdb")["adversarial"]
+    prof = profile(src)
+    assert missing_for(requires(engine="memory"), prof) == [
+        "needs the events loaded in memory (`engine: memory` in the events block of the data-set description); "
+        "on the engine the table is read where it lies, without loading steps"]
+    assert missing_for(requires(engine="ibis"), prof) == []
+    with pytest.raises(ValueError, match="did you mean 'memory'"):
+        requires(engine="memroy")
+    with pytest.raises(TypeError, match="runs in memory only"):
+        EventLog(src)
+
+
+USER_RETENTION_CASES = [
+    dict(),
+    dict(days=(0, 1, 2, 7)),
+    dict(period="week", days=(0, 1, 2)),
+    dict(clock="rolling", days=(0, 1, 3)),
+    dict(clock="rolling", include_partial=True),
+    dict(start_events="app_open", return_events="app_open", end="2024-04-05"),
+    dict(period="month", days=(0, 1)),
+    dict(anchor="assignments", days=(1, 7, 14)),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("data", DATA)
+@pytest.mark.parametrize("case", USER_RETENTION_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()) or "default")
+def test_user_retention_equal(sources, engine, data, case):
+    """02's per-user flags: first start event or an explicit anchor (A/B assignment), calendar and rolling clocks."""
+    frame, src = sources(engine)[data]
+    case = dict(case)
+    if data == "autumn" and case.get("end"):
+        pytest.skip("the autumn log starts after that end")
+    if case.get("anchor") == "assignments":
+        if data == "demo":
+            a = io.load_assignments("data/demo/assignments.csv")
+            a = a[(a["experiment"] == a["experiment"].iloc[0]) & a["user_id"].astype(str).isin(frame["user_id"].astype(str))]
+            case["anchor"] = a[["user_id", "assigned_at"]]
+        else:  # one anchored user without events, one anchored before the user's first event
+            ids = list(frame["user_id"].cat.categories[:2]) + ["nobody"]
+            case["anchor"] = pd.DataFrame({"user_id": ids, "at": _ts(["2024-03-26T00:00:00", "2024-03-31T12:00:00",
+                                                                      "2024-04-01T00:00:00"])})
+    assert_same(user_retention(frame, tz=TZ, **case), user_retention(src, tz=TZ, **case))

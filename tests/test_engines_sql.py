@@ -37,8 +37,24 @@ def _scans(src: IbisEvents) -> dict:
         "retention_counts_week": counts,
         "sessions_30min": ibis_scans.session_expr(src, "30min", keep=["platform"]),
         "funnel_reach_7d": ibis_scans.funnel_reach_expr(src, ["app_open", "add_to_cart", "purchase"], "7D"),
+        "funnel_reach_strict_7d": ibis_scans.funnel_reach_expr(src, ["app_open", "add_to_cart", "purchase"], "7D",
+                                                               ordering="strict"),
+        "funnel_reach_any_7d": ibis_scans.funnel_reach_expr(src, ["app_open", "add_to_cart", "purchase"], "7D",
+                                                            ordering="any"),
+        "bracket_counts_week": ibis_scans.bracket_counts_expr(
+            src, "week", [(1, 1), (2, 4)], cohorts="first_time", clock="calendar", start_events=None,
+            return_events=None, segment="platform", end="2024-04-01", end_us=1711929600 * 10**6, include_partial=False)[1],
+        "return_offsets_day": ibis_scans.return_offsets_expr(src, "day", [1, 7, 30], return_events=["purchase"])[1],
+        "value_mix_platform": _value_mix_expr(src),
         "user_features": ibis_scans.user_features_expr(src, end="2024-04-01"),
     }
+
+
+def _value_mix_expr(src: IbisEvents):
+    """The data overview's grouped count (as engines.overview.value_mix builds it)."""
+    t = src.table
+    value = t.platform.cast("string").fill_null("(missing)")
+    return t.mutate(_value=value).group_by("_value").aggregate(events=ibis._.count(), users=ibis._.user_id.nunique())
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

@@ -24,7 +24,7 @@ from ..validation import check_alpha, check_option
 from . import ibis_scans
 from .connect import IbisEvents
 
-__all__ = ["retention_matrix", "retention_definition", "bracket_retention", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
+__all__ = ["retention_matrix", "retention_definition", "bracket_retention", "user_retention", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
            "funnel_from_reach", "experiment_users", "experiment_summary", "assign_personas"]
 
 _ACTIVE, _BOUND = "active", "(bound)"
@@ -106,6 +106,66 @@ def retention_definition(src: IbisEvents, period: str = "week", kind: str = "n_p
         period=period, tz=src.tz, kind=kind, cohorts=cohorts, clock=clock, include_partial=include_partial,
         segment=segment, data_end=bounds.end,
         first_incomplete_period=periods.ordinal_to_start([bounds.first_incomplete], period)[0], alpha=alpha)
+
+
+def user_retention(src: IbisEvents, days=(1, 7, 30), *, anchor=None, period: str = "day", tz: str | None = None,
+                   start_events=None, return_events=None, end=None, include_partial: bool = False,
+                   clock: str = "calendar") -> pd.DataFrame:
+    """:func:`engagement_utils.retention.user_retention` with the scans on the engine (same rows and flags).
+
+    The engine returns the members (first start event per user, or the given anchors) and the
+    distinct user × offset pairs with a return at the wanted offsets; censoring follows in Python.
+    """
+    import ibis
+
+    from ..retention.cohorts import _anchor_series
+    from ..retention.log import PERIOD_SUFFIX, check_clock, check_offsets
+
+    ks = check_offsets(days, "days")
+    check_clock(clock, period)
+    if anchor is not None and start_events is not None:
+        raise ValueError("pass either anchor (explicit start times) or start_events (first start event), not both")
+    src, bounds = _retention_setup(src, period, "n_period", "first_time", clock, 0.05, tz, end)
+    ibis_scans.event_predicate(src, start_events, "start_events")
+    table = None
+    if anchor is not None:
+        anchors = _anchor_series(anchor)
+        ids = pd.Series(anchors.index.astype(object), dtype=object)
+        id_type = src.table.schema()["user_id"]
+        frame = pd.DataFrame({"user_id": pd.to_numeric(ids).astype("int64") if id_type.is_integer() else ids.astype(str),
+                              "cohort": periods.period_ordinal(anchors, period, src.tz).astype(np.int64),
+                              "start": anchors.dt.tz_convert("UTC").astype("datetime64[us, UTC]").to_numpy()})
+        frame["start"] = pd.to_datetime(frame["start"], utc=True)
+        table = ibis.memtable(frame)
+        events = ibis_scans.cut(src, end)
+        if int(table.semi_join(events, table.user_id == events.user_id).count().to_pandas()) == 0:
+            raise ValueError(
+                "none of the anchor users occur in events['user_id']; check that both use the same ids and types "
+                f"(anchor e.g. {anchors.index[0]!r})")
+    member, hits = ibis_scans.return_offsets_expr(src, period, ks, anchors=table, clock=clock, start_events=start_events,
+                                                  return_events=return_events, end=end)
+    if anchor is None:
+        members = ibis_scans.execute(member.select("user_id", "cohort", "start")).sort_values("user_id", ignore_index=True)
+    else:
+        members = frame
+    hit = ibis_scans.execute(hits)
+    row = pd.Index(members["user_id"]).get_indexer(hit["user_id"])
+    start_us = pd.to_datetime(members["start"], utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy()
+    cohort = members["cohort"].to_numpy(np.int64)
+    out = pd.DataFrame({"user_id": members["user_id"].to_numpy(dtype=object) if anchor is None else np.asarray(anchors.index),
+                        "anchor": pd.to_datetime(members["start"], utc=True)})
+    for k in ks:
+        if clock == "calendar":
+            horizon = bounds.last_observed + 1 if include_partial else bounds.first_incomplete
+            eligible = cohort + k < horizon
+        else:
+            length = ibis_scans.ROLLING_US[period]
+            window_start = start_us + k * length
+            eligible = window_start < bounds.end_us if include_partial else window_start + length <= bounds.end_us
+        active = np.zeros(len(members), dtype=bool)
+        active[row[(hit["offset"].to_numpy(np.int64) == k) & (row >= 0)]] = True
+        out[f"retained_{PERIOD_SUFFIX[period]}{k}"] = np.where(eligible, active.astype(float), np.nan)
+    return out
 
 
 def keys_as_events(src: IbisEvents, period: str = "day", *, active_events=None, segment: str | None = None,
@@ -240,27 +300,14 @@ def funnel_from_reach(reach: pd.DataFrame, steps: Sequence, *, segment: bool = F
         frame["segment"] = np.r_[ordered["segment"].to_numpy(dtype=object), np.full(len(phantom), "", dtype=object)]
     longest = pd.Timedelta(int(ordered["elapsed_us"].max()) + 1, "us") if len(ordered) else pd.Timedelta("1s")
     out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, alpha=alpha)
-    labels = dict(zip(names, funnels.funnel(_label_frame(steps), steps, "1s")["step_name"]))
+    labels = {name: funnels._step_label(step) for name, step in zip(names, steps)}  # as the in-memory funnel names them
     return out.assign(step_name=out["step_name"].map(labels))
-
-
-def _label_frame(steps: Sequence) -> pd.DataFrame:
-    """A one-user log that walks through every step once: the in-memory funnel then names the steps."""
-    from ..funnels import parse_step
-
-    alternatives = [parse_step(step)[0] for step in steps]
-    frame = pd.DataFrame(alternatives)
-    frame.insert(0, "user_id", "u")
-    frame.insert(1, "timestamp", pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(steps)), "ms"))
-    return frame
 
 
 def funnel(src: IbisEvents, steps: Sequence, window="7D", *, ordering: str = "sequential", segment: str | None = None,
            end=None, alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`engagement_utils.funnels.funnel` (sequential ordering) with the reach times from the engine."""
-    if ordering != "sequential":
-        raise ValueError(f"ordering={ordering!r} runs in memory only; the engine computes ordering='sequential'")
-    reach = ibis_scans.funnel_reach(src, steps, window, segment=segment, end=end)
+    """:func:`engagement_utils.funnels.funnel` (every ordering) with the reach times from the engine."""
+    reach = ibis_scans.funnel_reach(src, steps, window, ordering=ordering, segment=segment, end=end)
     return funnel_from_reach(reach, steps, segment=segment is not None, alpha=alpha)
 
 

@@ -191,6 +191,7 @@ def from_frame(events: pd.DataFrame, *, tz: str = "UTC", connection=None, name: 
 
     The copy carries :data:`SEQ_COLUMN` (the frame's row position) so that events with equal
     timestamps keep the in-memory engine's order.  Categorical columns are stored as text.
+    The frame's ``attrs`` (a loader's ``load_report`` and ``cleaning_log``) go with the copy.
     """
     ibis = require_ibis()
     frame = events.copy(deep=False)
@@ -208,7 +209,7 @@ def from_frame(events: pd.DataFrame, *, tz: str = "UTC", connection=None, name: 
     elif type(connection).__name__ == "SparkSession":
         connection = ibis.pyspark.connect(connection)
     table = connection.create_table(name, frame, overwrite=True)
-    return IbisEvents(table, tz, connection.name, connection)
+    return IbisEvents(table, tz, connection.name, connection, dict(events.attrs))
 
 
 def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: bool = True,

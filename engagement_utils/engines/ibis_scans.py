@@ -34,7 +34,7 @@ from .timezones import period_ordinal, utc_instant
 
 __all__ = [
     "execute", "interval", "event_predicate", "cut", "segment_value", "activity_keys_expr", "activity_keys", "active_spans_expr", "members_expr", "members", "data_bounds",
-    "retention_counts_expr", "retention_counts", "bracket_counts_expr", "bracket_counts", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
+    "retention_counts_expr", "retention_counts", "bracket_counts_expr", "bracket_counts", "return_offsets_expr", "session_expr", "session_stats", "funnel_reach_expr", "funnel_reach", "arm_statistics",
     "user_features_expr", "user_features",
 ]
 
@@ -281,6 +281,32 @@ def bracket_counts_expr(src: IbisEvents, period: str, brackets, *, cohorts: str,
     return groups, ibis.union(*parts)
 
 
+def return_offsets_expr(src: IbisEvents, period: str, offsets, *, anchors=None, clock: str = "calendar",
+                        start_events=None, return_events=None, end=None):
+    """Per-user retention inputs: ``members`` (``user_id, cohort, start``) and the distinct ``user_id, offset``
+    at which each member has a return event, for the wanted ``offsets`` only.
+
+    ``anchors`` (an Ibis table ``user_id, cohort, start``) replaces the first start events
+    (an A/B assignment); calendar offsets are periods after the cohort, rolling offsets
+    24 h (7 × 24 h) windows after the start (returns before the start never count).
+    """
+    member = anchors if anchors is not None else members_expr(src, period, start_events=start_events, end=end)
+    t = cut(src, end)
+    if event_predicate(src, return_events, "return_events") is not None:
+        t = t.filter(t.event.isin(as_event_list(return_events, "return_events")))
+    wanted = [int(k) for k in offsets]
+    if clock == "rolling":
+        ret = t.select(r_user=t.user_id, r_ts=utc_instant(t.timestamp))
+        j = member.join(ret, member.user_id == ret.r_user)
+        offset = (j.r_ts.delta(j.start, unit="microsecond") // ROLLING_US[period]).cast("int64")
+    else:
+        ret = t.select(r_user=t.user_id, period=period_ordinal(t.timestamp, period, src.tz, src.backend)).distinct()
+        j = member.join(ret, member.user_id == ret.r_user)
+        offset = (j.period - j.cohort).cast("int64")
+    hits = j.select(user_id=j.user_id, offset=offset).filter(_.offset.isin(wanted)).distinct()
+    return member, hits
+
+
 def bracket_counts(src: IbisEvents, period: str, brackets, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`bracket_counts_expr`, executed: ``(groups, counts)``."""
     groups, counts = bracket_counts_expr(src, period, brackets, **options)
@@ -352,15 +378,27 @@ def _step_predicate(t, step, funnel_module):
     return predicate
 
 
-def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str | None = None, end=None):
-    """Sequential funnel: per entering user the microseconds from the entry to each reached step.
+def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, ordering: str = "sequential",
+                      segment: str | None = None, end=None):
+    """Per entering user the microseconds from the entry to each reached step (orderings of ``funnels.funnel``).
 
-    The entry is the user's first step-1 event; step k is the earliest step-k event after the
-    step k-1 match (later in time, or equal in time and later in :data:`SEQ_COLUMN`) at most
-    ``window`` after the entry.  Columns ``user_id, step, elapsed_us`` [, ``segment``].
+    The entry is the user's first step-1 event (in time, then :data:`SEQ_COLUMN` order); a step
+    counts at most ``window`` after the entry.
+
+    * ``"sequential"``: step k is the earliest step-k event after the step k-1 match (later in
+      time, or equal in time and later in :data:`SEQ_COLUMN`);
+    * ``"strict"``: a run of consecutive events (row k after a step-1 row inside the window
+      matches step k, rows numbered per user in time order); step k's time is that row's in the
+      first run reaching k;
+    * ``"any"``: step k is reached when steps 1..k all happened in ``[entry, entry + window]``;
+      its time is the latest of their first times.
+
+    Columns ``user_id, step, elapsed_us`` [, ``segment``], one row per reached step.
     """
     from .. import funnels
+    from ..validation import check_option
 
+    check_option("ordering", ordering, funnels.ORDERINGS)
     t = cut(src, end)
     has_seq = SEQ_COLUMN in t.columns
     seq = t[SEQ_COLUMN] if has_seq else ibis.literal(0)
@@ -375,6 +413,8 @@ def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str 
     frontier = first.select(**columns)
     extra = ["segment"] if segment is not None else []
     parts = [frontier.select("user_id", *extra, step=ibis.literal(1), elapsed_us=ibis.literal(0).cast("int64"))]
+    if ordering != "sequential":
+        return ibis.union(*parts, *_unordered_reach(t, frontier, steps, window, ordering, extra, funnels))
     for k in range(1, len(steps)):
         cand = t.filter(_step_predicate(t, steps[k], funnels)).select(c_user=_.user_id, c_ts=_._ts, c_seq=_._seq)
         after = (cand.c_ts > frontier.prev_ts) | ((cand.c_ts == frontier.prev_ts) & (cand.c_seq > frontier.prev_seq)) \
@@ -387,6 +427,45 @@ def funnel_reach_expr(src: IbisEvents, steps: Sequence, window, *, segment: str 
         parts.append(frontier.select("user_id", *extra, step=ibis.literal(k + 1),
                                      elapsed_us=frontier.prev_ts.delta(frontier.t1, unit="microsecond")))
     return ibis.union(*parts)
+
+
+def _unordered_reach(t, entry, steps: Sequence, window, ordering: str, extra: list, funnels) -> list:
+    """Strict and any-order funnels: one aggregate per entering user, then one row per reached step (k >= 2)."""
+    deadline = entry.t1 + interval(window)
+    n = len(steps)
+    flags = {f"_m{k}": _step_predicate(t, steps[k], funnels) for k in range(n)}
+    t = t.mutate(**flags)
+    e = entry.select(e_user=entry.user_id, e_t1=entry.t1, e_deadline=deadline, *extra)
+    if ordering == "strict":
+        w = ibis.window(group_by=t.user_id, order_by=[t._ts, t._seq])
+        ahead = {}
+        for k in range(1, n):  # row k after each row, within the user (beyond the last row: null)
+            ahead[f"_n{k}"] = t[f"_m{k}"].lead(k).over(w)
+            ahead[f"_t{k}"] = t._ts.lead(k).over(w)
+        rows = t.mutate(**ahead)
+        j = rows.join(e, (rows.user_id == e.e_user) & rows._m0 & (rows._ts <= e.e_deadline))
+        aggs, alive = {}, None
+        for k in range(1, n):
+            ok = ibis.coalesce(j[f"_n{k}"], False) & (j[f"_t{k}"] <= j.e_deadline)
+            alive = ok if alive is None else alive & ok
+            aggs[f"r{k}"] = ibis.ifelse(alive, j[f"_t{k}"], None).min()  # the first run reaching k
+        reached = j.group_by(["e_user", "e_t1", *extra]).aggregate(**aggs)
+    else:
+        j = t.join(e, (t.user_id == e.e_user) & (t._ts >= e.e_t1) & (t._ts <= e.e_deadline))
+        firsts = j.group_by(["e_user", "e_t1", *extra]).aggregate(
+            **{f"f{k}": ibis.ifelse(j[f"_m{k}"], j._ts, None).min() for k in range(1, n)})
+        latest = {}
+        for k in range(1, n):  # step k: all of steps 1..k happened; the latest of their first times
+            done = [firsts[f"f{i}"] for i in range(1, k + 1)]
+            missing = ibis.or_(*[d.isnull() for d in done])
+            latest[f"r{k}"] = ibis.ifelse(missing, None, ibis.greatest(*done) if k > 1 else done[0])
+        reached = firsts.mutate(**latest)
+    parts = []
+    for k in range(1, n):
+        hit = reached.filter(reached[f"r{k}"].notnull())
+        parts.append(hit.select(user_id=hit.e_user, *extra, step=ibis.literal(k + 1),
+                                elapsed_us=hit[f"r{k}"].delta(hit.e_t1, unit="microsecond")))
+    return parts
 
 
 def funnel_reach(src: IbisEvents, steps: Sequence, window="7D", **options) -> pd.DataFrame:

@@ -146,9 +146,9 @@ def events_per_period(src: IbisEvents, period: str = "day", tz: str | None = Non
 
 def _first_appearance(t, value, labels: Sequence[str]) -> dict:
     """Rank of each label's first row in the in-memory log's order (user, time, file row): breaks ties in counts."""
-    order = [t.user_id, utc_instant(t.timestamp)] + ([t[SEQ_COLUMN]] if SEQ_COLUMN in t.columns else [])
     rows = t.mutate(_value=value).filter(_._value.isin(list(labels)))
-    rows = rows.mutate(_rank=ibis.row_number().over(ibis.window(group_by="_value", order_by=order)))
+    order = [rows.user_id, utc_instant(rows.timestamp)] + ([rows[SEQ_COLUMN]] if SEQ_COLUMN in t.columns else [])
+    rows = rows.mutate(_rank=ibis.row_number().over(ibis.window(group_by=rows._value, order_by=order)))
     first = rows.filter(_._rank == 0).select("_value", _user=_.user_id, _ts=utc_instant(_.timestamp),
                                              **({"_seq": rows[SEQ_COLUMN]} if SEQ_COLUMN in t.columns else {}))
     got = ibis_scans.execute(first)
@@ -236,6 +236,10 @@ def with_user_columns(src: IbisEvents, users: pd.DataFrame, columns: Sequence[st
         raise ValueError(f"user table has no column(s) {missing}; available: {[c for c in users.columns if c != 'user_id']}")
     t = src.table
     table = _users_table(src, users, columns)
+    integers = [c for c in columns if table.schema()[c].is_integer()]
+    if integers and int(t.anti_join(table, t.user_id == table._uid).count().to_pandas()):
+        # as in memory: events of users missing from the users table make an integer column float (NaN)
+        table = table.mutate(**{c: table[c].cast("float64") for c in integers})
     joined = t.left_join(table, t.user_id == table._uid).drop("_uid")
     return src.with_table(joined)
 

@@ -124,8 +124,14 @@ def user_retention(
     2       c          NaN          NaN
 
     User c started on the last day of the data, which is still in progress, so
-    even day 0 is censored.
+    even day 0 is censored.  An engine source (:class:`engagement_utils.engines.IbisEvents`)
+    runs the scans in its engine with the same result.
     """
+    if engine_of(events) == "ibis":
+        from ..engines import analyses
+
+        return analyses.user_retention(events, days, anchor=anchor, period=period, tz=tz, start_events=start_events,
+                                       return_events=return_events, end=end, include_partial=include_partial, clock=clock)
     ks = check_offsets(days, "days")
     check_clock(clock, period)
     if anchor is not None and start_events is not None:

@@ -1,0 +1,69 @@
+"""Notebooks 00 and 01 on the DuckDB engine build the same reports as in memory (issue 15).
+
+The report runner builds 00_data_overview and 01_cohort_retention twice on the demo data, two
+runs at a time: from ``reports/params/demo.yml`` (events loaded into pandas) and from
+``reports/params/engines/demo_duckdb.yml`` (the data-set description's ``events.engine: ibis``:
+every scan runs in DuckDB over the Parquet file).  The key numbers and every sentence, table
+cell and note of the two reports must be equal; only the run's metadata (build time, input
+fingerprint, data-set path) differ.  About a minute and a half on 2 cores.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytest.importorskip("ibis", reason="engine tests need the engines extra: pip install -e '.[engines]'")
+
+from test_report_datasets import ROOT, build, key_numbers, page_text  # noqa: E402
+
+NOTEBOOKS = ("00_data_overview", "01_cohort_retention")
+RUNS = {"memory": ROOT / "reports" / "params" / "demo.yml",
+        "duckdb": ROOT / "reports" / "params" / "engines" / "demo_duckdb.yml"}
+METADATA = re.compile(r"Built \S+ \S+ UTC · inputs fingerprint \w+|\"?reports/params/(?:engines/)?datasets/\w+\.yml\"?")
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, demo_dir):
+    """Engine name -> (completed CLI run, {notebook: report HTML})."""
+    base = tmp_path_factory.mktemp("report_engines")
+
+    def run(name):
+        params = RUNS[name]
+        # build() selects notebooks by the file's name; both files build exactly 00 and 01
+        return build(params, base / name)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = dict(zip(RUNS, pool.map(run, RUNS)))
+    return {name: (completed, {nb: (base / name / f"{nb}.html").read_text(encoding="utf-8")
+                               for nb in NOTEBOOKS if (base / name / f"{nb}.html").is_file()})
+            for name, completed in runs.items()}
+
+
+def test_both_engines_build_00_and_01(reports):
+    for name, (run, pages) in reports.items():
+        assert run.returncode == 0, (name, run.stdout[-2000:] + run.stderr[-2000:])
+        assert set(pages) == set(NOTEBOOKS), name
+        for page in pages.values():
+            assert "Traceback" not in page_text(page)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_key_numbers_are_equal(reports, notebook):
+    memory, duckdb = (key_numbers(reports[name][1][notebook]) for name in RUNS)
+    assert memory == duckdb
+    if notebook == "00_data_overview":
+        assert memory["Events"] == "533,014" and memory["Rows removed while loading"] == "1 of 533,015"
+    else:
+        assert memory["Users in cohorts"] == "5,000"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_table_and_sentence_is_equal(reports, notebook):
+    """Nothing is skipped on the engine: the pages differ only in the run's metadata."""
+    memory, duckdb = (METADATA.sub("<run>", " ".join(page_text(reports[name][1][notebook]).split())) for name in RUNS)
+    assert "demo_duckdb" in " ".join(page_text(reports["duckdb"][1][notebook]).split())
+    assert memory == duckdb
+    assert "Skipped sections" not in key_numbers(reports["duckdb"][1][notebook])
