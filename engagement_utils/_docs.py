@@ -35,6 +35,13 @@ power : float, default 0.8
     "n_variants": """\
 n_variants : int, default 2
     Arms including the control.""",
+    # per-user comparisons (experiments.userlevel)
+    "variant_control": """\
+variant, control : str
+    Variant column and the name of the control variant.""",
+    "alpha_ci": """\
+alpha : float, default 0.05
+    Confidence intervals have level ``1 - alpha``.""",
 }
 """Fragment name -> text, unindented; the docstring line naming a fragment sets its indent."""
 

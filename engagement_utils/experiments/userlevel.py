@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._docs import fill_doc
 from ..validation import check_alpha
 from .compare import compare_arms
 from .stats import cuped_adjust, welch_test
@@ -56,14 +57,10 @@ def _finish(frame: pd.DataFrame, metric: str, kind: str, others: list, control: 
     return frame
 
 
+@fill_doc
 def compare_proportions(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    ci_method: str = "auto",
+    data: pd.DataFrame, metric: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05, ci_method: str = "auto",
 ) -> pd.DataFrame:
     """Compare a binary (0/1) metric between each variant and the control.
 
@@ -73,10 +70,8 @@ def compare_proportions(
         One row per user with ``variant`` and the 0/1 ``metric`` (NaN = censored, left out).
     metric : str
         The metric column.
-    variant, control : str
-        Variant column and the name of the control variant.
-    alpha : float, default 0.05
-        Confidence intervals have level ``1 - alpha``.
+    {variant_control}
+    {alpha_ci}
     ci_method : {"auto", "wald", "newcombe"}
         ``"auto"``: Wald z, or Agresti–Caffo with an expected cell count below 5 or an
         unequal split (:func:`~.compare.compare_arms`); ``"newcombe"`` is kept as a name
@@ -132,15 +127,11 @@ def _arm_summary(values: pd.Series, control: str, others: list) -> tuple:
             float(c["mean"]), float(c["var"]), float(0 if pd.isna(c["count"]) else c["count"]))
 
 
+@fill_doc
 def compare_means(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    winsorize: float | None = None,
-    covariate: str | None = None,
+    data: pd.DataFrame, metric: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05,
+    winsorize: float | None = None, covariate: str | None = None,
 ) -> pd.DataFrame:
     """Compare the per-user mean of a count or continuous metric between each variant and the control.
 
@@ -155,8 +146,8 @@ def compare_means(
     data : DataFrame
         One row per user with ``variant`` and ``metric`` (NaN = censored, left out).
     metric : str
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
     winsorize : float, optional
         Cap values above this quantile of all users' values (e.g. 0.99) before
         the t-test, to tame heavy-tailed metrics such as revenue.  The cap is
@@ -220,14 +211,10 @@ def _mann_whitney(values: pd.Series, other: str, control: str) -> float:
     return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
+@fill_doc
 def cuped(
-    data: pd.DataFrame,
-    metric: str,
-    covariate: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
+    data: pd.DataFrame, metric: str, covariate: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Results with and without CUPED side by side, with the variance reduction achieved.
 
@@ -236,8 +223,8 @@ def cuped(
     data : DataFrame
         One row per user with ``variant``, ``metric`` and the pre-period ``covariate``.
     metric, covariate : str
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
 
     Returns
     -------
@@ -302,17 +289,11 @@ def _point_statistic(values: np.ndarray, denominator: np.ndarray | None, statist
     return float(values.sum() / total) if total != 0 else np.nan
 
 
+@fill_doc
 def bootstrap_ci(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    statistic: str = "median",
-    denominator: str | None = None,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    n_boot: int = 2000,
-    random_state: int = 0,
+    data: pd.DataFrame, metric: str, *,
+    statistic: str = "median", denominator: str | None = None,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05, n_boot: int = 2000, random_state: int = 0,
 ) -> pd.DataFrame:
     """Percentile bootstrap CIs for statistics without a closed-form standard error.
 
@@ -332,8 +313,8 @@ def bootstrap_ci(
         revenue per session with ``metric="revenue", denominator="sessions"``.
     denominator : str, optional
         Required for ``statistic="ratio"``.
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
     n_boot : int, default 2000
     random_state : int, default 0
         Seed of the resampling: the same value gives the same intervals.
@@ -416,17 +397,9 @@ class BayesianResult:
 
 
 def bayesian_compare(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    kind: str = "binary",
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    prior_alpha: float = 1.0,
-    prior_beta: float = 1.0,
-    n_draws: int = 50_000,
-    random_state: int = 0,
+    data: pd.DataFrame, metric: str, *,
+    kind: str = "binary", variant: str = "variant", control: str = "control", alpha: float = 0.05,
+    prior_alpha: float = 1.0, prior_beta: float = 1.0, n_draws: int = 50_000, random_state: int = 0,
 ) -> BayesianResult:
     """Bayesian comparison of each variant with the control.
 
