@@ -42,6 +42,32 @@ variant, control : str
     "alpha_ci": """\
 alpha : float, default 0.05
     Confidence intervals have level ``1 - alpha``.""",
+    # cohort retention (retention.cohorts)
+    "cohort_definition": """\
+cohorts : {"first_time", "recurring"}
+    First-time: a user's cohort is the period of their first start event.
+    Recurring: a user belongs to every period in which they did the start event.
+start_events, return_events : str or list of str, optional
+    What starts a cohort and what counts as a return (default: any event).
+    A return in the start period counts for period 0.
+segment : str, optional
+    Event column to break cohorts down by (value on the member's start event;
+    missing values become ``"(missing)"``).  Attach user-table properties with
+    ``io.attach_user_properties`` first.""",
+    "cohort_options": """\
+start, end : str or Timestamp, optional
+    Report cohorts whose period starts in ``[start, end)``; events at or after
+    ``end`` are ignored (``end`` is then the data end), events before ``start``
+    still decide who is new.
+tz : str
+clock : {"calendar", "rolling"}
+    "rolling": period k is the window ``[start + k·24h, start + (k+1)·24h)``
+    after each user's first start (7·24h for weeks); first-time cohorts only.
+include_partial : bool, default False
+    Count periods still in progress at the data end instead of censoring them.""",
+    "alpha_wilson": """\
+alpha : float, default 0.05
+    The Wilson intervals have level ``1 - alpha``.""",
 }
 """Fragment name -> text, unindented; the docstring line naming a fragment sets its indent."""
 
