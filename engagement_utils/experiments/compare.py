@@ -335,7 +335,10 @@ def omnibus(summaries: Summaries, metrics=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``metric, kind, test, statistic, df, p_value, arms``.
+        ``metric, kind, test, statistic, df, p_value, arms``: ``test`` is "chi-square",
+        "anova" or "none" (fewer than two arms with users, a ratio metric, or a mean with
+        no more users than arms); ``df`` is ``k - 1`` for the chi-square test and
+        ``(k - 1, N - k)`` for ANOVA; ``arms`` counts the arms with users.
 
     Examples
     --------
