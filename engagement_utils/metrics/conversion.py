@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
+from .._docs import fill_doc
 from ..core import EventLog, activity_keys
 from ..core.scans import unpack_keys
 from ..inputs import as_log, segment_column
@@ -212,6 +213,7 @@ def lifecycle(events: "pd.DataFrame | EventLog", period: str = "week", *, tz: st
     }).sort_values(["period_start", "status"], kind="stable", ignore_index=True)
 
 
+@fill_doc
 def churn(
     events: "pd.DataFrame | EventLog",
     inactive_days: int = 30,
@@ -235,11 +237,13 @@ def churn(
         Data end (naive = UTC); default: the last event, which is observed.
     cohort_period : {"day", "week", "month"} or None
         Break down by the period of the user's first event; None for all users together.
+    {alpha_wilson}
 
     Returns
     -------
     DataFrame
-        (``cohort``,) (``segment``,) ``users``, ``churned``, ``churn_rate``, ``ci_low``, ``ci_high``.
+        (``cohort``,) (``segment``,) ``users``, ``churned`` and ``churn_rate`` = churned / users
+        with its Wilson ``ci_low``, ``ci_high``.
 
     Examples
     --------
