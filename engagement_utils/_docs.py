@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import textwrap
 
-__all__ = ["DOCS", "fill_doc"]
+__all__ = ["DOCS", "PLACEHOLDER", "fill_doc"]
 
 DOCS: dict[str, str] = {
     # power analysis (experiments.power)
@@ -73,7 +73,7 @@ alpha : float, default 0.05
 
 # Only a placeholder alone on its line is replaced, so braces elsewhere in a docstring
 # (dict reprs in doctest output, option sets such as {"day", "week"}) are left as written.
-_PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*$", re.MULTILINE)
+PLACEHOLDER = re.compile(r"^([ \t]*)\{(\w+)\}[ \t]*$", re.MULTILINE)
 
 
 def fill_doc(func):
@@ -96,5 +96,5 @@ def fill_doc(func):
     """
     # ``python -OO`` strips docstrings: there is then nothing to fill.
     if func.__doc__:
-        func.__doc__ = _PLACEHOLDER.sub(lambda m: textwrap.indent(DOCS[m.group(2)], m.group(1)), func.__doc__)
+        func.__doc__ = PLACEHOLDER.sub(lambda m: textwrap.indent(DOCS[m.group(2)], m.group(1)), func.__doc__)
     return func

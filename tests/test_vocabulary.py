@@ -7,6 +7,7 @@ import pkgutil
 import pytest
 
 import engagement_utils
+from engagement_utils._docs import PLACEHOLDER
 from engagement_utils.stats import CORRECTIONS
 
 # second names for ideas the glossary names once (the glossary's name on the right)
@@ -114,4 +115,10 @@ def test_no_private_imports_across_modules():
                 for alias in node.names:
                     if alias.name.startswith("_") and alias.name != "__all__" and not alias.name.startswith("__"):
                         offenders.append(f"{path.relative_to(root)}: from {'.' * node.level}{node.module or ''} import {alias.name}")
+    assert not offenders, offenders
+
+
+def test_shared_docstring_fragments_are_filled():
+    # a "{name}" line left in a docstring means its function lacks @fill_doc (engagement_utils._docs)
+    offenders = sorted(name for name, target in PUBLIC if PLACEHOLDER.search(target.__doc__ or ""))
     assert not offenders, offenders
