@@ -54,13 +54,14 @@ def syntax_error(what: str, source: str, position: int, message: str, help_text:
     Examples
     --------
     >>> print(syntax_error("condition", "q >> 1", 3, "unknown operator '>'", "see the docs"))
-    condition 'q >> 1': unknown operator '>' at position 3; see the docs
+    condition 'q >> 1': unknown operator '>' at position 3
         q >> 1
            ^
+        see the docs
     """
     # Line breaks (a YAML block scalar) would move the caret off its column: show them as spaces.
     shown = re.sub(r"\s", " ", source)
-    return ValueError(f"{what} {source!r}: {message} at position {position}; {help_text}\n    {shown}\n    {' ' * position}^")
+    return ValueError(f"{what} {source!r}: {message} at position {position}\n    {shown}\n    {' ' * position}^\n    {help_text}")
 
 
 def tokenize(source: str, what: str, help_text: str) -> list[Token]:

@@ -60,10 +60,9 @@ DUPLICATES = "duplicates"
 _KEYWORDS = ("and", "or", "not", "in", "is", "missing")
 _MAX_DEPTH = 100  # parentheses / ``not`` nesting; deeper text is refused before Python's recursion limit
 _HELP = (
-    "write '<column> <operator> <value>' with an operator from "
-    f"{list(TEXT_OPS + EQUALITY + ORDERING)}, '<column> [not] in [v1, v2]' or '<column> is [not] missing', "
-    "joined with and / or / not and parentheses; quote text containing spaces ('United Kingdom'), "
-    "write a column compared with in backticks (`other_column`)"
+    "a condition is one or more tests '<column> <operator> <value>' (operators: "
+    f"{' '.join(TEXT_OPS + EQUALITY + ORDERING)}, [not] in [v1, v2], is [not] missing) joined with and / or / not "
+    "and parentheses; quote text containing spaces ('United Kingdom'); write a column to compare with in backticks (`other`)"
 )
 
 

@@ -245,20 +245,24 @@ def load_source(
     filters : list of dict, optional
         Steps applied in order after ``event`` and ``revenue`` are derived:
         ``{"drop": condition}`` removes the rows meeting the condition,
-        ``{"keep": condition}`` removes the others, ``{"drop": "duplicates"}``
+        ``{"keep": condition}`` removes the others (conditions as in
+        :mod:`engagement_utils.filters`, e.g. ``"Quantity > 0 and not Country in [EIRE]"``),
+        ``{"drop": "duplicates"}``
         removes exact duplicate rows (all input columns equal, first kept).
         Each step's removed rows are logged (:func:`cleaning_log`).
     id_columns : list of str, optional
         Other input columns that hold ids (e.g. an order id exported as
         ``536365.0``): whole floats become integers, text is stripped, and the
         column becomes a categorical, as ``user_id`` always does.
-    timestamp_format, start, end, drop_duplicates, encoding, delimiter
-        Passed to :func:`~engagement_utils.io.load_events` (``encoding`` and ``delimiter``
-        also to the reader when other options are given), e.g. ``encoding: latin-1``
-        for a spreadsheet's CSV export, ``delimiter: ';'``.
     cache : bool, default True
         Keep the result for a file input in the prepared-events cache, keyed by the file
         and every option (:mod:`engagement_utils.io.cache`).
+    **loader_options
+        ``timestamp_format``, ``start``, ``end``, ``drop_duplicates``, ``encoding``
+        and ``delimiter``, with :func:`~engagement_utils.io.load_events`' defaults,
+        passed to it (``encoding`` and ``delimiter`` also to the reader when other
+        options are given), e.g. ``encoding: latin-1`` for a spreadsheet's CSV
+        export, ``delimiter: ';'``.
 
     Returns
     -------
