@@ -10,8 +10,9 @@ offending position and says what was expected there.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 __all__ = ["Token", "tokenize", "syntax_error", "Parser"]
 
@@ -30,6 +31,7 @@ _COMMON = r"""\s*(?:
 _TOKEN = re.compile(_COMMON.format(extra="", word=_WORD), re.VERBOSE)
 _LIST_TOKEN = re.compile(_COMMON.format(extra=r"|[\[\],]", word=_LIST_WORD), re.VERBOSE)
 _LIST_OPEN = re.compile(r"\s*\[")
+MAX_DEPTH = 100  # nested parentheses / prefix operators; deeper text is refused before Python's recursion limit
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Parser:
         self.source, self.what, self.help_text = source, what, help_text
         self.tokens = tokenize(source, what, help_text)
         self.index = 0
+        self.depth = 0
 
     def fail(self, message: str, token: Token | None = None) -> ValueError:
         """A syntax error at ``token`` (default: the end of the text)."""
@@ -127,6 +130,15 @@ class Parser:
             raise self.fail(f"expected {expected}, found the end")
         self.index += 1
         return token
+
+    @contextmanager
+    def nested(self, token: Token) -> Iterator[None]:
+        """One level deeper (a parenthesis or a prefix operator at ``token``), refused past :data:`MAX_DEPTH`."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.fail(f"nested deeper than {MAX_DEPTH} levels", token)
+        yield
+        self.depth -= 1
 
     def left_associative(self, operand: Callable[[], object], is_operator: Callable[[Token], bool],
                          combine: Callable[[Token, object, object], object]):

@@ -27,9 +27,9 @@ Words and columns
     ``"landing_page"``.  A name in backticks is always a column, so
     ``group != `landing_page``` compares the two columns; quotes always make
     text (``'landing page'``).  The meaning of a condition therefore never
-    depends on which columns an input happens to have; when a bare word on
-    the right is also a column's name, loading says so in the load report's
-    warnings (:func:`column_words`).
+    depends on which columns an input happens to have; when the bare-word
+    value of ``==`` or ``!=`` is also a column's name, loading says so in the
+    load report's warnings (:func:`column_words`).
 
 Missing values
     A test on a missing value is false (``!=`` and ``not in`` included: a
@@ -51,14 +51,13 @@ from .io import DataValidationError
 from .validation import closest
 
 __all__ = ["Column", "Condition", "Not", "And", "Or", "parse_condition", "parse_filters", "evaluate",
-           "condition_columns", "column_words", "check_columns", "numeric_column", "DUPLICATES"]
+           "condition_columns", "column_words", "check_columns", "numeric_column"]
 
 TEXT_OPS = ("startswith", "endswith", "contains")
 EQUALITY = ("==", "!=")
 ORDERING = ("<", "<=", ">", ">=")
-DUPLICATES = "duplicates"
+_DUPLICATES = "duplicates"
 _KEYWORDS = ("and", "or", "not", "in", "is", "missing")
-_MAX_DEPTH = 100  # parentheses / ``not`` nesting; deeper text is refused before Python's recursion limit
 _HELP = (
     "a condition is one or more tests '<column> <operator> <value>' (operators: "
     f"{' '.join(TEXT_OPS + EQUALITY + ORDERING)}, [not] in [v1, v2], is [not] missing) joined with and / or / not "
@@ -99,7 +98,8 @@ class Condition:
 
     ``value`` is a float or text, a :class:`Column`, a tuple of values (``in``,
     ``not in``) or None (``is missing``, ``is not missing``).  ``bare_words``
-    holds the text values written without quotes (not part of equality).
+    holds the value of ``==`` / ``!=`` when written as a bare word, where a
+    column could have been meant (not part of equality).
     """
 
     column: str
@@ -163,7 +163,6 @@ def _joined(kind: type, left: Node, right: Node) -> Node:
 class _ConditionParser(Parser):
     def __init__(self, source: str, what: str):
         super().__init__(source, what, _HELP)
-        self.depth = 0
 
     def parse(self) -> Node:
         node = self.disjunction()
@@ -178,52 +177,44 @@ class _ConditionParser(Parser):
     def conjunction(self) -> Node:
         return self.left_associative(self.negation, lambda t: t.is_word("and"), lambda _, a, b: _joined(And, a, b))
 
-    def nested(self, token: Token) -> None:
-        self.depth += 1
-        if self.depth > _MAX_DEPTH:
-            raise self.fail(f"nested deeper than {_MAX_DEPTH} levels", token)
-
     def negation(self) -> Node:
         token = self.peek()
         if token is not None and token.is_word("not"):
             self.index += 1
-            self.nested(token)
-            node = Not(self.negation())
-        elif token is not None and token.is_symbol("("):
+            with self.nested(token):
+                return Not(self.negation())
+        if token is not None and token.is_symbol("("):
             self.index += 1
-            self.nested(token)
-            node = self.disjunction()
+            with self.nested(token):
+                node = self.disjunction()
             closing = self.peek()
             if closing is None or not closing.is_symbol(")"):
                 found = "the end" if closing is None else repr(closing.text)
                 raise self.fail(f"expected 'and', 'or' or ')' to close the '(' at position {token.position}, found {found}", closing)
             self.index += 1
-        else:
-            return self.test()
-        self.depth -= 1
-        return node
+            return node
+        return self.test()
 
     def test(self) -> Condition:
         token = self.take("a condition (a column name first)")
         if token.kind not in ("word", "name") or token.is_word("and", "or"):
             raise self.fail(f"expected a column name first, found {token.text!r}", token)
         column = token.text
-        operator = self.take(f"an operator after the column {column!r} (no operator)")
-        if operator.is_word("is"):
+        op = self.take(f"an operator after the column {column!r} (no operator)")
+        if op.is_word("is"):
             negated = self.peek() is not None and self.peek().is_word("not")
             self.index += negated
             self.expect_word("missing", "'missing' after 'is'" + ("" if negated else " or 'is not'"))
             condition = Condition(column, "is not missing" if negated else "is missing", None)
-        elif operator.is_word("in") or (operator.is_word("not") and self.peek() is not None and self.peek().is_word("in")):
-            self.index += operator.is_word("not")
-            values, bare = self.value_list()
-            condition = Condition(column, "not in" if operator.is_word("not") else "in", values, bare)
-        elif operator.is_word(*TEXT_OPS) or operator.is_symbol(*EQUALITY, *ORDERING):
-            name = operator.text.lower()
+        elif op.is_word("in") or (op.is_word("not") and self.peek() is not None and self.peek().is_word("in")):
+            self.index += op.is_word("not")
+            condition = Condition(column, "not in" if op.is_word("not") else "in", self.value_list())
+        elif op.is_word(*TEXT_OPS) or op.is_symbol(*EQUALITY, *ORDERING):
+            name = op.text.lower()
             value, bare = self.value(name)
             condition = Condition(column, name, value, bare)
         else:
-            raise self.fail(f"unknown operator {operator.text!r}", operator)
+            raise self.fail(f"unknown operator {op.text!r}", op)
         after = self.peek()
         if after is not None and not (after.is_word("and", "or") or after.is_symbol(")")):
             raise self.fail(f"expected exactly one value after the operator, then 'and', 'or', ')' or the end; "
@@ -235,41 +226,40 @@ class _ConditionParser(Parser):
         if not token.is_word(word):
             raise self.fail(f"expected {expected}, found {token.text!r}", token)
 
-    def value(self, operator: str) -> tuple[object, tuple]:
-        """The value after ``operator`` and the bare words it was written with."""
-        token = self.take(f"a value after {operator!r}")
+    def value(self, op: str) -> tuple[object, tuple]:
+        """The value after the operator ``op`` and the bare words that could have meant a column."""
+        token = self.take(f"a value after {op!r}")
         sign = ""
         if token.is_symbol("-"):
             sign, token = "-", self.take("a number after '-'")
             if token.kind != "number":
                 raise self.fail(f"expected a number after '-', found {token.text!r}", token)
         if token.kind == "symbol":
-            raise self.fail(f"expected a value after {operator!r}, found {token.text!r}", token)
+            raise self.fail(f"expected a value after {op!r}, found {token.text!r}", token)
         if token.kind == "name":
-            if operator in TEXT_OPS:
-                raise self.fail(f"{operator!r} takes a text value, not a column", token)
+            if op in TEXT_OPS:
+                raise self.fail(f"{op!r} takes a text value, not a column", token)
             return Column(token.text), ()
-        if operator in TEXT_OPS:
-            return sign + token.text, (token.text,) if token.kind == "word" else ()
+        if op in TEXT_OPS:  # text tests take no column, so a bare word there cannot have meant one
+            return sign + token.text, ()
         if token.kind == "number":
             return float(sign + token.text), ()
-        if operator in ORDERING:
-            raise self.fail(f"{operator!r} compares numbers, but {token.text!r} is not a number "
+        if op in ORDERING:
+            raise self.fail(f"{op!r} compares numbers, but {token.text!r} is not a number "
                             "(write a column in backticks to compare with it)", token)
         return token.text, (token.text,) if token.kind == "word" else ()
 
-    def value_list(self) -> tuple[tuple, tuple]:
+    def value_list(self) -> tuple:
         opening = self.take("'[' after 'in'")
         if not opening.is_symbol("["):
             raise self.fail(f"expected '[' after 'in' (a list such as [a, 'b c', 3]), found {opening.text!r}", opening)
-        values, bare = [], []
+        values = []
         while True:
             token = self.peek()
             if token is not None and token.kind == "name":
                 raise self.fail("a list holds values, not columns", token)
-            value, words = self.value("in")
-            values.append(value)
-            bare += words
+            # A list holds no columns, so its bare words are not kept as possible column references.
+            values.append(self.value("in")[0])
             separator = self.take("',' or ']' to close the list")
             if separator.is_symbol("]"):
                 break
@@ -277,7 +267,7 @@ class _ConditionParser(Parser):
                 raise self.fail(f"expected ',' or ']' in the list, found {separator.text!r}", separator)
         if len({isinstance(v, float) for v in values}) > 1:
             raise self.fail("a list holds either numbers or text, not both (quote a number to compare it as text)", opening)
-        return tuple(values), tuple(bare)
+        return tuple(values)
 
 
 def parse_condition(condition: str, what: str = "condition") -> Node:
@@ -397,7 +387,7 @@ def parse_filters(filters: Sequence[Mapping[str, str]] | None) -> list[tuple[str
                 "and a condition, e.g. {'drop': 'CustomerID is missing'} or {'drop': 'duplicates'}"
             )
         action, text = next(iter(step.items()))
-        if action == "drop" and isinstance(text, str) and text.strip().lower() == DUPLICATES:
+        if action == "drop" and isinstance(text, str) and text.strip().lower() == _DUPLICATES:
             steps.append((action, None))
         else:
             steps.append((action, parse_condition(text, f"filters step {number} ({action})")))

@@ -110,10 +110,12 @@ class _ExpressionParser(Parser):
     def factor(self):
         token = self.take("a column, a number or '('")
         if token.is_symbol("-", "+"):
-            operand = self.factor()
+            with self.nested(token):
+                operand = self.factor()
             return ("neg", operand) if token.text == "-" else operand
         if token.is_symbol("("):
-            node = self.expression()
+            with self.nested(token):
+                node = self.expression()
             closing = self.take("')'")
             if not closing.is_symbol(")"):
                 raise self.fail(f"expected ')', found {closing.text!r}", closing)

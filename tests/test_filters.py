@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 import yaml
@@ -9,8 +11,8 @@ import yaml
 from engagement_utils import io
 from engagement_utils.dataset import DataSetError, describe_dataset, load_dataset
 from engagement_utils.filters import And, Condition, Not, Or, evaluate, parse_condition, parse_filters
-from engagement_utils.io import DataValidationError
-from engagement_utils.sources import cleaning_log, load_source
+from engagement_utils.io import DataValidationError, cache
+from engagement_utils.sources import cleaning_log, load_source, parse_expression
 
 
 def visits() -> pd.DataFrame:
@@ -84,6 +86,9 @@ def test_a_bare_word_on_the_right_stays_text_and_is_flagged_when_it_names_a_colu
     quoted = load({"keep": "group != 'landing_page'"})
     assert quoted["user_id"].tolist() == [1, 3, 5, 6]
     assert not any("also has a column" in w for w in io.load_report(quoted).warnings)
+    # Text tests and lists take no column, so a bare word there is not flagged.
+    for condition in ("group contains landing_page or group == x", "group in [landing_page, home]"):
+        assert not any("also has a column" in w for w in io.load_report(load({"keep": condition})).warnings)
 
 
 def test_quoting_forces_text_and_numbers_stay_numbers():
@@ -230,12 +235,26 @@ def test_hostile_shapes_are_value_errors():
         parse_condition("(" * 5000 + "a > 1" + ")" * 5000)
     with pytest.raises(ValueError, match="nested deeper than 100 levels"):
         parse_condition("not " * 5000 + "a > 1")
+    with pytest.raises(ValueError, match="revenue expression.*nested deeper than 100 levels"):
+        parse_expression("-" * 5000 + "Quantity")  # the revenue expression shares the guard
     with pytest.raises(ValueError, match="expected a non-empty string"):
         parse_filters([{"keep": 5}])
     # A long flat chain is fine: it is one node, evaluated without recursion per operand.
     chain = parse_condition(" or ".join(["pages == 1"] * 3000))
     assert len(chain.operands) == 3000
     assert evaluate(chain, visits(), "filter").tolist() == [True, False, False, False, False, False]
+
+
+def test_the_prepared_events_cache_is_keyed_on_the_condition_code(monkeypatch):
+    # Cached frames must not outlive a change to how conditions are read or evaluated.
+    before = cache._code_version()
+    real = Path.read_bytes
+    for name in ("filters.py", "_grammar.py"):
+        cache._code_version.cache_clear()
+        monkeypatch.setattr(Path, "read_bytes", lambda self, name=name: real(self) + (b"#" if self.name == name else b""))
+        assert cache._code_version() != before
+    monkeypatch.undo()
+    cache._code_version.cache_clear()
 
 
 def test_inputs_are_not_modified():
