@@ -114,8 +114,8 @@ class ExperimentAnalysis:
         without CUPED use Cohen's h (:func:`~.power.power_table`).
         """
         first = self.table[self.table["role"] == "primary"].iloc[0]
-        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "continuous"
-        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "continuous" else None
+        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "mean"
+        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "mean" else None
         return power_table(first["control_value"], [float(m) for m in mdes], relative=True, kind=kind, sd=sd,
                            alpha=self.settings["alpha"], power=self.settings["power"],
                            n_variants=len(self.summaries.variants), daily_users=daily_users)

@@ -111,7 +111,7 @@ def experiment_users(
         Conversion window in calendar days, the assignment day included.
     retention_days : sequence of int, default (1, 7, 30)
     window_days : int, default 14
-        Window of the count and continuous metrics, in calendar days.
+        Window of the count and mean metrics, in calendar days.
     pre_period_days : int, default 28
         Calendar days before the assignment day used for the CUPED covariates.
     tz : str, default "UTC"

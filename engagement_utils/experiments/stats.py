@@ -32,11 +32,14 @@ import pandas as pd
 from scipy import stats
 
 from ..stats import adjust_pvalues, wilson_ci  # noqa: F401  (adjust_pvalues re-exported)
+from ..validation import check_option
 
 __all__ = ["SRMResult", "srm_check", "proportion_test", "welch_test", "cuped_adjust", "adjust_pvalues", "noninferiority"]
 
 SRM_THRESHOLD = 0.001
 SRM_WARNING = 0.01
+PROPORTION_CI_METHODS = ("wald", "newcomb")
+"""``method`` of :func:`proportion_test`: statsmodels' ``confint_proportions_2indep`` names."""
 
 
 # --------------------------------------------------------------------------- SRM
@@ -157,17 +160,18 @@ def _relative_lift(value_t, var_t, value_c, var_c, quantile):
     return lift, lift - quantile * se, lift + quantile * se
 
 
-def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str = "wald") -> pd.DataFrame:
+def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, method: str = "wald") -> pd.DataFrame:
     """Two-proportion comparison from counts (vectorized over arrays).
 
     * p-value: pooled two-proportion z-test,
       :math:`z = (\\hat p_t - \\hat p_c)/\\sqrt{\\bar p(1-\\bar p)(1/n_t + 1/n_c)}`
       (``statsmodels.stats.proportion.proportions_ztest``).  When both arms
       are all 0 or all 1 there is no evidence of a difference: z = 0, p = 1.
-    * CI of the difference: unpooled Wald
+    * CI of the difference (``method``): unpooled Wald (``"wald"``)
       :math:`\\Delta \\pm z_{1-\\alpha/2}\\sqrt{\\hat p_t(1-\\hat p_t)/n_t + \\hat p_c(1-\\hat p_c)/n_c}`
-      or Newcombe's hybrid score interval built from Wilson intervals
-      (better for small counts); both as in ``confint_proportions_2indep``.
+      or Newcombe's hybrid score interval built from the arms' Wilson intervals
+      (``"newcomb"``, better for small counts); both as ``confint_proportions_2indep``
+      with the same ``method``.
     * Relative lift CI: delta method (module docstring).
 
     Parameters
@@ -176,7 +180,9 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
         Successes and trials in the variant and the control.
     alpha : float, default 0.05
         The CIs have level ``1 - alpha``.
-    ci_method : {"wald", "newcombe"}
+    method : {"wald", "newcomb"}, default "wald"
+        How the CI of the difference is computed (statsmodels' names, above); the
+        p-value is the pooled z-test with either.
 
     Returns
     -------
@@ -191,8 +197,7 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
     >>> r[["difference", "ci_low", "ci_high", "p_value"]].round(4).values.tolist()
     [[0.02, -0.0074, 0.0474, 0.1529]]
     """
-    if ci_method not in ("wald", "newcombe"):
-        raise ValueError(f"ci_method={ci_method!r} is not supported; choose one of 'wald', 'newcombe'")
+    check_option("method", method, PROPORTION_CI_METHODS)
     q = _z(alpha)
     x_t, n_t, x_c, n_c = (np.asarray(a, dtype=float) for a in (x_t, n_t, x_c, n_c))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,7 +209,7 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
         se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
         degenerate = se0 == 0
         z = np.where(degenerate, 0.0, diff / np.where(degenerate, 1.0, se0))
-    if ci_method == "wald":
+    if method == "wald":
         low, high = diff - q * se, diff + q * se
     else:
         lo_t, hi_t = wilson_ci(x_t, n_t, alpha)
