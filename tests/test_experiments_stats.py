@@ -154,6 +154,11 @@ def test_srm_matches_scipy_chisquare(counts, expected):
 def test_srm_flags_broken_split():
     assert srm_check({"control": 1000, "treatment": 1200}).flagged
     assert not srm_check({"control": 1000, "treatment": 1050}).flagged
+    # the glossary's names, as analyze_experiment(srm_threshold=, srm_warning=): p = 0.0089 here
+    r = srm_check({"control": 5000, "treatment": 5265})
+    assert (r.srm_threshold, r.srm_warning, r.flagged, r.warning) == (0.001, 0.01, False, True)
+    r = srm_check({"control": 5000, "treatment": 5265}, srm_threshold=0.01, srm_warning=0.05)
+    assert (r.srm_threshold, r.srm_warning, r.flagged, r.warning) == (0.01, 0.05, True, False)
 
 
 @pytest.mark.parametrize("method,sm", [("holm", "holm"), ("fdr_bh", "fdr_bh"), ("bonferroni", "bonferroni")])

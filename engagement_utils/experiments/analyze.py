@@ -290,7 +290,7 @@ def analyze_experiment(
         raise ValueError(f"control variant {control!r} is not in column {variant!r}; variants present: {', '.join(summaries.variants)}")
     if len(summaries.variants) < 2:
         raise ValueError(f"only one variant ({control!r}) in column {variant!r}; an experiment needs a control and at least one other variant")
-    srm = srm_check(summaries.assigned, expected_split, threshold=srm_threshold, warning_threshold=srm_warning)
+    srm = srm_check(summaries.assigned, expected_split, srm_threshold=srm_threshold, srm_warning=srm_warning)
     options = dict(control=control, method=method, alpha=alpha, planned_n=planned_n, prior_sd=prior_sd, pairs=pairs)
     overall = summaries.overall()
     table = compare(overall, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)

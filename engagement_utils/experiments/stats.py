@@ -55,27 +55,29 @@ class SRMResult:
         One row per variant: ``variant, users, observed_share, expected_share, expected_users``.
     statistic, dof, p_value : float
         Pearson chi-square goodness-of-fit statistic, its degrees of freedom and p-value.
-    threshold : float
-        p-value below which the split is flagged (0.001 by default).
+    srm_threshold : float
+        p-value below which the split is flagged as a mismatch (0.001 by default).
     flagged : bool
-        True when ``p_value < threshold``: the split differs from the design and
+        True when ``p_value < srm_threshold``: the split differs from the design and
         the results should not be trusted until the cause is found.
     warning : bool
-        True when ``threshold <= p_value < warning_threshold`` (0.01 by default): not a
-        mismatch, but worth checking before relying on the results.
+        True when ``srm_threshold <= p_value < srm_warning``: not a mismatch, but worth
+        checking before relying on the results.
+    srm_warning : float
+        p-value below which the split is flagged as a warning (0.01 by default).
     """
 
     table: pd.DataFrame
     statistic: float
     dof: int
     p_value: float
-    threshold: float
+    srm_threshold: float
     flagged: bool
     warning: bool = False
-    warning_threshold: float = 0.01
+    srm_warning: float = SRM_WARNING
 
 
-def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_threshold: float = SRM_WARNING) -> SRMResult:
+def srm_check(counts, expected=None, srm_threshold: float = SRM_THRESHOLD, srm_warning: float = SRM_WARNING) -> SRMResult:
     """Sample ratio mismatch check: chi-square goodness of fit of users per variant.
 
     .. math:: \\chi^2 = \\sum_v (n_v - N s_v)^2 / (N s_v), \\quad \\text{dof} = V - 1
@@ -87,10 +89,12 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_t
     expected : Series or mapping, optional
         Designed share (or weight) per variant; normalized to sum to 1.
         Default: equal split.
-    threshold : float, default 0.001
-        Flag the split when the p-value is below this.  A strict threshold is
-        standard because SRM checks run on every experiment and a true
-        mismatch usually gives a tiny p-value.
+    srm_threshold : float, default 0.001
+        Flag the split as a mismatch when the p-value is below this.  A strict
+        threshold is standard because SRM checks run on every experiment and a
+        true mismatch usually gives a tiny p-value.
+    srm_warning : float, default 0.01
+        Flag it as a warning when the p-value is below this but not below ``srm_threshold``.
 
     Returns
     -------
@@ -137,8 +141,8 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_t
         "expected_share": share.to_numpy(),
         "expected_users": expected_users.to_numpy(),
     })
-    flagged = p_value < threshold
-    return SRMResult(table, statistic, dof, p_value, threshold, flagged, (not flagged) and p_value < warning_threshold, warning_threshold)
+    flagged = p_value < srm_threshold
+    return SRMResult(table, statistic, dof, p_value, srm_threshold, flagged, (not flagged) and p_value < srm_warning, srm_warning)
 
 
 # --------------------------------------------------------------------------- summary level
