@@ -141,7 +141,7 @@ def test_options_have_one_name_each_and_the_shared_message():
     ({"control": 900, "treatment": 2000}, {"control": 1, "treatment": 2}),
 ])
 def test_srm_matches_scipy_chisquare(counts, expected):
-    r = srm_check(counts, expected)
+    r = srm_check(counts, expected_split=expected)
     observed = np.array(list(counts.values()), dtype=float)
     share = np.ones(len(counts)) if expected is None else np.array([expected[k] for k in counts], dtype=float)
     ref = stats.chisquare(observed, observed.sum() * share / share.sum())

@@ -27,6 +27,7 @@ SECOND_NAMES = {
     "ci_method": "method",
     "cohort_period": "period",
     "warning_threshold": "srm_warning",
+    "expected": "expected_split",
 }
 
 

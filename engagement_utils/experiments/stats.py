@@ -77,7 +77,7 @@ class SRMResult:
     srm_warning: float = SRM_WARNING
 
 
-def srm_check(counts, expected=None, srm_threshold: float = SRM_THRESHOLD, srm_warning: float = SRM_WARNING) -> SRMResult:
+def srm_check(counts, expected_split=None, srm_threshold: float = SRM_THRESHOLD, srm_warning: float = SRM_WARNING) -> SRMResult:
     """Sample ratio mismatch check: chi-square goodness of fit of users per variant.
 
     .. math:: \\chi^2 = \\sum_v (n_v - N s_v)^2 / (N s_v), \\quad \\text{dof} = V - 1
@@ -86,7 +86,7 @@ def srm_check(counts, expected=None, srm_threshold: float = SRM_THRESHOLD, srm_w
     ----------
     counts : Series or mapping
         Users per variant (variant → count), any number (>= 2) of variants.
-    expected : Series or mapping, optional
+    expected_split : Series or mapping, optional
         Designed share (or weight) per variant; normalized to sum to 1.
         Default: equal split.
     srm_threshold : float, default 0.001
@@ -114,10 +114,10 @@ def srm_check(counts, expected=None, srm_threshold: float = SRM_THRESHOLD, srm_w
         raise ValueError(f"an SRM check needs at least two variants; got {list(observed.index)}")
     if (observed < 0).any() or observed.isna().any():
         raise ValueError("counts must be non-negative numbers of users per variant")
-    if expected is None:
+    if expected_split is None:
         weights = pd.Series(1.0, index=observed.index)
     else:
-        weights = pd.Series(expected, dtype=float)
+        weights = pd.Series(expected_split, dtype=float)
         if set(weights.index) != set(observed.index):
             raise ValueError(
                 f"expected shares name variants {sorted(map(str, weights.index))} but the counts have "
