@@ -133,6 +133,11 @@ def test_options_have_one_name_each_and_the_shared_message():
             plan("continuous")
     with pytest.raises(ValueError, match=r"^The 'alternative' parameter must be one of .*; got 'two_sided' — did you mean 'two-sided'\?$"):
         sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, alternative="two_sided")
+    alpha_message = r"^The 'alpha' parameter must be a number strictly between 0 and 1 .*; got 95$"
+    for call in (lambda: proportion_test(3, 5, 1, 5, alpha=95), lambda: welch_test(1.0, 1.0, 10, 0.0, 1.0, 10, alpha=95),
+                 lambda: noninferiority(proportion_test(3, 5, 1, 5), 0.1, alpha=95), lambda: sample_size_per_arm(0.1, 0.02, alpha=95)):
+        with pytest.raises(ValueError, match=alpha_message):
+            call()
 
 
 @pytest.mark.parametrize("counts,expected", [

@@ -25,7 +25,7 @@ from scipy import optimize, stats
 
 from .._docs import fill_doc
 from ..stats import ALTERNATIVES
-from ..validation import check_option
+from ..validation import check_alpha, check_option
 
 __all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table", "sample_size_allocated"]
 
@@ -40,8 +40,7 @@ def _check(kind: str, sd: float | None, alpha: float, n_variants: int, *, power:
     check_option("kind", kind, KINDS)
     if kind != "binary" and (sd is None or not sd > 0):
         raise ValueError(f"kind={kind!r} needs sd=<standard deviation of the metric per user> (> 0)")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
+    check_alpha(alpha)
     if n_variants < 2:
         raise ValueError(f"n_variants={n_variants!r}: an experiment needs at least 2 variants (control included)")
     if power is not None and not 0 < power < 1:

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..stats import adjust_pvalues, wilson_ci  # noqa: F401  (adjust_pvalues re-exported)
-from ..validation import check_option
+from ..validation import check_alpha, check_option
 
 __all__ = ["SRMResult", "srm_check", "proportion_test", "welch_test", "cuped_adjust", "adjust_pvalues", "noninferiority"]
 
@@ -149,9 +149,7 @@ def srm_check(counts, expected_split=None, srm_threshold: float = SRM_THRESHOLD,
 
 
 def _z(alpha: float) -> float:
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return float(stats.norm.ppf(1 - check_alpha(alpha) / 2))
 
 
 def _relative_lift(value_t, var_t, value_c, var_c, quantile):
@@ -369,8 +367,7 @@ def noninferiority(
     missing = [c for c in ("difference", "std_error", "df", "control_value") if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {missing}; pass the output of compare_proportions or compare_means")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
+    check_alpha(alpha)
     sign = 1.0 if higher_is_better else -1.0
     margin_abs = margin * results["control_value"].abs() if relative else pd.Series(float(margin), index=results.index)
     df = results["df"].to_numpy(dtype=float)
