@@ -24,7 +24,7 @@ mde : float
     True effect: absolute (0.01 = +1 pp) or relative (0.05 = +5%) with ``relative=True``.""",
     "power_metric": """\
 kind : {"binary", "mean"}, default "binary"
-    The metric's kind (``"continuous"``, the older name of ``"mean"``, is accepted).
+    The metric's kind: a rate of 0/1 outcomes or a per-user mean.
 sd : float, optional
     Standard deviation per user (mean metrics).
 alpha : float, default 0.05

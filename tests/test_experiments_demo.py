@@ -79,8 +79,10 @@ def test_bad_inputs_name_the_fix(tiny):
         experiment_users(asg, ev, "nope")
     with pytest.raises(ValueError, match="assigned_at"):
         experiment_users(asg.drop(columns="assigned_at"), ev, "x")
-    with pytest.raises(ValueError, match="choose from conversion, retention"):
+    with pytest.raises(ValueError, match=r"^The 'metrics' parameter must be one of \{'conversion', 'retention', .*\}; got 'clicks'$"):
         experiment_users(asg, ev, "x", metrics=["clicks"])
+    with pytest.raises(ValueError, match=r"got 'sesions' — did you mean 'sessions'\?$"):
+        experiment_users(asg, ev, "x", metrics=["conversion", "sesions"])
 
 
 def test_cumulative_by_day_ends_at_the_overall_mean(tiny):

@@ -3,7 +3,7 @@
 Binary metrics use Cohen's effect size for proportions
 :math:`h = 2\\arcsin\\sqrt{p_1} - 2\\arcsin\\sqrt{p_0}` with the normal test
 (as ``statsmodels.stats.power.NormalIndPower`` with
-``proportion_effectsize``); continuous metrics use :math:`d = \\Delta/\\sigma`
+``proportion_effectsize``); mean metrics use :math:`d = \\Delta/\\sigma`
 with the two-sample t-test and its noncentral t distribution (as
 ``TTestIndPower``).  Two-sided power counts both rejection tails:
 
@@ -24,12 +24,13 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .._docs import fill_doc
-from ..validation import check_option
+from ..stats import ALTERNATIVES
+from ..validation import check_alpha, check_option
 
 __all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table", "sample_size_allocated"]
 
-KINDS = ("binary", "mean", "continuous")
-"""Metric kinds (the glossary's "binary" / "mean"; "continuous" is the older name of "mean")."""
+KINDS = ("binary", "mean")
+"""Metric kinds a power calculation covers (the glossary's "binary" / "mean")."""
 _MAX_N = 1e12
 
 
@@ -39,8 +40,7 @@ def _check(kind: str, sd: float | None, alpha: float, n_variants: int, *, power:
     check_option("kind", kind, KINDS)
     if kind != "binary" and (sd is None or not sd > 0):
         raise ValueError(f"kind={kind!r} needs sd=<standard deviation of the metric per user> (> 0)")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
+    check_alpha(alpha)
     if n_variants < 2:
         raise ValueError(f"n_variants={n_variants!r}: an experiment needs at least 2 variants (control included)")
     if power is not None and not 0 < power < 1:
@@ -158,7 +158,7 @@ def minimum_detectable_effect(
 
     Solves for the effect size (h or d) and converts it back to the metric's
     scale: for a binary metric
-    :math:`p_1 = \\sin^2(\\arcsin\\sqrt{p_0} + h/2)`, for a continuous one
+    :math:`p_1 = \\sin^2(\\arcsin\\sqrt{p_0} + h/2)`, for a mean
     :math:`\\Delta = d\\,\\sigma`.  Returned absolute (rate or mean units) or,
     with ``relative=True``, relative to the baseline.  NaN if no rate below 1
     reaches the power.
@@ -289,6 +289,7 @@ def sample_size_allocated(
     1099
     """
     _check(kind, sd, alpha, 2)
+    check_option("alternative", alternative, ALTERNATIVES)
     if not 0 < allocation < 1:
         raise ValueError(f"allocation={allocation!r} must be the variant's share, strictly between 0 and 1")
     if not 0 <= variance_reduction < 1:
