@@ -260,7 +260,8 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     from ..sources import _loader_steps  # the in-memory loader's own step rows, the same text
 
     out = IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict()})
-    out.attrs["cleaning_log"] = _loader_steps(out, [], report.rows_read, drop_duplicates, start, end)
+    out.attrs["cleaning_log"] = _loader_steps(out, [], report.rows_read,
+                                              {"start": start, "end": end, "drop_duplicates": drop_duplicates})
     return out
 
 
