@@ -118,7 +118,7 @@ def user_retention(src: IbisEvents, days=(1, 7, 30), *, anchor=None, period: str
     """
     import ibis
 
-    from ..retention.cohorts import _anchor_series
+    from ..retention.cohorts import anchor_series
     from ..retention.log import PERIOD_SUFFIX, check_clock, check_offsets
 
     ks = check_offsets(days, "days")
@@ -129,7 +129,7 @@ def user_retention(src: IbisEvents, days=(1, 7, 30), *, anchor=None, period: str
     ibis_scans.event_predicate(src, start_events, "start_events")
     table = None
     if anchor is not None:
-        anchors = _anchor_series(anchor)
+        anchors = anchor_series(anchor)
         ids = pd.Series(anchors.index.astype(object), dtype=object)
         id_type = src.table.schema()["user_id"]
         frame = pd.DataFrame({"user_id": pd.to_numeric(ids).astype("int64") if id_type.is_integer() else ids.astype(str),
@@ -300,8 +300,19 @@ def funnel_from_reach(reach: pd.DataFrame, steps: Sequence, *, segment: bool = F
         frame["segment"] = np.r_[ordered["segment"].to_numpy(dtype=object), np.full(len(phantom), "", dtype=object)]
     longest = pd.Timedelta(int(ordered["elapsed_us"].max()) + 1, "us") if len(ordered) else pd.Timedelta("1s")
     out = funnels.funnel(frame, names, longest, segment="segment" if segment else None, alpha=alpha)
-    labels = {name: funnels._step_label(step) for name, step in zip(names, steps)}  # as the in-memory funnel names them
+    labels = dict(zip(names, funnels.funnel(_label_frame(steps), steps, "1s")["step_name"]))
     return out.assign(step_name=out["step_name"].map(labels))
+
+
+def _label_frame(steps: Sequence) -> pd.DataFrame:
+    """A one-user log with one event per alternative of every step: the in-memory funnel then names the steps."""
+    from ..funnels import parse_step
+
+    alternatives = [alt for step in steps for alt in parse_step(step)]
+    frame = pd.DataFrame(alternatives)
+    frame.insert(0, "user_id", "u")
+    frame.insert(1, "timestamp", pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(len(frame)), "ms"))
+    return frame
 
 
 def funnel(src: IbisEvents, steps: Sequence, window="7D", *, ordering: str = "sequential", segment: str | None = None,

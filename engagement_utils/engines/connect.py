@@ -257,12 +257,15 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     report.rows_outside_window = kept - report.rows_loaded
     if report.rows_loaded == 0:
         raise ValueError(f"{source}: no events left in the window start={start!r}, end={end!r}")
-    from ..sources import _loader_steps  # the in-memory loader's own step rows, the same text
-
-    out = IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict()})
-    out.attrs["cleaning_log"] = _loader_steps(out, [], report.rows_read,
-                                              {"start": start, "end": end, "drop_duplicates": drop_duplicates})
-    return out
+    steps, rows = [], report.rows_read  # the in-memory loader's own steps, in its words (sources.cleaning_log)
+    for done, rule, removed in ((drop_duplicates, "drop exact duplicate rows (after column_map)", report.duplicates_dropped),
+                                (start is not None or end is not None, f"keep {start or '...'} <= timestamp < {end or '...'}",
+                                 report.rows_outside_window)):
+        if done:
+            steps.append({"step": len(steps) + 1, "rule": rule, "rows_before": rows, "rows_removed": removed,
+                          "rows_after": rows - removed})
+            rows -= removed
+    return IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict(), "cleaning_log": steps})
 
 
 def open_source(engine: str = "memory", *, events_path: str | None = None, table: str | None = None,

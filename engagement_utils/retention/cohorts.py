@@ -31,12 +31,18 @@ from .log import (
 )
 
 __all__ = ["default_brackets", "user_retention", "assign_cohorts", "retention_matrix", "retention_table", "bracket_retention",
-           "retention_definition", "check_brackets"]
+           "retention_definition", "check_brackets", "anchor_series"]
 
 
 
-def _anchor_series(anchor) -> pd.Series:
-    """Anchor timestamps (UTC) indexed by user id, from a Series or a frame with ``user_id``."""
+def anchor_series(anchor) -> pd.Series:
+    """Anchor timestamps (UTC) indexed by user id, from a Series or a frame with ``user_id``.
+
+    Examples
+    --------
+    >>> anchor_series(pd.DataFrame({"user_id": ["a"], "assigned_at": ["2024-01-01 10:00"]})).tolist()
+    [Timestamp('2024-01-01 10:00:00+0000', tz='UTC')]
+    """
     if isinstance(anchor, pd.DataFrame):
         if "user_id" not in anchor.columns:
             raise ValueError(f"anchor frame needs a 'user_id' column; columns present: {list(anchor.columns)}")
@@ -142,7 +148,7 @@ def user_retention(
         members = members_from_events(log, "first_time")
         user_ids = log.users.take(members.code)
     else:
-        anchors = _anchor_series(anchor)
+        anchors = anchor_series(anchor)
         user_ids = anchors.index
         code = log.users.astype(object).get_indexer(user_ids.astype(object))
         if (code < 0).all():
