@@ -316,6 +316,7 @@ from engagement_utils.data_profile import missing_for, profile, requires  # noqa
 from engagement_utils.engines import overview as engine_overview  # noqa: E402
 from engagement_utils.engines.connect import canonical_events  # noqa: E402
 from engagement_utils.retention import bracket_retention, compare_segments, retention_definition, user_retention  # noqa: E402
+from engagement_utils.dataset import DataSetError, describe_dataset, load_dataset  # noqa: E402
 from engagement_utils.sources import cleaning_log, load_source  # noqa: E402
 
 DATA = ["demo", "adversarial", "autumn"]
@@ -444,8 +445,6 @@ def test_canonical_events_drop_duplicates_and_window_as_the_loader(sources, engi
 
 def test_dataset_description_selects_the_engine(tmp_path, demo):
     """``events.engine: ibis``: the events stay in DuckDB (with the file's row order), equal to the loaded frame."""
-    from engagement_utils.dataset import DataSetError, describe_dataset, load_dataset
-
     path = tmp_path / "events.parquet"
     raw = pd.concat([demo.iloc[:2000], demo.iloc[[5, 9]]], ignore_index=True)
     raw.astype({c: object for c in ("user_id", "event", "screen", "platform", "country")}).to_parquet(path)
@@ -474,6 +473,31 @@ def test_dataset_description_selects_the_engine(tmp_path, demo):
     spec = describe_dataset({"events": {"engine": "ibis", "connection": {"backend": "bigquery", "project_id": "p"},
                                         "table": "events"}}).inputs["events"]
     assert spec.path is None and spec.options["table"] == "events"
+
+
+def test_dataset_description_with_a_connection_and_a_table(tmp_path, demo):
+    """The warehouse shape (``connection`` + ``table``), run on a DuckDB database file: the same numbers as memory."""
+    import duckdb
+
+    raw = pd.concat([demo.iloc[:3000], demo.iloc[[5, 9]]], ignore_index=True)
+    frame = raw.astype({c: object for c in ("user_id", "event", "screen", "platform", "country")})
+    frame = frame.assign(timestamp=frame["timestamp"].astype("datetime64[us, UTC]"), event_seq=np.arange(len(frame)))
+    database = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("frame", frame)
+        con.execute("CREATE TABLE events AS SELECT * FROM frame")
+    events = {"engine": "ibis", "connection": {"backend": "duckdb", "database": str(database), "read_only": True},
+              "table": "events", "start": "2024-01-02"}
+    engine = load_dataset({"events": events, "tz": TZ, "conversion_events": "purchase"})
+    path = tmp_path / "events.parquet"
+    frame.drop(columns="event_seq").to_parquet(path)
+    memory = load_dataset({"events": {"path": str(path), "start": "2024-01-02"}, "tz": TZ, "conversion_events": "purchase"})
+    assert engine.events.backend == "duckdb" and io.load_report(engine.events).duplicates_dropped == 2
+    assert profile(memory).text == profile(engine).text
+    assert_same(overview.data_summary(memory.events, TZ), overview.data_summary(engine.events, TZ))
+    assert_same(bracket_retention(memory.events, [(1, 1), (2, 7)], tz=TZ, segment="platform"),
+                bracket_retention(engine.events, [(1, 1), (2, 7)], tz=TZ, segment="platform"))
 
 
 def test_in_memory_sections_name_the_engine_and_eventlog_refuses_an_engine_source(sources):

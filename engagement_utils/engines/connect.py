@@ -303,6 +303,10 @@ def open_source(engine: str = "memory", *, events_path: str | None = None, table
     ibis = require_ibis(backend)
     if backend == "pyspark":
         return from_table(spark_session(**options), table, tz=tz)
+    if backend == "duckdb":  # a DuckDB database file: the session time zone must be UTC (naive casts use it)
+        con = ibis.duckdb.connect(**options)
+        con.raw_sql("SET TimeZone = 'UTC'")
+        return from_table(con, table, tz=tz)
     try:
         connect = getattr(ibis, backend).connect
     except AttributeError as exc:
