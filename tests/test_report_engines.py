@@ -67,3 +67,15 @@ def test_every_table_and_sentence_is_equal(reports, notebook):
     assert "demo_duckdb" in " ".join(page_text(reports["duckdb"][1][notebook]).split())
     assert memory == duckdb
     assert "Skipped sections" not in key_numbers(reports["duckdb"][1][notebook])
+
+
+def test_the_warehouse_example_is_a_valid_run():
+    """The documented warehouse files parse (not run: no credentials): 00 and 01 on a BigQuery table."""
+    from engagement_utils.dataset import describe_dataset
+    from engagement_utils.reports.config import load_params_file
+
+    params = load_params_file(ROOT / "reports" / "params" / "engines" / "warehouse.example.yml")
+    assert params["notebooks"] == list(NOTEBOOKS)
+    spec = describe_dataset(params["parameters"]["dataset"]).inputs["events"]
+    assert spec.path is None and spec.options["engine"] == "ibis" and spec.options["connection"]["backend"] == "bigquery"
+    assert load_params_file(RUNS["duckdb"])["notebooks"] == list(NOTEBOOKS)
