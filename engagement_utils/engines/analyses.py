@@ -78,6 +78,15 @@ def bracket_retention(src: IbisEvents, brackets=((1, 1), (2, 7), (8, 30)), perio
 
     The engine returns, per cohort × segment and bracket, the members with a return in the
     bracket's periods (:func:`.ibis_scans.bracket_counts`); eligibility and rates follow in Python.
+    
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "z"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-01", "2024-01-12"], utc=True)})
+    >>> b = bracket_retention(from_frame(ev), [(1, 1), (2, 7)])
+    >>> b.loc[b["cohort"] == "2024-01-01", ["bracket", "eligible", "retained"]].values.tolist()
+    [['1', 2, 0], ['2–7', 2, 1]]
     """
     from ..retention.cohorts import check_brackets
     from ..retention.summaries import brackets_from_summaries
@@ -96,7 +105,15 @@ def retention_definition(src: IbisEvents, period: str = "week", kind: str = "n_p
                          start_events=None, return_events=None, segment: str | None = None, end=None,
                          tz: str | None = None, clock: str = "calendar", include_partial: bool = False,
                          alpha: float = 0.05, **_ignored):
-    """:func:`engagement_utils.retention.retention_definition` from the engine's data bounds (one aggregate)."""
+    """:func:`engagement_utils.retention.retention_definition` from the engine's data bounds (one aggregate).
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "z"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-01", "2024-01-12"], utc=True)})
+    >>> str(retention_definition(from_frame(ev), "week").first_incomplete_period.date())
+    '2024-01-08'
+    """
     from ..retention.log import RetentionDefinition
 
     src, bounds = _retention_setup(src, period, kind, cohorts, clock, alpha, tz, end)
@@ -115,6 +132,14 @@ def user_retention(src: IbisEvents, days=(1, 7, 30), *, anchor=None, period: str
 
     The engine returns the members (first start event per user, or the given anchors) and the
     distinct user × offset pairs with a return at the wanted offsets; censoring follows in Python.
+    
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "z"], "event": "open",
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-05", "2024-01-01", "2024-01-12"], utc=True)})
+    >>> user_retention(from_frame(ev), days=(0, 4))[["user_id", "retained_d0", "retained_d4"]].values.tolist()
+    [['a', 1.0, 1.0], ['b', 1.0, 0.0], ['z', nan, nan]]
     """
     import ibis
 

@@ -103,6 +103,14 @@ def data_summary(src: IbisEvents, tz: str | None = None) -> pd.DataFrame:
 
     The median events per user comes from the histogram ``events per user -> users`` (one row
     per distinct count), so no per-user table leaves the engine.
+    
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> data_summary(from_frame(ev)).set_index("metric").loc[["events", "users", "days covered"], "value"].tolist()
+    [3, 2, 3]
     """
     src = src.with_tz(tz or src.tz)
     t = src.table
@@ -130,7 +138,15 @@ def data_summary(src: IbisEvents, tz: str | None = None) -> pd.DataFrame:
 
 
 def events_per_period(src: IbisEvents, period: str = "day", tz: str | None = None) -> pd.DataFrame:
-    """:func:`engagement_utils.overview.events_per_period`: events and distinct users per local period, gaps as zeros."""
+    """:func:`engagement_utils.overview.events_per_period`: events and distinct users per local period, gaps as zeros.
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> events_per_period(from_frame(ev))[["events", "users"]].values.tolist()
+    [[2, 2], [0, 0], [1, 1]]
+    """
     periods.check_period(period)
     src = src.with_tz(tz or src.tz)
     t = src.table
@@ -163,6 +179,14 @@ def value_mix(src: IbisEvents, column: str, top: int | None = None) -> pd.DataFr
     With ``top`` the rarest values are folded into ``"(other)"``; values tied in events at the
     cut are kept in the order of their first row (as the in-memory engine keeps them).  The
     users of ``"(other)"`` are counted distinct in the engine.
+    
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> value_mix(from_frame(ev), "event", top=1)[["value", "events", "users"]].values.tolist()
+    [['open', 2, 2], ['(other)', 1, 1]]
     """
     src.check_column(column, "column")
     t = src.table
@@ -191,7 +215,15 @@ def value_mix(src: IbisEvents, column: str, top: int | None = None) -> pd.DataFr
 
 
 def missing_values(src: IbisEvents) -> pd.DataFrame:
-    """:func:`engagement_utils.overview.missing_values` of the table: one aggregate of ``count(column)`` per column."""
+    """:func:`engagement_utils.overview.missing_values` of the table: one aggregate of ``count(column)`` per column.
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> missing_values(from_frame(ev.assign(plan=["pro", None, None])))["missing"].tolist()
+    [0, 0, 0, 2]
+    """
     t = src.table
     row = t.aggregate(_n=t.count(), **{f"c{i}": t[c].count() for i, c in enumerate(src.columns)}).to_pandas().iloc[0]
     n = int(row["_n"])
@@ -216,7 +248,15 @@ def _users_table(src: IbisEvents, users: pd.DataFrame, columns: Sequence[str] = 
 
 
 def user_table_checks(src: IbisEvents, users: pd.DataFrame) -> dict[str, int]:
-    """Event rows of users missing from the users table, and users-table users without events (anti-joins in the engine)."""
+    """Event rows of users missing from the users table, and users-table users without events (anti-joins in the engine).
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> user_table_checks(from_frame(ev), pd.DataFrame({"user_id": ["a", "c"]}))
+    {'event rows of users missing from the user table': 1, 'users in the user table without events': 1}
+    """
     t = src.table
     table = _users_table(src, users)
     unknown_rows = t.anti_join(table, t.user_id == table._uid).count().to_pandas()
@@ -227,7 +267,16 @@ def user_table_checks(src: IbisEvents, users: pd.DataFrame) -> dict[str, int]:
 
 
 def with_user_columns(src: IbisEvents, users: pd.DataFrame, columns: Sequence[str]) -> IbisEvents:
-    """The events with users-table ``columns`` attached by a left join in the engine (no match: missing)."""
+    """The events with users-table ``columns`` attached by a left join in the engine (no match: missing).
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["open", "buy", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-03", "2024-01-01"], utc=True)})
+    >>> src = with_user_columns(from_frame(ev), pd.DataFrame({"user_id": ["a"], "plan": ["pro"]}), ["plan"])
+    >>> src.table.order_by("event_seq").plan.to_pandas().tolist()
+    ['pro', 'pro', nan]
+    """
     clash = [c for c in columns if c in src.table.columns]
     if clash:
         raise ValueError(f"events already have column(s) {clash}; drop them or choose other columns")
