@@ -103,7 +103,8 @@ def test_segmentation_with_k_and_a_range_scores_the_range_once():
     skipped = personas.segment_users(f, k=2, columns=["events", "searches"], skip_missing=True)
     assert skipped.dropped == {"searches": "not among the features of this data"}
     notes = personas.left_out_notes(skipped.dropped, {"revenue": "no revenue column", "aov": "no revenue column"})
-    assert notes == ["Left out: searches (not among the features of this data).", "Left out: revenue, aov (no revenue column)."]
+    assert notes == ["Left out: searches (not among the features of this data).",
+                     "Left out: revenue, average order value (no revenue column)."]
 
 
 def test_projection_is_a_result_object_without_attrs():

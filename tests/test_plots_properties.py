@@ -138,3 +138,15 @@ def test_huge_labels_from_data_are_shortened():
     flow = pd.DataFrame({"source": ["y" * 10_000, "home"], "target": ["home", "z" * 5000], "share": [1.0, 1.0]})
     ax = plots.plot_transitions(flow)
     assert max(len(t.get_text()) for t in ax.get_xticklabels() + ax.get_yticklabels()) <= 40
+
+
+def test_flow_heatmap_keeps_the_top_events_and_drops_empty_columns():
+    flow = pd.DataFrame({"source": ["a", "a", "a", "b", "rare"], "target": ["b", "c", "rare", "a", "a"],
+                         "share": [0.5, 0.3, 0.2, 1.0, 1.0], "transitions": [50, 30, 20, 40, 1]})
+    wide = plots.transition_matrix(flow, top=2)
+    assert list(wide.index) == ["a", "b"] and list(wide.columns) == ["b", "a", "(other)"]
+    assert wide.loc["a"].tolist() == pytest.approx([0.5, 0.0, 0.5])  # c and rare folded into (other): the row adds up
+    ax = plots.plot_transitions(flow, top=2)
+    texts = [t.get_text() for t in ax.texts]
+    assert "0%" not in texts and "50%" in texts  # empty cells stay blank
+    plt.close("all")

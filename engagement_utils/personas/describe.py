@@ -227,8 +227,10 @@ def left_out_notes(*reasons: Mapping[str, str]) -> list[str]:
 
     Examples
     --------
-    >>> left_out_notes({"revenue": "no revenue column", "aov": "no revenue column"}, {"x": "constant"})
-    ['Left out: revenue, aov (no revenue column).', 'Left out: x (constant).']
+    Features read as their labels (:data:`FEATURE_WORDS`), not as column names.
+
+    >>> left_out_notes({"revenue": "no revenue column", "aov": "no revenue column"}, {"mean_session_s": "constant"})
+    ['Left out: revenue, average order value (no revenue column).', 'Left out: session length (constant).']
     """
     merged: dict[str, str] = {}
     for mapping in reasons:
@@ -236,7 +238,7 @@ def left_out_notes(*reasons: Mapping[str, str]) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for feature, why in merged.items():
         by_reason.setdefault(why, []).append(feature)
-    return [f"Left out: {', '.join(features)} ({why})." for why, features in by_reason.items()]
+    return [f"Left out: {', '.join(feature_words(f)[0] for f in features)} ({why})." for why, features in by_reason.items()]
 
 
 def silhouette_text(seg: "Segmentation") -> str:
@@ -266,7 +268,7 @@ def contrast_text(zscores: pd.DataFrame, names: Mapping | pd.Series | None = Non
         return "No persona differs from everyone else on any feature."
     persona, feature = stacked.idxmax()
     name = dict(names)[persona] if names is not None else f"Persona {persona}"
-    return (f"The sharpest contrast: {name} on {feature.replace('_', ' ')} "
+    return (f"The sharpest contrast: {name} on {feature_words(str(feature))[0]} "
             f"({zscores.loc[persona, feature]:+.1f} SD from everyone else).")
 
 
