@@ -163,20 +163,25 @@ def busiest_day_text(active: pd.DataFrame) -> str:
 
     Examples
     --------
-    >>> a = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=4), "dau": [10.0, 11.0, 35.0, 9.0]})
+    >>> a = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=8), "dau": [10.0, 11, 35, 9, 10, 12, 11, 10]})
     >>> busiest_day_text(a)
     'The busiest day was 2024-01-03 with 35 active users, 3.3× the median day (10.5).'
+    >>> busiest_day_text(a.assign(dau=[10.0, 11, 12, 9, 10, 12, 11, 10]))
+    'No day stands out: the busiest, 2024-01-03, had 12 active users (median day 10.5).'
     """
-    from .overview import times_text
+    from .overview import MIN_PERIODS, STANDS_OUT, times_text
 
-    if active.empty or not (active["dau"] > 0).any():
+    if len(active) < MIN_PERIODS or not (active["dau"] > 0).any():
         return ""
     top = active.loc[active["dau"].idxmax()]
     median = active["dau"].median()
     times = times_text(top["dau"], median)
     typical = f"{median:,.1f}" if median % 1 else f"{median:,.0f}"
-    return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}"
-            + (f", {times} the median day ({typical})." if times else "."))
+    if times and top["dau"] >= STANDS_OUT * median:
+        return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}, "
+                f"{times} the median day ({typical}).")
+    return (f"No day stands out: the busiest, {top['date']:%Y-%m-%d}, had {plural(int(top['dau']), 'active user')} "
+            f"(median day {typical}).")
 
 
 def active_users_reading(active: pd.DataFrame) -> str:

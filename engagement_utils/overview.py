@@ -79,6 +79,12 @@ def events_per_period(events: "pd.DataFrame | EventLog", period: str = "day", tz
     return pd.DataFrame({"period": ordinal_to_start(np.arange(lo, lo + n), period), "events": counts, "users": users})
 
 
+STANDS_OUT = 1.5
+"""A period "stands out" in a reading when it is at least this multiple of the median period."""
+MIN_PERIODS = 7
+"""Fewest periods for a busiest-period reading: with fewer there is no typical period to compare with."""
+
+
 def times_text(value: float, typical: float) -> str:
     """``value`` as a multiple of ``typical``: ``"2.3×"``, ``"12×"`` (None-safe: ``""`` when ``typical`` is 0).
 
@@ -116,10 +122,10 @@ def activity_reading(per_period: pd.DataFrame, period: str = "day") -> str:
 
     Examples
     --------
-    >>> t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=5), "events": [10, 0, 12, 40, 10],
-    ...                   "users": [2, 0, 3, 9, 2]})
+    >>> t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=7), "events": [10, 0, 12, 40, 10, 9, 11],
+    ...                   "users": [2, 0, 3, 9, 2, 2, 2]})
     >>> activity_reading(t)  # doctest: +NORMALIZE_WHITESPACE
-    '14 events and 3 active users per day on average. The busiest day was 2024-01-04 with 40 events, 4.0× the median
+    '13 events and 3 active users per day on average. The busiest day was 2024-01-04 with 40 events, 4.0× the median
      day (10), and 9 active users (median 2). 1 day without any event (2024-01-02): check the tracking for that date.'
     """
     if per_period.empty:
@@ -129,14 +135,22 @@ def activity_reading(per_period: pd.DataFrame, period: str = "day") -> str:
     busiest = per_period.loc[per_period["events"].idxmax()]
     median_events, median_users = per_period["events"].median(), per_period["users"].median()
     times = times_text(busiest["events"], median_events)
-    against = f", {times} the median {period} ({median_events:,.0f})" if times else ""
-    text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with {plural(int(busiest['events']), 'event')}"
-             f"{against}, and {plural(int(busiest['users']), 'active user')} (median {median_users:,.0f}).")
-    most = per_period.loc[per_period["users"].idxmax()]
-    if most["period"] != busiest["period"] and most["users"] > busiest["users"]:
-        times = times_text(most["users"], median_users)
-        text += (f" Most active users: {most['period']:%Y-%m-%d} with {most['users']:,.0f}"
-                 + (f", {times} the median." if times else "."))
+    if len(per_period) < MIN_PERIODS:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with "
+                 f"{plural(int(busiest['events']), 'event')}.")
+    elif times and busiest["events"] >= STANDS_OUT * median_events:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with {plural(int(busiest['events']), 'event')}, "
+                 f"{times} the median {period} ({median_events:,.0f}), and "
+                 f"{plural(int(busiest['users']), 'active user')} (median {median_users:,.0f}).")
+        most = per_period.loc[per_period["users"].idxmax()]
+        if most["period"] != busiest["period"] and most["users"] > busiest["users"]:
+            times = times_text(most["users"], median_users)
+            text += (f" Most active users: {most['period']:%Y-%m-%d} with {most['users']:,.0f}"
+                     + (f", {times} the median." if times else "."))
+    else:
+        text += (f" No {period} stands out: the busiest, {busiest['period']:%Y-%m-%d}, had "
+                 f"{plural(int(busiest['events']), 'event')}, {times or 'about'} the median {period} "
+                 f"({median_events:,.0f}).")
     empty = per_period.loc[per_period["events"] == 0, "period"]
     if len(empty):
         which = "that date" if len(empty) == 1 else "those dates"

@@ -202,7 +202,7 @@ def test_rate_bounds_read_as_percent_beside_their_rate():
 def test_whole_number_columns_and_counts_show_no_decimals():
     rfm = pd.DataFrame({"segment": ["a", "b"], "users": [26, 40], "churned": [31.0, 45.0],
                         "frequency_median": [3.0, 0.0], "recency_median": [3.5, 20.0]})
-    assert cells(disp.table_html(rfm))[1:] == [["a", "26", "31", "3", "3.50"], ["b", "40", "45", "0", "20.00"]]
+    assert cells(disp.table_html(rfm))[1:] == [["a", "26", "31", "3", "3.5"], ["b", "40", "45", "0", "20.0"]]
 
 
 def test_unit_suffixes_read_as_units():
@@ -218,3 +218,12 @@ def test_skipped_sections_render_as_one_compact_escaped_line():
     line = soup.find("div", class_="engagement-skipped")
     assert line.get_text(" ", strip=True) == f"Skipped sections: Funnel (needs {SCRIPT})"
     assert "font-size:1.5em" not in str(line) and soup.find("script") is None
+
+
+def test_money_bounds_fold_and_exact_decimals_line_up():
+    outcomes = pd.DataFrame({"persona": ["A"], "users": [708], "revenue_per_user": [8027.94],
+                             "revenue_ci_low": [6490.36], "revenue_ci_high": [9565.51]})
+    assert cells(disp.table_html(outcomes, currency="GBP"))[1] == ["A", "708", "£8,027.94 (95% CI £6,490.36 to £9,565.51)"]
+    medians = pd.DataFrame({"segment": list("abc"), "users": [20, 30, 40], "recency_median": [25.5, 8.0, 126.0],
+                            "minutes": [19.38, 17.1444, 0.5]})
+    assert [row[2:] for row in cells(disp.table_html(medians))[1:]] == [["25.5", "19.38"], ["8.0", "17.14"], ["126.0", "0.5"]]

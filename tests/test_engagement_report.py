@@ -171,11 +171,14 @@ def test_churn_skip_line_says_days_not_a_bare_number():
 
 
 def test_active_users_reading_names_the_busiest_day_against_the_median():
-    a = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=5), "dau": [10.0, 10, 40, 12, 8],
+    a = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=7), "dau": [10.0, 10, 40, 12, 8, 10, 9],
                       "wau": float("nan"), "mau": float("nan"), "stickiness": float("nan")})
     text = report.active_users_reading(a)
     assert text.endswith("The busiest day was 2024-01-03 with 40 active users, 4.0× the median day (10).")
-    assert report.busiest_day_text(a.assign(dau=0.0)) == ""
+    flat = report.active_users_reading(a.assign(dau=[10.0, 10, 12, 12, 8, 10, 9]))
+    assert flat.endswith("No day stands out: the busiest, 2024-01-03, had 12 active users (median day 10).")
+    assert "1.0×" not in flat
+    assert report.busiest_day_text(a.assign(dau=0.0)) == "" and report.busiest_day_text(a.head(6)) == ""
 
 
 def test_sessions_reading_reads_durations_in_minutes():

@@ -77,7 +77,9 @@ def test_activity_reading_names_the_spike_against_the_median_and_the_empty_dates
     assert text.endswith("2 days without any event (2024-01-02 and 2024-01-06): check the tracking for those dates.")
     one = overview.activity_reading(t.assign(events=[10, 0, 12, 60, 10, 9, 11]))
     assert "1 day without any event (2024-01-02): check the tracking for that date." in one
-    assert overview.activity_reading(t.assign(events=[5] * 7)).endswith("No day is without events.")
+    flat = overview.activity_reading(t.assign(events=[5] * 7))
+    assert "No day stands out: the busiest, 2024-01-01, had 5 events, 1.0× the median day (5)." in flat
+    assert flat.endswith("No day is without events.")
 
 
 def test_skipped_key_numbers_say_why_in_short():

@@ -50,14 +50,14 @@ _CI_PAIRS = (
     ("ci_low", "ci_high", ("difference", "rate", "conversion", "value", "share", "mean", "estimate")),
 )
 _BOUND_SUFFIXES = ("ci_low", "ci_high")
-_ESTIMATE_SUFFIXES = ("", "_rate", "_share", "_value")
+_ESTIMATE_SUFFIXES = ("", "_rate", "_share", "_value", "_per_user", "_mean")
 
 
 def _bound_pairs(frame: pd.DataFrame, folded: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """Interval bounds no named pair claims, each folded into its estimate by a column-kind rule.
 
     ``X_ci_low`` / ``X_ci_high`` belong to ``X`` (or ``X_rate``, ``X_share``,
-    ``X_value``); bare ``ci_low`` / ``ci_high`` belong to the nearest rate
+    ``X_value``, ``X_per_user``, ``X_mean``); bare ``ci_low`` / ``ci_high`` belong to the nearest rate
     (percent column) left of them.  A rate's bounds are rates: they read as
     ``67.5% (95% CI 61.8% to 72.7%)``, never as ``0.618`` beside ``67.5%``.
     """
@@ -84,6 +84,22 @@ def _bound_pairs(frame: pd.DataFrame, folded: Mapping[str, tuple[str, str]]) -> 
             out[target] = (low, high)
             taken |= {target, low, high}
     return out
+
+
+def _exact_decimals(values: pd.Series, most: int = 2) -> int | None:
+    """The fewest decimals (1 to ``most``) that show every finite value exactly, else None.
+
+    A column of medians such as 3.5, 20 and 126 then reads 3.5, 20.0, 126.0
+    instead of 3.50, 20.00, 126.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = numbers[np.isfinite(numbers)]
+    if not len(finite):
+        return None
+    for decimals in range(1, most + 1):
+        if np.allclose(np.round(finite, decimals), finite, rtol=0, atol=1e-9):
+            return decimals
+    return None
 
 
 def _whole(values: pd.Series) -> bool:
@@ -228,6 +244,9 @@ def format_frame(
             continue
         if kind == "number" and number_format is None and _whole(values):
             kind = "count"  # a column of whole numbers reads 3, 20, 1,204: no "3.00" beside "20.00"
+        elif kind == "number" and number_format is None and (decimals := _exact_decimals(values)) is not None:
+            out[name] = [MISSING if is_missing(v) else f"{float(v):,.{decimals}f}" for v in values.to_numpy()]
+            continue
         formatter = _cell_formatter(kind, currency, number_format)
         out[name] = [formatter(v) for v in values.to_numpy()]
     return out

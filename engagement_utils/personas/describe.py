@@ -44,7 +44,7 @@ FEATURE_WORDS: dict[str, tuple[str, str, str]] = {
     "orders": ("orders", "place more orders", "place fewer orders"),
     "revenue": ("revenue", "spend more", "spend less"),
     "aov": ("average order value", "buy bigger baskets", "buy smaller baskets"),
-    "converted": ("buyers", "are more likely to buy", "are less likely to buy"),
+    "converted": ("share who bought", "are more likely to buy", "are less likely to buy"),
     "channels_reached": ("channels reached", "are reached on more channels", "are reached on fewer channels"),
 }
 
