@@ -22,7 +22,7 @@ from .display.format import plural
 from .validation import as_event_list
 
 __all__ = ["duration_text", "seconds_text", "events_text", "key_numbers", "funnel_table", "plural", "run_dataset", "Sections",
-           "breakdown_column", "path_column_of", "overview_sections", "present_interactions", "comparison_strata",
+           "breakdown_column", "segment_labels", "path_column_of", "overview_sections", "present_interactions", "comparison_strata",
            "comparison_intro", "conversion_by_period_reading", "paths_by_segment", "segment_paths_reading", "is_loop_path",
            "loops_reading", "latest_complete", "visits_per_period", "BY_SEGMENT", "no_segment_line", "interactions_line",
            "active_users_reading", "busiest_day_text", "active_days_reading", "sessions_reading", "visits_reading", "lifecycle_reading",
@@ -177,6 +177,9 @@ def busiest_day_text(active: pd.DataFrame) -> str:
     median = active["dau"].median()
     times = times_text(top["dau"], median)
     typical = f"{median:,.1f}" if median % 1 else f"{median:,.0f}"
+    if median == 0:
+        return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}; "
+                f"on most days no user was active.")
     if times and top["dau"] >= STANDS_OUT * median:
         return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}, "
                 f"{times} the median day ({typical}).")
@@ -233,10 +236,12 @@ def lifecycle_reading(life: pd.DataFrame, period: str) -> str:
     if complete.empty:
         return f"The data cover no complete {period} yet, so the lifecycle of users per {period} is not shown."
     last = complete[complete["period_start"] == complete["period_start"].max()].set_index("status")["users"]
-    quick_ratio = (last["new"] + last["resurrecting"]) / max(last["dormant"], 1)
-    return (f"In the last complete {period}: {last['new']:,} new, {last['returning']:,} returning, "
-            f"{last['resurrecting']:,} resurrecting and {last['dormant']:,} gone dormant — "
-            f"{quick_ratio:.2f} users gained per user lost.")
+    gained = last["new"] + last["resurrecting"]
+    counts = (f"In the last complete {period}: {last['new']:,} new, {last['returning']:,} returning, "
+              f"{last['resurrecting']:,} resurrecting and {last['dormant']:,} gone dormant")
+    if last["dormant"] == 0:
+        return counts + (" — no user gained or lost." if gained == 0 else f" — {plural(gained, 'user')} gained, none lost.")
+    return counts + f" — {gained / last['dormant']:.2f} users gained per user lost."
 
 
 def churn_reading(engagement: pd.DataFrame, churned: pd.DataFrame, period: str) -> str:
@@ -418,6 +423,19 @@ class Sections:
         return {"Skipped sections": skipped_list({name: self._missing[name] for name in self.skipped}) or "none"}
 
 
+def segment_labels(segment: str | None) -> dict[str, str]:
+    """Table labels naming the breakdown: the ``segment`` column reads as the column it holds.
+
+    Examples
+    --------
+    >>> segment_labels("acquisition_channel"), segment_labels(None)
+    ({'segment': 'Acquisition channel'}, {})
+    """
+    from .display.format import column_label
+
+    return {"segment": column_label(segment)} if segment else {}
+
+
 def breakdown_column(segment: str | None, prof) -> str | None:
     """The events column a breakdown uses: ``segment`` as named, or the profile's column for an optional name.
 
@@ -570,7 +588,7 @@ def conversion_by_period_reading(table: pd.DataFrame, period: str, conversion_ev
     """
     rated = table[table["active_users"] > 0].reset_index(drop=True)
     if rated.empty:
-        return f"No complete {period} with active users."
+        return f"No complete {period} with active users yet, so conversion per {period} is not read."
     median = rated["conversion_rate"].median()
     text = f"Median share of active users who did {events_text(conversion_events)}: {median:.1%} per {period}."
     below = (rated["conversion_rate"] < median).to_numpy()
@@ -668,7 +686,7 @@ def loops_reading(loops: pd.DataFrame, checkout_events, cart_events, min_session
     """Reading of :func:`funnels.checkout_loops`: the group and period looping most, against the rest."""
     shown = loops[loops["checkout_sessions"] >= min_sessions]
     if shown.empty:
-        return f"No group and period has {plural(min_sessions, 'checkout session')}."
+        return f"No group and period has at least {plural(min_sessions, 'checkout session')}, so no loop rate is read."
     if not (shown["loop_sessions"] > 0).any():
         return (f"No checkout session goes back from {events_text(checkout_events)} to {events_text(cart_events)} "
                 f"and returns to {events_text(checkout_events)}.")

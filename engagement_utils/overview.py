@@ -135,7 +135,10 @@ def activity_reading(per_period: pd.DataFrame, period: str = "day") -> str:
     busiest = per_period.loc[per_period["events"].idxmax()]
     median_events, median_users = per_period["events"].median(), per_period["users"].median()
     times = times_text(busiest["events"], median_events)
-    if len(per_period) < MIN_PERIODS:
+    if median_events == 0:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with "
+                 f"{plural(int(busiest['events']), 'event')}; most {period}s have none.")
+    elif len(per_period) < MIN_PERIODS:
         text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with "
                  f"{plural(int(busiest['events']), 'event')}.")
     elif times and busiest["events"] >= STANDS_OUT * median_events:

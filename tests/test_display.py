@@ -227,3 +227,8 @@ def test_money_bounds_fold_and_exact_decimals_line_up():
     medians = pd.DataFrame({"segment": list("abc"), "users": [20, 30, 40], "recency_median": [25.5, 8.0, 126.0],
                             "minutes": [19.38, 17.1444, 0.5]})
     assert [row[2:] for row in cells(disp.table_html(medians))[1:]] == [["25.5", "19.38"], ["8.0", "17.14"], ["126.0", "0.5"]]
+
+
+def test_index_columns_read_with_two_decimals():
+    t = pd.DataFrame({"segment": list("abc"), "users": [22, 45, 25], "index": [0.81, 1.0444, 0.9222]})
+    assert [row[-1] for row in cells(disp.table_html(t))[1:]] == ["0.81", "1.04", "0.92"]

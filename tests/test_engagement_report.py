@@ -209,3 +209,45 @@ def test_loops_reading_names_the_run_where_one_group_loops_most():
     text = report.loops_reading(loops, ["ship"], ["cart"], 10)
     assert "most frequent for mobile in the period from 2024-04-01: 20% of 20 checkout sessions" in text
     assert text.endswith("In each period from 2024-03-01 to 2024-04-01, mobile loops more than every other group.")
+
+
+def test_sparse_and_empty_periods_read_in_words():
+    sparse = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=9), "dau": [5.0, 0, 0, 0, 1, 0, 0, 0, 0]})
+    assert report.busiest_day_text(sparse) == "The busiest day was 2024-01-01 with 5 active users; on most days no user was active."
+    life = pd.DataFrame({"period_start": pd.Timestamp("2024-01-01"), "complete": True,
+                         "status": ["new", "returning", "resurrecting", "dormant"], "users": [0, 3, 0, 0]})
+    assert report.lifecycle_reading(life, "week").endswith("0 gone dormant — no user gained or lost.")
+    assert report.lifecycle_reading(life.assign(users=[2, 3, 0, 0]), "week").endswith("— 2 users gained, none lost.")
+    assert report.lifecycle_reading(life.assign(users=[2, 3, 1, 2]), "week").endswith("— 1.50 users gained per user lost.")
+    empty = pd.DataFrame({"period_start": pd.to_datetime([]), "active_users": [], "conversion_rate": []})
+    assert report.conversion_by_period_reading(empty, "week", "buy") == (
+        "No complete week with active users yet, so conversion per week is not read.")
+    loops = pd.DataFrame({"segment": ["a"], "period_start": pd.to_datetime(["2024-01-01"]), "checkout_sessions": [3],
+                          "loop_sessions": [1], "loop_rate": [1 / 3]})
+    assert report.loops_reading(loops, ["ship"], ["cart"], 10) == (
+        "No group and period has at least 10 checkout sessions, so no loop rate is read.")
+
+
+def test_new_readings_from_hostile_values_render_inert():
+    """Event names, group values and column names in the new readings and labels are escaped where shown."""
+    from htmlcheck import live_markup
+
+    from engagement_utils import display
+
+    img, script = '<img src=x onerror="alert(1)">', "<script>alert(1)</script>"
+    paths = pd.DataFrame({"segment": [img, img], "path": [f"{script} → (exit)", f"{script} → {img} → {script} → (exit)"],
+                          "share": [0.5, 0.1]})
+    text = report.segment_paths_reading(paths, "platform", [script])
+    assert "come back" in text  # the loop was found among hostile names
+    months = pd.to_datetime(["2024-02-01", "2024-03-01"])
+    loops = pd.DataFrame({"segment": [img, img, "b", "b"], "period_start": list(months) * 2, "checkout_sessions": [20] * 4,
+                          "loop_sessions": [2, 4, 1, 1], "loop_rate": [0.1, 0.2, 0.05, 0.05]})
+    loop_text = report.loops_reading(loops, [script], [img], 10)
+    assert img in loop_text
+    sections = report.overview_sections(_profile(platform=["ios", "web"]), segment=script, path_column="event",
+                                        strata=[], interactions=[])
+    table = display.table_html(pd.DataFrame({"segment": [img], "users": [20]}), labels=report.segment_labels(script))
+    page = "".join([display.note_html(text), display.note_html(loop_text),
+                    display.key_numbers_html({"Users": "2", **sections.key_number()}), table])
+    assert live_markup(page, marker="alert") == []
+    assert "&lt;script&gt;" in page and "&lt;img" in page

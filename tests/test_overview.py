@@ -89,3 +89,12 @@ def test_skipped_key_numbers_say_why_in_short():
                             "missing": ["needs a users table (add `users: {path: ...}` to the data-set description)"]})
     assert overview.skipped_key_numbers(skipped) == {"Skipped sections": "users-table checks (needs a users table)"}
     assert overview.skip_reason(["needs a, b (x)", "needs c", "needs d"]) == "needs a, b, c and d"
+
+
+def test_activity_reading_on_mostly_empty_days():
+    from engagement_utils import overview
+
+    t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=5), "events": [4, 0, 0, 0, 1], "users": [2, 0, 0, 0, 1]})
+    text = overview.activity_reading(t)
+    assert "The busiest day was 2024-01-01 with 4 events; most days have none." in text
+    assert "median day (0)" not in text and "×" not in text

@@ -132,3 +132,14 @@ def test_descriptions_pluralize_and_count_orders_per_buyer():
     text = describe_personas(f, pd.Series([0, 0, 0, 0], index=f.index)).table["description"].iloc[0]
     assert "last seen 1 day before" in text and "1 days" not in text
     assert "25% of them bought at least once (3 orders per buyer on average)" in text
+
+
+def test_equal_personas_and_one_buyer_read_right():
+    from engagement_utils.personas.describe import PersonaCards, grid_text
+
+    equal = PersonaCards(table=pd.DataFrame({"name": ["A", "B", "C"], "share": [1 / 3] * 3}))
+    assert equal.text == "The 3 personas are the same size: 33% of users each."
+    sized = PersonaCards(table=pd.DataFrame({"name": ["A", "B"], "share": [0.7, 0.3]}))
+    assert sized.text == "The largest persona, A, holds 70% of users; the smallest, B, 30%."
+    grid = pd.DataFrame({"R": [3, 1], "F": [1, 2], "users": [1, 1]})
+    assert grid_text(grid) == "The most common cell is R = 3, F = 1 with 1 buyer."

@@ -150,3 +150,27 @@ def test_flow_heatmap_keeps_the_top_events_and_drops_empty_columns():
     texts = [t.get_text() for t in ax.texts]
     assert "0%" not in texts and "50%" in texts  # empty cells stay blank
     plt.close("all")
+
+
+def test_percent_ticks_never_round_a_tick_to_another_value():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 0.15])
+    ax.set_ylim(0, 0.15)
+    plots.percent_axis(ax)
+    ax.set_yticks([0, 0.025, 0.05, 0.075, 0.1])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.0%", "2.5%", "5.0%", "7.5%", "10.0%"]
+    ax.set_yticks([0, 0.05, 0.1])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0%", "5%", "10%"]
+    plt.close("all")
+
+
+def test_checkout_loops_ticks_are_the_periods():
+    months = pd.to_datetime(["2024-02-01", "2024-03-01", "2024-04-01"])
+    loops = pd.DataFrame({"segment": ["mobile"] * 3, "period_start": months, "checkout_sessions": [20] * 3,
+                          "loop_sessions": [1, 2, 3], "loop_rate": [0.05, 0.1, 0.15]})
+    ax = plots.plot_checkout_loops(loops)
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-02-01", "2024-03-01", "2024-04-01"]
+    plt.close("all")

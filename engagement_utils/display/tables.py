@@ -110,7 +110,7 @@ def _whole(values: pd.Series) -> bool:
 
 
 def column_kind(name: object, values: pd.Series) -> str:
-    """How a column is formatted: ``p_value``, ``lift``, ``percent``, ``count``, ``money``, ``bool``, ``number`` or ``text``.
+    """How a column is formatted: ``p_value``, ``lift``, ``index``, ``percent``, ``count``, ``money``, ``bool``, ``number`` or ``text``.
 
     Decided by the column's name first (a ``users`` column is a count even
     when it is float after suppression), then its dtype.
@@ -132,6 +132,8 @@ def column_kind(name: object, values: pd.Series) -> str:
         return "p_value"
     if key in _LIFTS:
         return "lift"
+    if key == "index" or key.endswith("_index"):
+        return "index"
     if key in _PERCENTS or key.endswith(_PERCENT_SUFFIXES) or key.startswith(("share_", "rate_")):
         return "percent"
     if key in _COUNT_NAMES or key.endswith(_COUNT_SUFFIXES) or key.startswith("n_") or pd.api.types.is_integer_dtype(values):
@@ -166,6 +168,8 @@ def _cell_formatter(kind: str, currency: str | None, float_format: Callable[[flo
         return lambda v: format_money(v, currency)
     if kind == "bool":
         return lambda v: MISSING if is_missing(v) else ("yes" if v else "no")
+    if kind == "index":
+        return lambda v: MISSING if is_missing(v) else f"{float(v):,.2f}"  # a ratio to 1: 0.81, 0.92, 1.04
     if kind == "number":
         return (lambda v: MISSING if is_missing(v) else float_format(v)) if float_format else format_number
     return lambda v: MISSING if is_missing(v) else str(v)

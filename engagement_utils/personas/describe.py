@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..display.format import format_money
+from ..display.format import format_money, plural
 from .features import UserFeatures
 from .profiles import HIGH, SOME, feature_zscores, persona_profiles, persona_traits
 from .rfm import NO_PURCHASE
@@ -171,6 +171,10 @@ class PersonaCards:
         """The largest and the smallest persona, in one sentence."""
         by_share = self.table.sort_values("share", ascending=False, kind="stable")
         largest, smallest = by_share.iloc[0], self.table.sort_values("share", kind="stable").iloc[0]
+        if len(self.table) == 1:
+            return f"One persona, {largest['name']}, holds every user."
+        if f"{largest['share']:.0%}" == f"{smallest['share']:.0%}":
+            return f"The {len(self.table)} personas are the same size: {largest['share']:.0%} of users each."
         return (f"The largest persona, {largest['name']}, holds {largest['share']:.0%} of users; "
                 f"the smallest, {smallest['name']}, {smallest['share']:.0%}.")
 
@@ -374,7 +378,7 @@ def rfm_text(summary: pd.DataFrame) -> str:
 def grid_text(grid: pd.DataFrame) -> str:
     """The most common R × F cell of :func:`~engagement_utils.personas.rfm_grid`."""
     top = grid.sort_values("users", ascending=False, kind="stable").iloc[0]
-    return f"The most common cell is R = {int(top['R'])}, F = {int(top['F'])} with {int(top['users']):,} buyers."
+    return f"The most common cell is R = {int(top['R'])}, F = {int(top['F'])} with {plural(int(top['users']), 'buyer')}."
 
 
 def export_text(path: Path | None, n_users: int) -> str:

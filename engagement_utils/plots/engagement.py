@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from ._style import error_extents, percent_axis, shorten, tidy_labels
@@ -72,6 +73,10 @@ def plot_checkout_loops(loops: pd.DataFrame, min_sessions: int = 10, ax: Axes | 
     groups = shown.groupby("segment", sort=True) if "segment" in shown.columns else [("all", shown)]
     for name, group in groups:
         ax.plot(group["period_start"], group["loop_rate"], marker="o", label=str(name))
+    starts = sorted(pd.to_datetime(shown["period_start"]).unique())
+    if 0 < len(starts) <= 14:  # one tick per period, dated as the reading dates it
+        ax.set_xticks(starts)
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     ax.set_ylabel("sessions looping back")
     ax.set_ylim(bottom=0)
     percent_axis(ax)
