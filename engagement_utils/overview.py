@@ -152,8 +152,7 @@ def activity_reading(per_period: pd.DataFrame, period: str = "day") -> str:
                      + (f", {times} the median." if times else "."))
     else:
         text += (f" No {period} stands out: the busiest, {busiest['period']:%Y-%m-%d}, had "
-                 f"{plural(int(busiest['events']), 'event')}, {times or 'about'} the median {period} "
-                 f"({median_events:,.0f}).")
+                 f"{plural(int(busiest['events']), 'event')} (median {period} {median_events:,.0f}).")
     empty = per_period.loc[per_period["events"] == 0, "period"]
     if len(empty):
         which = "that date" if len(empty) == 1 else "those dates"
