@@ -328,14 +328,24 @@ def skip_reason(missing) -> str:
     'needs a spend table and a users table'
     >>> skip_reason(["needs conversion events (set ...): 'buy' does not occur in the events"])
     'needs conversion events'
+    >>> skip_reason(["needs a users table with the column 'a' (add it)", "needs a users table with the column 'b' (add)"])
+    "needs a users table with the columns 'a' and 'b'"
     """
-    parts = []
+    parts: list[str] = []
     for line in missing:
         text = str(line).split(" (", 1)[0].split(": ", 1)[0].strip().rstrip(".;")
         if parts and text.startswith("needs "):
             text = text[len("needs "):]
-        if text and text not in parts:
-            parts.append(text)
+        if not text or text in parts:
+            continue
+        head, _, column = text.rpartition(" the column ")
+        previous = parts[-1].rpartition(" the column") if parts else ("", "", "")
+        if head and previous[1] and previous[0].removeprefix("needs ") == head.removeprefix("needs "):
+            # "a users table with the column 'a'" + "... 'b'" -> "a users table with the columns 'a' and 'b'"
+            names = previous[2].removeprefix("s ").strip()
+            parts[-1] = f"{previous[0]} the columns {names.replace(' and ', ', ')} and {column}"
+            continue
+        parts.append(text)
     if len(parts) <= 2:
         return " and ".join(parts)
     return ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -98,3 +98,11 @@ def test_activity_reading_on_mostly_empty_days():
     text = overview.activity_reading(t)
     assert "The busiest day was 2024-01-01 with 4 events; most days have none." in text
     assert "median day (0)" not in text and "×" not in text
+
+
+def test_skip_reason_names_one_table_once_for_several_of_its_columns():
+    from engagement_utils import overview
+
+    lines = ["needs a users table with the column 'n_messaging_channels' (add it, or map it with the users' column_map)",
+             "needs a users table with the column 'onboarding' (add it, or map it with the users' column_map)"]
+    assert overview.skip_reason(lines) == "needs a users table with the columns 'n_messaging_channels' and 'onboarding'"
