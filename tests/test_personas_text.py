@@ -143,3 +143,18 @@ def test_equal_personas_and_one_buyer_read_right():
     assert sized.text == "The largest persona, A, holds 70% of users; the smallest, B, 30%."
     grid = pd.DataFrame({"R": [3, 1], "F": [1, 2], "users": [1, 1]})
     assert grid_text(grid) == "The most common cell is R = 3, F = 1 with 1 buyer."
+
+
+def test_rfm_without_revenue_speaks_of_orders_not_money():
+    from engagement_utils.display import table_html
+
+    f = pd.DataFrame({"recency_days": [1, 30, 200, 5, 90, 3], "orders": [9, 3, 1, 6, 1, 0]},
+                     index=pd.Index(list("abcdef"), name="user_id"))
+    measure = personas.rfm_measure(f)
+    summary = personas.rfm_summary(personas.rfm(f))
+    assert measure == "orders"
+    assert " of the orders." in personas.rfm_text(summary, measure) and "monetary" not in personas.rfm_text(summary, measure)
+    page = table_html(personas.rfm_display(summary, measure).reset_index(), min_group_size=0)
+    assert "Orders share" in page and "Orders total" in page and "Monetary" not in page
+    assert personas.outcomes_caption(pd.DataFrame({"conversion_rate": [0.5], "revenue_per_user": [float("nan")]})) == (
+        "Conversion per persona")

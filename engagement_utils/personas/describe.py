@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the result types only; those modules import this one for th
 __all__ = [
     "FEATURE_WORDS", "PersonaCards", "describe_personas", "persona_names", "feature_words", "left_out_notes",
     "key_numbers", "best_converting", "retention_text", "segment_text", "outcomes_text", "silhouette_text",
-    "projection_text", "contrast_text", "rfm_text", "grid_text", "export_text",
+    "projection_text", "contrast_text", "outcomes_caption", "rfm_measure", "rfm_display", "rfm_text", "grid_text", "export_text",
 ]
 
 # How each known feature reads in words: (label, wording when higher, wording when lower).
@@ -354,8 +354,52 @@ def key_numbers(features: UserFeatures | pd.DataFrame, seg: "Segmentation", card
     }
 
 
-def rfm_text(summary: pd.DataFrame) -> str:
-    """The segment holding the largest share of the monetary value, and how many did not buy.
+def outcomes_caption(summary: pd.DataFrame) -> str:
+    """Caption of the per-persona outcomes table, naming only what it shows (no revenue without a revenue column).
+
+    Examples
+    --------
+    >>> outcomes_caption(pd.DataFrame({"conversion_rate": [0.5]})), outcomes_caption(pd.DataFrame({"revenue_per_user": [1.0]}))
+    ('Conversion per persona', 'Conversion and revenue per persona')
+    """
+    has_revenue = "revenue_per_user" in summary.columns and summary["revenue_per_user"].notna().any()
+    return "Conversion and revenue per persona" if has_revenue else "Conversion per persona"
+
+
+def rfm_measure(features: UserFeatures | pd.DataFrame) -> str:
+    """What RFM's monetary value is on these features: ``"revenue"``, or ``"orders"`` when the data have no revenue.
+
+    The same rule as :func:`~engagement_utils.personas.rfm` (its default ``monetary``).
+
+    Examples
+    --------
+    >>> rfm_measure(pd.DataFrame({"orders": [1]})), rfm_measure(pd.DataFrame({"orders": [1], "revenue": [9.5]}))
+    ('orders', 'revenue')
+    """
+    from .features import feature_table
+
+    return "revenue" if "revenue" in feature_table(features).columns else "orders"
+
+
+def rfm_display(summary: pd.DataFrame, measure: str = "revenue") -> pd.DataFrame:
+    """:func:`~engagement_utils.personas.rfm_summary` as shown: monetary columns named for what they count.
+
+    Without revenue the "monetary" value is the number of orders, so the
+    columns read "Orders share / median / total", not "Monetary ...".
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"users": [2], "monetary_share": [1.0], "monetary_median": [3.0], "monetary_total": [6.0]})
+    >>> rfm_display(s, "orders").columns.tolist()
+    ['users', 'orders_share', 'orders_median', 'orders_total']
+    """
+    if measure == "revenue":
+        return summary
+    return summary.rename(columns={c: measure + c[len("monetary"):] for c in summary.columns if str(c).startswith("monetary")})
+
+
+def rfm_text(summary: pd.DataFrame, measure: str = "revenue") -> str:
+    """The segment holding the largest share of the monetary value (or of the orders), and how many did not buy.
 
     Examples
     --------
@@ -363,13 +407,17 @@ def rfm_text(summary: pd.DataFrame) -> str:
     ...                  index=pd.Index(["Champions", "Loyal", "No purchase"], name="segment"))
     >>> rfm_text(s)
     'Champions (40% of users) hold 100% of the monetary value. 60% of users bought nothing (No purchase, not scored).'
+    >>> rfm_text(s, "orders").split(". ")[0]
+    'Champions (40% of users) hold 100% of the orders'
     """
+    what = "the monetary value" if measure == "revenue" else f"the {measure}"
     ranked = summary[(summary["users"] > 0) & (summary.index != NO_PURCHASE) & summary["monetary_share"].notna()]
     if ranked.empty or not (ranked["monetary_share"] > 0).any():
-        text = "No user has any monetary value, so no segment holds a share of it."
+        text = ("No user has any monetary value, so no segment holds a share of it." if measure == "revenue"
+                else f"No user has any {measure}, so no segment holds a share of them.")
     else:
         top = ranked.sort_values("monetary_share", ascending=False, kind="stable").iloc[0]
-        text = f"{top.name} ({top['user_share']:.0%} of users) hold {top['monetary_share']:.0%} of the monetary value."
+        text = f"{top.name} ({top['user_share']:.0%} of users) hold {top['monetary_share']:.0%} of {what}."
     if NO_PURCHASE in summary.index and summary.loc[NO_PURCHASE, "users"] > 0:
         text += f" {summary.loc[NO_PURCHASE, 'user_share']:.0%} of users bought nothing ({NO_PURCHASE}, not scored)."
     return text
