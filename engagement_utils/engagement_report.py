@@ -27,7 +27,7 @@ __all__ = ["duration_text", "seconds_text", "events_text", "key_numbers", "funne
            "loops_reading", "latest_complete", "visits_per_period", "BY_SEGMENT", "no_segment_line", "interactions_line",
            "active_users_reading", "busiest_day_text", "active_days_reading", "sessions_reading", "visits_reading", "lifecycle_reading",
            "churn_reading", "funnel_reading", "cart_reading", "paths_reading", "cost_reading", "nps_reading",
-           "reach_reading", "comparison_reading"]
+           "reach_reading", "comparison_reading", "OUTCOME_WORDS"]
 
 
 def duration_text(window) -> str:
@@ -303,17 +303,37 @@ def reach_reading(reach: pd.DataFrame) -> str:
             f"shown one, {low['response_rate']:.0%} of them responded).")
 
 
+OUTCOME_WORDS = {"engaged_30d": "Engagement in the first 30 days", "stickiness_30d": "Stickiness over the first 30 days",
+                 "retained_d1": "Day-1 retention", "retained_d7": "Day-7 retention", "retained_d30": "Day-30 retention",
+                 "converted_7d": "Conversion within 7 days"}
+"""How the per-user outcomes of :func:`metrics.user_outcomes` read in a sentence."""
+
+
 def comparison_reading(comparison, metric: str, strata: Sequence[str]) -> str:
-    """Reading of a :class:`metrics.GroupComparison`: ``metric`` of the last group vs the reference, raw and stratified."""
+    """Reading of a :class:`metrics.GroupComparison`: ``metric`` of the last group vs the reference, raw and stratified.
+
+    Differences of shares read in percentage points; metric and column names read as words.
+
+    Examples
+    --------
+    >>> from engagement_utils import metrics
+    >>> c = metrics.compare_groups(pd.DataFrame({"g": [0, 0, 1, 1], "platform": "ios", "retained_d7": [0.0, 1.0, 1.0, 1.0]}),
+    ...                            "g", ["retained_d7"], strata=["platform"], reference=0)
+    >>> comparison_reading(c, "retained_d7", ["platform"])
+    'Day-7 retention of g = 1 vs 0: +50.0 pp raw and +50.0 pp within the same platform — the rest of the raw gap is who those users are.'
+    """
+    from .display.format import format_pp
+
     table = comparison.table
     rows = table[(table["metric"] == metric) & (table["segment"] != comparison.reference)]
     row = rows.iloc[-1]
+    what = OUTCOME_WORDS.get(metric, metric.replace("_", " "))
+    group = str(comparison.segment).replace("_", " ")
+    head = f"{what} of {group} = {row['segment']} vs {comparison.reference}: {format_pp(row['difference'])} raw"
     if not strata:
-        return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
-                f"points raw (no columns to stratify by: part of the gap may be who those users are).")
-    return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
-            f"points raw and {row['adjusted_difference']:+.1%} within the same {' × '.join(strata)} — "
-            f"the rest of the raw gap is who those users are.")
+        return head + " (no columns to stratify by: part of the gap may be who those users are)."
+    return (f"{head} and {format_pp(row['adjusted_difference'])} within the same "
+            f"{' × '.join(s.replace('_', ' ') for s in strata)} — the rest of the raw gap is who those users are.")
 
 
 # --- one data set per run (issue 12): roles, sections and their needs --------------------------------

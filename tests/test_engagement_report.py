@@ -29,7 +29,7 @@ def test_readings_name_the_numbers_they_read():
     comparison = metrics.compare_groups(pd.DataFrame({"g": [0, 0, 1, 1], "s": ["p", "p", "p", "p"], "m": [0.0, 1.0, 1.0, 1.0]}),
                                         "g", ["m"], strata=["s"], reference=0)
     text = report.comparison_reading(comparison, "m", ["s"])
-    assert text.startswith("m of g = 1 vs 0: +50.0% points raw and +50.0% within the same s")
+    assert text.startswith("m of g = 1 vs 0: +50.0 pp raw and +50.0 pp within the same s")
     assert comparison.versus_reference()["segment"].tolist() == [1]
     funnel = pd.DataFrame({"step": [1, 2, 3], "users": [10, 5, 1], "conversion": [1.0, 0.5, 0.1],
                            "drop_off_rate": [0.0, 0.5, 0.8]})
