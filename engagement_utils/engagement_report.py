@@ -21,13 +21,13 @@ from .sessions import time_in_app
 from .display.format import plural
 from .validation import as_event_list
 
-__all__ = ["duration_text", "events_text", "key_numbers", "funnel_table", "plural", "run_dataset", "Sections",
-           "breakdown_column", "path_column_of", "overview_sections", "present_interactions", "comparison_strata",
-           "comparison_intro", "conversion_by_period_reading", "paths_by_segment", "segment_paths_reading",
-           "loops_reading", "latest_complete", "visits_per_period",
-           "active_users_reading", "active_days_reading", "sessions_reading", "visits_reading", "lifecycle_reading",
+__all__ = ["duration_text", "seconds_text", "events_text", "key_numbers", "funnel_table", "plural", "run_dataset", "Sections",
+           "breakdown_column", "segment_labels", "path_column_of", "overview_sections", "present_interactions", "comparison_strata",
+           "comparison_intro", "conversion_by_period_reading", "paths_by_segment", "segment_paths_reading", "is_loop_path",
+           "loops_reading", "latest_complete", "visits_per_period", "BY_SEGMENT", "no_segment_line", "interactions_line",
+           "active_users_reading", "busiest_day_text", "active_days_reading", "sessions_reading", "visits_reading", "lifecycle_reading",
            "churn_reading", "funnel_reading", "cart_reading", "paths_reading", "cost_reading", "nps_reading",
-           "reach_reading", "comparison_reading"]
+           "reach_reading", "comparison_reading", "OUTCOME_WORDS"]
 
 
 def duration_text(window) -> str:
@@ -45,6 +45,23 @@ def duration_text(window) -> str:
             count = int(seconds // size)
             return f"{count} {unit if count == 1 else plural}"
     return str(td)
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration in seconds as people read it: ``"45 s"``, ``"14.5 min"``, ``"2.3 h"``.
+
+    Examples
+    --------
+    >>> seconds_text(45), seconds_text(869), seconds_text(8280), seconds_text(float("nan"))
+    ('45 s', '14.5 min', '2.3 h', '–')
+    """
+    if seconds != seconds:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
 
 
 def events_text(events) -> str:
@@ -141,20 +158,51 @@ def funnel_table(seg_funnel: pd.DataFrame) -> pd.DataFrame:
     return out[["segment", "entered", "step", "step_name", "users", "conversion", "ci_low", "ci_high", "median_hours_to_step"]]
 
 
+def busiest_day_text(active: pd.DataFrame) -> str:
+    """The day with most active users, as a multiple of the median day (a spike reads "3.1× the median day").
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=8), "dau": [10.0, 11, 35, 9, 10, 12, 11, 10]})
+    >>> busiest_day_text(a)
+    'The busiest day was 2024-01-03 with 35 active users, 3.3× the median day (10.5).'
+    >>> busiest_day_text(a.assign(dau=[10.0, 11, 12, 9, 10, 12, 11, 10]))
+    'No day stands out: the busiest, 2024-01-03, had 12 active users (median day 10.5).'
+    """
+    from .overview import MIN_PERIODS, STANDS_OUT, times_text
+
+    if len(active) < MIN_PERIODS or not (active["dau"] > 0).any():
+        return ""
+    top = active.loc[active["dau"].idxmax()]
+    median = active["dau"].median()
+    times = times_text(top["dau"], median)
+    typical = f"{median:,.1f}" if median % 1 else f"{median:,.0f}"
+    if median == 0:
+        return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}; "
+                f"on most days no user was active.")
+    if times and top["dau"] >= STANDS_OUT * median:
+        return (f"The busiest day was {top['date']:%Y-%m-%d} with {plural(int(top['dau']), 'active user')}, "
+                f"{times} the median day ({typical}).")
+    return (f"No day stands out: the busiest, {top['date']:%Y-%m-%d}, had {plural(int(top['dau']), 'active user')} "
+            f"(median day {typical}).")
+
+
 def active_users_reading(active: pd.DataFrame) -> str:
-    """Reading of the DAU / WAU / MAU chart: the last day, MAU growth, stickiness."""
+    """Reading of the DAU / WAU / MAU chart: the last day, MAU growth, stickiness, the busiest day against the median."""
     complete = active.dropna(subset=["mau"])
+    busiest = busiest_day_text(active)
     if complete.empty:
         last = active.iloc[-1]
         verb = "was" if int(last["dau"]) == 1 else "were"
         return (f"The data cover fewer than 30 days, so MAU and stickiness (DAU / MAU) are not defined yet; on "
-                f"{last['date']:%Y-%m-%d}, {plural(int(last['dau']), 'user')} {verb} active that day.")
+                f"{last['date']:%Y-%m-%d}, {plural(int(last['dau']), 'user')} {verb} active that day. {busiest}").strip()
     first, latest = complete.iloc[0], complete.iloc[-1]
     change = latest["mau"] / first["mau"] - 1
     verb = "was" if int(latest["dau"]) == 1 else "were"
     return (f"On {latest['date']:%Y-%m-%d}, {plural(int(latest['dau']), 'user')} {verb} active that day and {latest['mau']:,.0f} "
             f"in the last 30 days (MAU {change:+.0%} since {first['date']:%Y-%m-%d}); stickiness is "
-            f"{latest['stickiness']:.1%}, i.e. a monthly user is active on about {30 * latest['stickiness']:.0f} of 30 days.")
+            f"{latest['stickiness']:.1%}, i.e. a monthly user is active on about {30 * latest['stickiness']:.0f} of 30 days. "
+            f"{busiest}").strip()
 
 
 def active_days_reading(days: pd.DataFrame, period: str = "week") -> str:
@@ -168,8 +216,8 @@ def active_days_reading(days: pd.DataFrame, period: str = "week") -> str:
 def sessions_reading(session_stats: pd.DataFrame) -> str:
     """Reading of the session summary (one row, :func:`sessions.session_summary` without a segment)."""
     s = session_stats.iloc[0]
-    return (f"{s['sessions']:,.0f} sessions from {s['users']:,.0f} users: {s['sessions_per_user']:.1f} per user, "
-            f"median {s['median_duration_s']:.0f} s (mean {s['mean_duration_s']:.0f} s); "
+    return (f"{plural(s['sessions'], 'session')} from {plural(s['users'], 'user')}: {s['sessions_per_user']:.1f} per user, "
+            f"median {seconds_text(s['median_duration_s'])} (mean {seconds_text(s['mean_duration_s'])}); "
             f"{s['bounce_rate']:.1%} bounce and {s['engaged_rate']:.1%} are engaged sessions.")
 
 
@@ -188,10 +236,12 @@ def lifecycle_reading(life: pd.DataFrame, period: str) -> str:
     if complete.empty:
         return f"The data cover no complete {period} yet, so the lifecycle of users per {period} is not shown."
     last = complete[complete["period_start"] == complete["period_start"].max()].set_index("status")["users"]
-    quick_ratio = (last["new"] + last["resurrecting"]) / max(last["dormant"], 1)
-    return (f"In the last complete {period}: {last['new']:,} new, {last['returning']:,} returning, "
-            f"{last['resurrecting']:,} resurrecting and {last['dormant']:,} gone dormant — "
-            f"{quick_ratio:.2f} users gained per user lost.")
+    gained = last["new"] + last["resurrecting"]
+    counts = (f"In the last complete {period}: {last['new']:,} new, {last['returning']:,} returning, "
+              f"{last['resurrecting']:,} resurrecting and {last['dormant']:,} gone dormant")
+    if last["dormant"] == 0:
+        return counts + (" — no user gained or lost." if gained == 0 else f" — {plural(gained, 'user')} gained, none lost.")
+    return counts + f" — {gained / last['dormant']:.2f} users gained per user lost."
 
 
 def churn_reading(engagement: pd.DataFrame, churned: pd.DataFrame, period: str) -> str:
@@ -253,17 +303,37 @@ def reach_reading(reach: pd.DataFrame) -> str:
             f"shown one, {low['response_rate']:.0%} of them responded).")
 
 
+OUTCOME_WORDS = {"engaged_30d": "Engagement in the first 30 days", "stickiness_30d": "Stickiness over the first 30 days",
+                 "retained_d1": "Day-1 retention", "retained_d7": "Day-7 retention", "retained_d30": "Day-30 retention",
+                 "converted_7d": "Conversion within 7 days"}
+"""How the per-user outcomes of :func:`metrics.user_outcomes` read in a sentence."""
+
+
 def comparison_reading(comparison, metric: str, strata: Sequence[str]) -> str:
-    """Reading of a :class:`metrics.GroupComparison`: ``metric`` of the last group vs the reference, raw and stratified."""
+    """Reading of a :class:`metrics.GroupComparison`: ``metric`` of the last group vs the reference, raw and stratified.
+
+    Differences of shares read in percentage points; metric and column names read as words.
+
+    Examples
+    --------
+    >>> from engagement_utils import metrics
+    >>> c = metrics.compare_groups(pd.DataFrame({"g": [0, 0, 1, 1], "platform": "ios", "retained_d7": [0.0, 1.0, 1.0, 1.0]}),
+    ...                            "g", ["retained_d7"], strata=["platform"], reference=0)
+    >>> comparison_reading(c, "retained_d7", ["platform"])
+    'Day-7 retention of g = 1 vs 0: +50.0 pp raw and +50.0 pp within the same platform — the rest of the raw gap is who those users are.'
+    """
+    from .display.format import format_pp
+
     table = comparison.table
     rows = table[(table["metric"] == metric) & (table["segment"] != comparison.reference)]
     row = rows.iloc[-1]
+    what = OUTCOME_WORDS.get(metric, metric.replace("_", " "))
+    group = str(comparison.segment).replace("_", " ")
+    head = f"{what} of {group} = {row['segment']} vs {comparison.reference}: {format_pp(row['difference'])} raw"
     if not strata:
-        return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
-                f"points raw (no columns to stratify by: part of the gap may be who those users are).")
-    return (f"{metric} of {comparison.segment} = {row['segment']} vs {comparison.reference}: {row['difference']:+.1%} "
-            f"points raw and {row['adjusted_difference']:+.1%} within the same {' × '.join(strata)} — "
-            f"the rest of the raw gap is who those users are.")
+        return head + " (no columns to stratify by: part of the gap may be who those users are)."
+    return (f"{head} and {format_pp(row['adjusted_difference'])} within the same "
+            f"{' × '.join(s.replace('_', ' ') for s in strata)} — the rest of the raw gap is who those users are.")
 
 
 # --- one data set per run (issue 12): roles, sections and their needs --------------------------------
@@ -364,8 +434,26 @@ class Sections:
         return [name for name, lacking in self._missing.items() if lacking]
 
     def key_number(self) -> dict[str, str]:
-        """``{"Skipped sections": "A, B"}`` (``"none"`` when every section is shown)."""
-        return {"Skipped sections": ", ".join(self.skipped) or "none"}
+        """``{"Skipped sections": "A (needs x); B (needs y)"}`` (``"none"`` when every section is shown).
+
+        The header shows it as one compact line, not as a figure (:data:`display.SKIPPED_SECTIONS`).
+        """
+        from .overview import skipped_list
+
+        return {"Skipped sections": skipped_list({name: self._missing[name] for name in self.skipped}) or "none"}
+
+
+def segment_labels(segment: str | None) -> dict[str, str]:
+    """Table labels naming the breakdown: the ``segment`` column reads as the column it holds.
+
+    Examples
+    --------
+    >>> segment_labels("acquisition_channel"), segment_labels(None)
+    ({'segment': 'Acquisition channel'}, {})
+    """
+    from .display.format import column_label
+
+    return {"segment": column_label(segment)} if segment else {}
 
 
 def breakdown_column(segment: str | None, prof) -> str | None:
@@ -403,8 +491,11 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
     from .data_profile import requires
     from .metrics import complete_periods
 
-    by = requires(event_columns=[segment or "(no segment parameter)"])
-    extra = {}
+    by = requires(event_columns=[segment]) if segment else ()
+    extra: dict[str, list[str]] = {}
+    if not segment:
+        for name in BY_SEGMENT:
+            extra[name] = [no_segment_line(prof)]
     if log is not None:
         first, last = complete_periods(log, "week")
         if first > last:
@@ -414,8 +505,11 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
             extra["Lifecycle"] = [f"needs a complete {period} inside the data (a shorter `period` parameter may fit)"]
         history_days = (log.data_end()[1] - int(log.ns.min())) / 86_400e9
         if history_days <= churn_days:
+            covered = plural(round(history_days), "day") if history_days >= 1 else "less than a day"
             extra["Churn"] = [f"needs more than {plural(churn_days, 'day')} of history (the data cover "
-                              f"{history_days:.0f}; a smaller `churn_days` parameter may fit)"]
+                              f"{covered}; a smaller `churn_days` parameter may fit)"]
+    if not interactions:
+        extra.setdefault("Message reach", []).insert(0, interactions_line(prof))
     return Sections({
         "Active days per week": (),
         "Lifecycle": (),
@@ -431,9 +525,49 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
         "Screen flow": requires(event_columns=[path_column]) if path_column != "event" else (),
         "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]),
         "Survey scores": requires(inputs=["surveys"]),
-        "Message reach": requires(events=list(interactions[:1]) or ["in_app_message_shown"]) + by,
+        "Message reach": by,
         "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
     }, prof, extra)
+
+
+BY_SEGMENT = ("Active users by segment", "Sessions by segment", "Funnel by segment", "Cart abandonment",
+              "Paths from checkout by segment", "Checkout loops by segment", "Message reach")
+"""Sections of report 02 that are broken down by the ``segment`` column."""
+
+
+def no_segment_line(prof) -> str:
+    """Why a breakdown is skipped when the ``segment`` parameter is blank, naming columns this data set has.
+
+    Examples
+    --------
+    >>> from engagement_utils.data_profile import profile
+    >>> ev = pd.DataFrame({"user_id": pd.Categorical(["a"]), "event": pd.Categorical(["open"]),
+    ...                    "timestamp": pd.to_datetime(["2024-01-01"], utc=True), "country": ["DE"]})
+    >>> no_segment_line(profile(ev))
+    'needs a breakdown column: the `segment` parameter is blank (set it to an events column, e.g. country)'
+    """
+    usable = [prof.columns[key] for key in ("platform", "channel", "country") if prof.columns.get(key)]
+    hint = (f"set it to an events column, e.g. {', '.join(usable)}" if usable
+            else "the events have no platform, channel or country column to name")
+    return f"needs a breakdown column: the `segment` parameter is blank ({hint})"
+
+
+def interactions_line(prof) -> str:
+    """Why message reach is skipped when no message or survey events occur, in this data set's terms.
+
+    Examples
+    --------
+    >>> from engagement_utils.data_profile import profile
+    >>> ev = pd.DataFrame({"user_id": pd.Categorical(["a", "a"]), "event": pd.Categorical(["open", "buy"]),
+    ...                    "timestamp": pd.to_datetime(["2024-01-01"] * 2, utc=True)})
+    >>> interactions_line(profile(ev))
+    'needs events of in-app messages or surveys shown to users (a shown and a response event); none of the 2 event types of this data set is one'
+    """
+    n = len(prof.event_names)
+    return ("needs events of in-app messages or surveys shown to users (a shown and a response event); "
+            f"none of the {plural(n, 'event type')} of this data set is one" if n != 1 else
+            "needs events of in-app messages or surveys shown to users (a shown and a response event); "
+            "the one event type of this data set is not one")
 
 
 def present_interactions(prof) -> dict[str, tuple[str, str]]:
@@ -474,7 +608,7 @@ def conversion_by_period_reading(table: pd.DataFrame, period: str, conversion_ev
     """
     rated = table[table["active_users"] > 0].reset_index(drop=True)
     if rated.empty:
-        return f"No complete {period} with active users."
+        return f"No complete {period} with active users yet, so conversion per {period} is not read."
     median = rated["conversion_rate"].median()
     text = f"Median share of active users who did {events_text(conversion_events)}: {median:.1%} per {period}."
     below = (rated["conversion_rate"] < median).to_numpy()
@@ -516,20 +650,63 @@ def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: in
     return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
 
 
-def segment_paths_reading(paths: pd.DataFrame, segment: str) -> str:
-    """Reading of :func:`paths_by_segment`: each group's most common path from the anchor."""
+def is_loop_path(path: str, anchors) -> bool:
+    """True when a path leaves the ``anchors`` (e.g. checkout events) for another event and comes back to one.
+
+    Examples
+    --------
+    >>> is_loop_path("shipping → cart → shipping → (exit)", ["shipping", "payment"])
+    True
+    >>> is_loop_path("payment → shipping → (exit)", ["shipping", "payment"]), is_loop_path("shipping → cart", ["shipping"])
+    (False, False)
+    """
+    anchors = set(as_event_list(anchors, "anchors"))
+    left = False
+    for step in str(path).split(" → ")[1:]:
+        if step in anchors and left:
+            return True
+        if step not in anchors and step != "(exit)":
+            left = True
+    return False
+
+
+def segment_paths_reading(paths: pd.DataFrame, segment: str, from_events=None) -> str:
+    """Reading of :func:`paths_by_segment`: each group's most common path from the anchor, and the looping paths.
+
+    With ``from_events`` (the anchor events), the groups whose top paths leave the
+    anchors and come back (a loop, e.g. checkout → cart → checkout) are named with
+    their most common looping path and the share of their sessions on looping paths.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"segment": ["a", "b", "b"], "path": ["x → (exit)", "x → (exit)", "x → c → x → (exit)"],
+    ...                   "share": [0.5, 0.3, 0.1]})
+    >>> segment_paths_reading(t, "platform", ["x"])  # doctest: +NORMALIZE_WHITESPACE
+    "Most common path per platform: a: 'x → (exit)' (50% of its sessions); b: 'x → (exit)' (30% of its sessions).
+     Paths that leave x and come back: b: 'x → c → x → (exit)' (10% of its sessions on such paths)."
+    """
     if paths.empty:
         return f"No {segment.replace('_', ' ')} group is large enough to show paths."
     first = paths.drop_duplicates("segment")
-    return "Most common path per " + segment.replace("_", " ") + ": " + "; ".join(
+    text = "Most common path per " + segment.replace("_", " ") + ": " + "; ".join(
         f"{row.segment}: '{row.path}' ({row.share:.0%} of its sessions)" for row in first.itertuples()) + "."
+    if from_events is None:
+        return text
+    loops = paths[[is_loop_path(path, from_events) for path in paths["path"]]]
+    anchors = events_text(from_events)
+    if loops.empty:
+        return text + f" None of these paths leaves {anchors} and comes back."
+    share = loops.groupby("segment", sort=False)["share"].sum().sort_values(ascending=False, kind="stable")
+    top = loops.drop_duplicates("segment").set_index("segment")["path"]
+    return text + f" Paths that leave {anchors} and come back: " + "; ".join(
+        f"{group}: '{top[group]}' ({share[group]:.0%} of its sessions on such paths)" for group in share.index) + "."
 
 
 def loops_reading(loops: pd.DataFrame, checkout_events, cart_events, min_sessions: int = 10) -> str:
     """Reading of :func:`funnels.checkout_loops`: the group and period looping most, against the rest."""
     shown = loops[loops["checkout_sessions"] >= min_sessions]
     if shown.empty:
-        return f"No group and period has {plural(min_sessions, 'checkout session')}."
+        return f"No group and period has at least {plural(min_sessions, 'checkout session')}, so no loop rate is read."
     if not (shown["loop_sessions"] > 0).any():
         return (f"No checkout session goes back from {events_text(checkout_events)} to {events_text(cart_events)} "
                 f"and returns to {events_text(checkout_events)}.")
@@ -537,7 +714,23 @@ def loops_reading(loops: pd.DataFrame, checkout_events, cart_events, min_session
     rest = shown.drop(index=top.name)
     typical = f" (median of the other groups and periods: {rest['loop_rate'].median():.0%})" if len(rest) else ""
     group = f"{top['segment']} in " if "segment" in shown.columns else ""
-    return (f"Checkout loops (reaching {events_text(checkout_events)}, back to {events_text(cart_events)}, and "
+    text = (f"Checkout loops (reaching {events_text(checkout_events)}, back to {events_text(cart_events)}, and "
             f"{events_text(checkout_events)} again) are most frequent for {group}the period from "
             f"{top['period_start']:%Y-%m-%d}: {top['loop_rate']:.0%} of "
             f"{plural(top['checkout_sessions'], 'checkout session')}{typical}.")
+    if len(rest) and "segment" in shown.columns:
+        leader = shown.loc[shown.groupby("period_start")["loop_rate"].transform("max") == shown["loop_rate"]]
+        others = shown.groupby("period_start")["segment"].transform("size") > 1
+        periods = sorted(shown["period_start"].unique())
+        led = {p for p, g in zip(leader["period_start"], leader["segment"]) if g == top["segment"]}
+        contested = set(shown.loc[others.to_numpy(), "period_start"])
+        at = periods.index(top["period_start"])
+        lo, hi = at, at
+        while lo > 0 and periods[lo - 1] in led and periods[lo - 1] in contested:
+            lo -= 1
+        while hi < len(periods) - 1 and periods[hi + 1] in led and periods[hi + 1] in contested:
+            hi += 1
+        if hi > lo:
+            text += (f" In each period from {pd.Timestamp(periods[lo]):%Y-%m-%d} to {pd.Timestamp(periods[hi]):%Y-%m-%d}, "
+                     f"{top['segment']} loops more than every other group.")
+    return text

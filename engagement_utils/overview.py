@@ -18,7 +18,8 @@ from .io import load_report
 from .periods import ordinal_to_start
 
 __all__ = ["data_summary", "events_per_period", "value_mix", "missing_values", "with_window", "run_settings",
-           "breakdown_needs", "with_user_columns", "user_table_checks", "skip_note", "skipped_key_numbers", "plural"]
+           "breakdown_needs", "with_user_columns", "user_table_checks", "activity_reading", "times_text", "dates_text",
+           "skip_note", "skip_reason", "skipped_list", "skipped_key_numbers", "plural"]
 
 
 def _engine():
@@ -89,6 +90,90 @@ def events_per_period(events: "pd.DataFrame | EventLog", period: str = "day", tz
     pairs = distinct(slot * span + log.user_code)
     users = np.bincount(pairs // span, minlength=n)
     return pd.DataFrame({"period": ordinal_to_start(np.arange(lo, lo + n), period), "events": counts, "users": users})
+
+
+STANDS_OUT = 1.5
+"""A period "stands out" in a reading when it is at least this multiple of the median period."""
+MIN_PERIODS = 7
+"""Fewest periods for a busiest-period reading: with fewer there is no typical period to compare with."""
+
+
+def times_text(value: float, typical: float) -> str:
+    """``value`` as a multiple of ``typical``: ``"2.3×"``, ``"12×"`` (None-safe: ``""`` when ``typical`` is 0).
+
+    Examples
+    --------
+    >>> times_text(429, 189), times_text(50, 4), times_text(3, 0)
+    ('2.3×', '12×', '')
+    """
+    if not typical or not np.isfinite(typical):
+        return ""
+    ratio = value / typical
+    return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
+
+
+def dates_text(dates, fmt: str = "%Y-%m-%d", limit: int = 5) -> str:
+    """Dates as a list for a sentence: ``"2024-01-05"``, ``"2024-01-05, 2024-01-09 and 3 more"``.
+
+    Examples
+    --------
+    >>> dates_text(pd.to_datetime(["2024-01-05"])), dates_text(pd.date_range("2024-01-01", periods=7), limit=2)
+    ('2024-01-05', '2024-01-01, 2024-01-02 and 5 more')
+    """
+    shown = [f"{pd.Timestamp(d):{fmt}}" for d in list(dates)[:limit]]
+    more = len(dates) - len(shown)
+    if more:
+        return ", ".join(shown) + f" and {more} more"
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def activity_reading(per_period: pd.DataFrame, period: str = "day") -> str:
+    """Reading of the activity chart (:func:`events_per_period`): averages, the busiest period against the median, gaps.
+
+    The busiest period is named with its multiple of the median period (a spike
+    reads "3.1× the median day"); periods without events are named by date.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=7), "events": [10, 0, 12, 40, 10, 9, 11],
+    ...                   "users": [2, 0, 3, 9, 2, 2, 2]})
+    >>> activity_reading(t)  # doctest: +NORMALIZE_WHITESPACE
+    '13 events and 3 active users per day on average. The busiest day was 2024-01-04 with 40 events, 4.0× the median
+     day (10), and 9 active users (median 2). 1 day without any event (2024-01-02): check the tracking for that date.'
+    """
+    if per_period.empty:
+        return f"No {period} has events."
+    text = (f"{per_period['events'].mean():,.0f} events and {per_period['users'].mean():,.0f} active users per "
+            f"{period} on average.")
+    busiest = per_period.loc[per_period["events"].idxmax()]
+    median_events, median_users = per_period["events"].median(), per_period["users"].median()
+    times = times_text(busiest["events"], median_events)
+    if median_events == 0:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with "
+                 f"{plural(int(busiest['events']), 'event')}; most {period}s have none.")
+    elif len(per_period) < MIN_PERIODS:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with "
+                 f"{plural(int(busiest['events']), 'event')}.")
+    elif times and busiest["events"] >= STANDS_OUT * median_events:
+        text += (f" The busiest {period} was {busiest['period']:%Y-%m-%d} with {plural(int(busiest['events']), 'event')}, "
+                 f"{times} the median {period} ({median_events:,.0f}), and "
+                 f"{plural(int(busiest['users']), 'active user')} (median {median_users:,.0f}).")
+        most = per_period.loc[per_period["users"].idxmax()]
+        if most["period"] != busiest["period"] and most["users"] > busiest["users"]:
+            times = times_text(most["users"], median_users)
+            text += (f" Most active users: {most['period']:%Y-%m-%d} with {most['users']:,.0f}"
+                     + (f", {times} the median." if times else "."))
+    else:
+        text += (f" No {period} stands out: the busiest, {busiest['period']:%Y-%m-%d}, had "
+                 f"{plural(int(busiest['events']), 'event')} (median {period} {median_events:,.0f}).")
+    empty = per_period.loc[per_period["events"] == 0, "period"]
+    if len(empty):
+        which = "that date" if len(empty) == 1 else "those dates"
+        text += (f" {plural(len(empty), period)} without any event ({dates_text(empty)}): check the tracking for "
+                 f"{which}.")
+    else:
+        text += f" No {period} is without events."
+    return text
 
 
 def value_mix(events: "pd.DataFrame | EventLog", column: str, top: int | None = None) -> pd.DataFrame:
@@ -272,15 +357,64 @@ def skip_note(section: str, missing) -> str:
     return f"{section}: skipped; " + "; ".join(missing) + "."
 
 
-def skipped_key_numbers(skipped: pd.DataFrame) -> dict[str, str]:
-    """``{"Skipped sections": "..."}`` for the report header, or ``{}`` when nothing was skipped.
+def skip_reason(missing) -> str:
+    """The short form of a section's missing needs, for the header line: the clause before each hint, joined.
 
     Examples
     --------
-    >>> skipped_key_numbers(pd.DataFrame({"section": ["by country", "by country", "users"], "missing": ["a", "b", "c"]}))
-    {'Skipped sections': 'by country, users'}
+    >>> skip_reason(["needs a spend table (add `spend: {path: ...}` ...)", "needs a users table (add ...)"])
+    'needs a spend table and a users table'
+    >>> skip_reason(["needs conversion events (set ...): 'buy' does not occur in the events"])
+    'needs conversion events'
+    >>> skip_reason(["needs a users table with the column 'a' (add it)", "needs a users table with the column 'b' (add)"])
+    "needs a users table with the columns 'a' and 'b'"
+    """
+    parts: list[str] = []
+    for line in missing:
+        text = str(line).split(" (", 1)[0].split(": ", 1)[0].strip().rstrip(".;")
+        if parts and text.startswith("needs "):
+            text = text[len("needs "):]
+        if not text or text in parts:
+            continue
+        head, _, column = text.rpartition(" the column ")
+        previous = parts[-1].rpartition(" the column") if parts else ("", "", "")
+        if head and previous[1] and previous[0].removeprefix("needs ") == head.removeprefix("needs "):
+            # "a users table with the column 'a'" + "... 'b'" -> "a users table with the columns 'a' and 'b'"
+            names = previous[2].removeprefix("s ").strip()
+            parts[-1] = f"{previous[0]} the columns {names.replace(' and ', ', ')} and {column}"
+            continue
+        parts.append(text)
+    if len(parts) <= 2:
+        return " and ".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def skipped_list(missing_by_section) -> str:
+    """``"A (needs x); B (needs y and z)"`` from section → missing sentences (sections with none left out).
+
+    Examples
+    --------
+    >>> skipped_list({"Funnel": ["needs funnel steps (set ...)"], "Paths": [], "Survey": ["needs a surveys table"]})
+    'Funnel (needs funnel steps); Survey (needs a surveys table)'
+    """
+    return "; ".join(f"{section} ({skip_reason(missing)})" if skip_reason(missing) else str(section)
+                     for section, missing in missing_by_section.items() if missing)
+
+
+def skipped_key_numbers(skipped: pd.DataFrame) -> dict[str, str]:
+    """``{"Skipped sections": "..."}`` for the report header (each section with why), or ``{}`` when nothing was skipped.
+
+    The header shows it as one compact line (:data:`engagement_utils.display.SKIPPED_SECTIONS`), not as a figure.
+
+    Examples
+    --------
+    >>> skipped_key_numbers(pd.DataFrame({"section": ["by country", "by country", "users"],
+    ...                                   "missing": ["needs a country column (map ...)", "needs x", "needs a users table"]}))
+    {'Skipped sections': 'by country (needs a country column and x); users (needs a users table)'}
     >>> skipped_key_numbers(pd.DataFrame(columns=["section", "missing"]))
     {}
     """
-    sections = list(dict.fromkeys(skipped["section"]))
-    return {"Skipped sections": ", ".join(sections)} if sections else {}
+    by_section: dict[str, list[str]] = {}
+    for section, line in zip(skipped["section"], skipped["missing"]):
+        by_section.setdefault(str(section), []).append(str(line))
+    return {"Skipped sections": skipped_list(by_section)} if by_section else {}

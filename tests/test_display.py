@@ -179,3 +179,56 @@ def test_active_user_counts_show_without_decimals():
     from engagement_utils.display.tables import column_kind
 
     assert {column_kind(c, pd.Series([16.0])) for c in ("dau", "wau", "mau")} == {"count"}
+
+
+def test_rate_bounds_read_as_percent_beside_their_rate():
+    """Bounds no named pair claims fold into their rate by a column-kind rule, never 0.618 beside 67.5%."""
+    carts = pd.DataFrame({"segment": ["desktop"], "carts": [280], "purchasers": [91],
+                          "abandonment_rate": [0.675], "ci_low": [0.618], "ci_high": [0.727]})
+    assert cells(disp.table_html(carts, min_group_size=0)) == [
+        ["Segment", "Carts", "Purchasers", "Abandonment rate"],
+        ["desktop", "280", "91", "67.5% (95% CI 61.8% to 72.7%)"]]
+    prefixed = pd.DataFrame({"persona": ["A"], "users": [128.0], "converted": [79.0], "conversion_rate": [0.617],
+                             "conversion_ci_low": [0.531], "conversion_ci_high": [0.697]})
+    assert cells(disp.table_html(prefixed))[1] == ["A", "128", "79", "61.7% (95% CI 53.1% to 69.7%)"]
+    two = pd.DataFrame({"users": [50.0], "reach_rate": [0.4], "reach_ci_low": [0.3], "reach_ci_high": [0.5],
+                        "response_rate": [0.25], "ci_low": [0.1], "ci_high": [0.45]})
+    assert cells(disp.table_html(two))[1] == ["50", "40.0% (95% CI 30.0% to 50.0%)", "25.0% (95% CI 10.0% to 45.0%)"]
+    # bounds of something that is not a rate stay apart (an NPS score in points)
+    nps = pd.DataFrame({"kind": ["nps"], "score": [12.0], "ci_low": [1.0], "ci_high": [20.0]})
+    assert cells(disp.table_html(nps, min_group_size=0))[0] == ["Kind", "Score", "CI low", "CI high"]
+
+
+def test_whole_number_columns_and_counts_show_no_decimals():
+    rfm = pd.DataFrame({"segment": ["a", "b"], "users": [26, 40], "churned": [31.0, 45.0],
+                        "frequency_median": [3.0, 0.0], "recency_median": [3.5, 20.0]})
+    assert cells(disp.table_html(rfm))[1:] == [["a", "26", "31", "3", "3.5"], ["b", "40", "45", "0", "20.0"]]
+
+
+def test_unit_suffixes_read_as_units():
+    assert disp.column_label("mean_duration_s") == "Mean duration (s)"
+    assert disp.column_label("s") == "S" and disp.column_label("sessions") == "Sessions"  # a lone "s" is no unit
+
+
+def test_skipped_sections_render_as_one_compact_escaped_line():
+    page = disp.key_numbers_html({"Users": "600", "Skipped sections": f"Funnel (needs {SCRIPT})"})
+    soup = BeautifulSoup(page, "html.parser")
+    figures = [d for d in soup.section.find_all("div", recursive=False)[1:] if "engagement-skipped" not in d.get("class", [])]
+    assert [f.find_all("div")[0].get_text() for f in figures] == ["600"]  # the skipped list is no figure
+    line = soup.find("div", class_="engagement-skipped")
+    assert line.get_text(" ", strip=True) == f"Skipped sections: Funnel (needs {SCRIPT})"
+    assert "font-size:1.5em" not in str(line) and soup.find("script") is None
+
+
+def test_money_bounds_fold_and_exact_decimals_line_up():
+    outcomes = pd.DataFrame({"persona": ["A"], "users": [708], "revenue_per_user": [8027.94],
+                             "revenue_ci_low": [6490.36], "revenue_ci_high": [9565.51]})
+    assert cells(disp.table_html(outcomes, currency="GBP"))[1] == ["A", "708", "£8,027.94 (95% CI £6,490.36 to £9,565.51)"]
+    medians = pd.DataFrame({"segment": list("abc"), "users": [20, 30, 40], "recency_median": [25.5, 8.0, 126.0],
+                            "minutes": [19.38, 17.1444, 0.5]})
+    assert [row[2:] for row in cells(disp.table_html(medians))[1:]] == [["25.5", "19.38"], ["8.0", "17.14"], ["126.0", "0.5"]]
+
+
+def test_index_columns_read_with_two_decimals():
+    t = pd.DataFrame({"segment": list("abc"), "users": [22, 45, 25], "index": [0.81, 1.0444, 0.9222]})
+    assert [row[-1] for row in cells(disp.table_html(t))[1:]] == ["0.81", "1.04", "0.92"]

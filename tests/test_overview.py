@@ -65,3 +65,44 @@ def test_data_summary_numbers(events):
     assert summary["events"] == 6 and summary["users"] == 3 and summary["days covered"] == 4
     assert summary["events per user (median)"] == 2.0
     assert summary["duplicates dropped"] == 0
+
+
+def test_activity_reading_names_the_spike_against_the_median_and_the_empty_dates():
+    from engagement_utils import overview
+
+    t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=7), "events": [10, 0, 12, 60, 10, 0, 11],
+                      "users": [2, 0, 3, 12, 2, 0, 2]})
+    text = overview.activity_reading(t)
+    assert "The busiest day was 2024-01-04 with 60 events, 6.0× the median day (10), and 12 active users (median 2)." in text
+    assert text.endswith("2 days without any event (2024-01-02 and 2024-01-06): check the tracking for those dates.")
+    one = overview.activity_reading(t.assign(events=[10, 0, 12, 60, 10, 9, 11]))
+    assert "1 day without any event (2024-01-02): check the tracking for that date." in one
+    flat = overview.activity_reading(t.assign(events=[5] * 7))
+    assert "No day stands out: the busiest, 2024-01-01, had 5 events (median day 5)." in flat
+    assert flat.endswith("No day is without events.")
+
+
+def test_skipped_key_numbers_say_why_in_short():
+    from engagement_utils import overview
+
+    skipped = pd.DataFrame({"section": ["users-table checks"],
+                            "missing": ["needs a users table (add `users: {path: ...}` to the data-set description)"]})
+    assert overview.skipped_key_numbers(skipped) == {"Skipped sections": "users-table checks (needs a users table)"}
+    assert overview.skip_reason(["needs a, b (x)", "needs c", "needs d"]) == "needs a, b, c and d"
+
+
+def test_activity_reading_on_mostly_empty_days():
+    from engagement_utils import overview
+
+    t = pd.DataFrame({"period": pd.date_range("2024-01-01", periods=5), "events": [4, 0, 0, 0, 1], "users": [2, 0, 0, 0, 1]})
+    text = overview.activity_reading(t)
+    assert "The busiest day was 2024-01-01 with 4 events; most days have none." in text
+    assert "median day (0)" not in text and "×" not in text
+
+
+def test_skip_reason_names_one_table_once_for_several_of_its_columns():
+    from engagement_utils import overview
+
+    lines = ["needs a users table with the column 'n_messaging_channels' (add it, or map it with the users' column_map)",
+             "needs a users table with the column 'onboarding' (add it, or map it with the users' column_map)"]
+    assert overview.skip_reason(lines) == "needs a users table with the columns 'n_messaging_channels' and 'onboarding'"

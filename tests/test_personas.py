@@ -312,7 +312,7 @@ def test_describe_personas_profiles_and_z_scores():
     cards = result.table
     assert cards["users"].tolist() == [10, 10] and cards["share"].tolist() == [0.5, 0.5]
     assert cards.loc[0, "median_x"] == pytest.approx(f["x"].iloc[:10].median())
-    assert result.names.tolist() == cards["name"].tolist() and "holds 50% of users" in result.text
+    assert result.names.tolist() == cards["name"].tolist() and "same size: 50% of users each" in result.text
     z = personas.feature_zscores(f, labels)
     sd = f["x"].std(ddof=0)
     assert z.loc[1, "x"] == pytest.approx((f["x"].iloc[10:].mean() - f["x"].iloc[:10].mean()) / sd)

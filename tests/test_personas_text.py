@@ -103,7 +103,8 @@ def test_segmentation_with_k_and_a_range_scores_the_range_once():
     skipped = personas.segment_users(f, k=2, columns=["events", "searches"], skip_missing=True)
     assert skipped.dropped == {"searches": "not among the features of this data"}
     notes = personas.left_out_notes(skipped.dropped, {"revenue": "no revenue column", "aov": "no revenue column"})
-    assert notes == ["Left out: searches (not among the features of this data).", "Left out: revenue, aov (no revenue column)."]
+    assert notes == ["Left out: searches (not among the features of this data).",
+                     "Left out: revenue, average order value (no revenue column)."]
 
 
 def test_projection_is_a_result_object_without_attrs():
@@ -131,3 +132,29 @@ def test_descriptions_pluralize_and_count_orders_per_buyer():
     text = describe_personas(f, pd.Series([0, 0, 0, 0], index=f.index)).table["description"].iloc[0]
     assert "last seen 1 day before" in text and "1 days" not in text
     assert "25% of them bought at least once (3 orders per buyer on average)" in text
+
+
+def test_equal_personas_and_one_buyer_read_right():
+    from engagement_utils.personas.describe import PersonaCards, grid_text
+
+    equal = PersonaCards(table=pd.DataFrame({"name": ["A", "B", "C"], "share": [1 / 3] * 3}))
+    assert equal.text == "The 3 personas are the same size: 33% of users each."
+    sized = PersonaCards(table=pd.DataFrame({"name": ["A", "B"], "share": [0.7, 0.3]}))
+    assert sized.text == "The largest persona, A, holds 70% of users; the smallest, B, 30%."
+    grid = pd.DataFrame({"R": [3, 1], "F": [1, 2], "users": [1, 1]})
+    assert grid_text(grid) == "The most common cell is R = 3, F = 1 with 1 buyer."
+
+
+def test_rfm_without_revenue_speaks_of_orders_not_money():
+    from engagement_utils.display import table_html
+
+    f = pd.DataFrame({"recency_days": [1, 30, 200, 5, 90, 3], "orders": [9, 3, 1, 6, 1, 0]},
+                     index=pd.Index(list("abcdef"), name="user_id"))
+    measure = personas.rfm_measure(f)
+    summary = personas.rfm_summary(personas.rfm(f))
+    assert measure == "orders"
+    assert " of the orders." in personas.rfm_text(summary, measure) and "monetary" not in personas.rfm_text(summary, measure)
+    page = table_html(personas.rfm_display(summary, measure).reset_index(), min_group_size=0)
+    assert "Orders share" in page and "Orders total" in page and "Monetary" not in page
+    assert personas.outcomes_caption(pd.DataFrame({"conversion_rate": [0.5], "revenue_per_user": [float("nan")]})) == (
+        "Conversion per persona")

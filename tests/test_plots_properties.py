@@ -138,3 +138,39 @@ def test_huge_labels_from_data_are_shortened():
     flow = pd.DataFrame({"source": ["y" * 10_000, "home"], "target": ["home", "z" * 5000], "share": [1.0, 1.0]})
     ax = plots.plot_transitions(flow)
     assert max(len(t.get_text()) for t in ax.get_xticklabels() + ax.get_yticklabels()) <= 40
+
+
+def test_flow_heatmap_keeps_the_top_events_and_drops_empty_columns():
+    flow = pd.DataFrame({"source": ["a", "a", "a", "b", "rare"], "target": ["b", "c", "rare", "a", "a"],
+                         "share": [0.5, 0.3, 0.2, 1.0, 1.0], "transitions": [50, 30, 20, 40, 1]})
+    wide = plots.transition_matrix(flow, top=2)
+    assert list(wide.index) == ["a", "b"] and list(wide.columns) == ["b", "a", "(other)"]
+    assert wide.loc["a"].tolist() == pytest.approx([0.5, 0.0, 0.5])  # c and rare folded into (other): the row adds up
+    ax = plots.plot_transitions(flow, top=2)
+    texts = [t.get_text() for t in ax.texts]
+    assert "0%" not in texts and "50%" in texts  # empty cells stay blank
+    plt.close("all")
+
+
+def test_percent_ticks_never_round_a_tick_to_another_value():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 0.15])
+    ax.set_ylim(0, 0.15)
+    plots.percent_axis(ax)
+    ax.set_yticks([0, 0.025, 0.05, 0.075, 0.1])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.0%", "2.5%", "5.0%", "7.5%", "10.0%"]
+    ax.set_yticks([0, 0.05, 0.1])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0%", "5%", "10%"]
+    plt.close("all")
+
+
+def test_checkout_loops_ticks_are_the_periods():
+    months = pd.to_datetime(["2024-02-01", "2024-03-01", "2024-04-01"])
+    loops = pd.DataFrame({"segment": ["mobile"] * 3, "period_start": months, "checkout_sessions": [20] * 3,
+                          "loop_sessions": [1, 2, 3], "loop_rate": [0.05, 0.1, 0.15]})
+    ax = plots.plot_checkout_loops(loops)
+    ax.figure.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-02-01", "2024-03-01", "2024-04-01"]
+    plt.close("all")

@@ -45,6 +45,9 @@ def key_numbers(page: str) -> dict[str, str]:
     assert block is not None, "no key numbers"
     numbers = {}
     for item in block.find_all("div", recursive=False)[1:]:
+        if "engagement-skipped" in item.get("class", []):  # one compact line, not a figure
+            numbers["Skipped sections"] = item.find("span", class_="engagement-skipped-list").get_text(strip=True)
+            continue
         value, label = item.find_all("div", recursive=False)
         numbers[label.get_text(strip=True)] = value.get_text(strip=True)
     return numbers
@@ -144,6 +147,8 @@ def test_breakdowns_adapt_to_the_columns_present(built):
     assert "Skipped sections" not in key_numbers(pages["01_cohort_retention"]) and "onboarding" not in cohorts
     _, pages = built["preset_ga4.yml"]
     header = key_numbers(pages["01_cohort_retention"])
-    assert header["Skipped sections"] == "segments by onboarding, segments by acquisition_channel"
+    assert header["Skipped sections"] == (
+        "segments by onboarding (needs a users table with the column 'onboarding'); "
+        "segments by acquisition_channel (needs a users table with the column 'acquisition_channel')")
     assert "Segments by onboarding: skipped; needs a users table with the column 'onboarding'" in page_text(
         pages["01_cohort_retention"])

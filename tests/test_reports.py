@@ -221,6 +221,16 @@ def test_index_escapes_everything_from_data():
     assert "cell 2" in page and "no earlier report" in page and "1 of 2 reports built by the latest run, 1 failed" in page
 
 
+def test_index_lists_skipped_sections_as_plain_text_not_a_bold_figure():
+    entry = reports.IndexEntry("nb", "T", "ok", href="nb.html",
+                               key_numbers={"Users": "600", "Skipped sections": "Funnel (needs <b>steps</b>)"})
+    soup = BeautifulSoup(reports.render_index([entry]), "html.parser")
+    items = {li.get_text().split(":")[0]: li for li in soup.find_all("li")}
+    assert items["Users"].find("strong").get_text() == "600"
+    assert items["Skipped sections"].find("strong") is None
+    assert items["Skipped sections"].find("small").get_text() == "Funnel (needs <b>steps</b>)"  # escaped text
+
+
 # ---------------------------------------------------------------- end to end (runs kernels)
 
 

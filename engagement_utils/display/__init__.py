@@ -35,6 +35,7 @@ from .tables import table_html
 
 __all__ = [
     "KEY_NUMBERS_METADATA",
+    "SKIPPED_SECTIONS",
     "KEY_NUMBERS_TITLE_METADATA",
     "bullets_html",
     "key_numbers_html",
@@ -54,6 +55,8 @@ KEY_NUMBERS_METADATA = "engagement_key_numbers"
 """Output metadata key under which :func:`show_key_numbers` stores its numbers."""
 KEY_NUMBERS_TITLE_METADATA = "engagement_key_numbers_title"
 """Output metadata key holding the title of a key-numbers block."""
+SKIPPED_SECTIONS = "Skipped sections"
+"""Key-number label of the skipped sections: shown as one compact line under the figures, not as a figure."""
 
 _NOTE_STYLES = {
     "info": "background:#eef4fb;border-left:4px solid #3b78c2;",
@@ -77,18 +80,29 @@ def key_numbers_html(numbers: Mapping[str, object], title: str = "Key numbers") 
     str
         An HTML fragment with inline styles (no scripts, no external resources).
 
+    The entry labelled :data:`SKIPPED_SECTIONS` is not a figure: it reads as
+    one compact line ("Skipped sections: A (needs ...); B (needs ...)") under them.
+
     Examples
     --------
     >>> "1,234" in key_numbers_html({"Users": 1234})
     True
+    >>> "engagement-skipped" in key_numbers_html({"Users": 1, "Skipped sections": "Funnel (needs funnel steps)"})
+    True
     """
+    figures = {label: value for label, value in numbers.items() if str(label) != SKIPPED_SECTIONS}
     items = "".join(
         '<div style="display:inline-block;margin:0 1.5em 0.6em 0;vertical-align:top;max-width:100%;'
         'overflow-wrap:anywhere">'
         f'<div style="font-size:1.5em;font-weight:600">{html.escape(format_value(value))}</div>'
         f'<div style="color:#555">{html.escape(str(label))}</div></div>'
-        for label, value in numbers.items()
+        for label, value in figures.items()
     )
+    skipped = next((value for label, value in numbers.items() if str(label) == SKIPPED_SECTIONS), None)
+    if skipped is not None:
+        items += ('<div class="engagement-skipped" style="color:#555;font-size:0.9em;overflow-wrap:anywhere">'
+                  f'<span style="font-weight:600">{html.escape(SKIPPED_SECTIONS)}:</span> '
+                  f'<span class="engagement-skipped-list">{html.escape(format_value(skipped))}</span></div>')
     return (
         '<section class="engagement-key-numbers" '
         'style="border:1px solid #ddd;border-radius:6px;padding:0.6em 1em;margin:0.5em 0">'

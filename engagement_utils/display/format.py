@@ -67,6 +67,9 @@ COLUMN_LABELS = {
 _ACRONYMS = {"ci", "mde", "srm", "cac", "cpa", "nps", "csat", "ces", "dau", "wau", "mau", "rfm", "id", "pp", "ltv",
              "arpu", "cuped", "utc", "url", "pca"}
 
+_UNITS = {"s": "s", "ms": "ms", "min": "min", "minutes": "min", "hours": "h", "days": "days"}
+"""Trailing unit words of column names, shown in brackets: ``duration_s`` → ``Duration (s)``."""
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "$": "$", "€": "€", "£": "£"}
 """Currency codes shown as a symbol before the amount; other codes are written after it."""
 
@@ -94,6 +97,8 @@ def column_label(name: object, labels: dict[str, str] | None = None) -> str:
     --------
     >>> column_label("plateau_supported"), column_label("new_customers"), column_label("cac_ci_high")
     ('Plateau supported', 'New customers', 'CAC CI high')
+    >>> column_label("median_duration_s"), column_label("median_minutes_per_user")
+    ('Median duration (s)', 'Median minutes per user')
     """
     text = str(name)
     if labels and text in labels:
@@ -103,6 +108,8 @@ def column_label(name: object, labels: dict[str, str] | None = None) -> str:
     words = [w for w in re.split(r"[_\s]+", text) if w]
     if not words:
         return text
+    if len(words) > 1 and words[-1] in _UNITS:
+        words[-1] = f"({_UNITS[words[-1]]})"  # median_duration_s reads "Median duration (s)"
     words = [w.upper() if w.lower() in _ACRONYMS else w for w in words]
     first = words[0]
     words[0] = first if first.isupper() else first[:1].upper() + first[1:]

@@ -35,7 +35,8 @@ _PERCENTS = {"rate", "share", "conversion", "retention", "chance_to_beat", "stic
              "rate_base", "drop_off_rate", "step_conversion", "variance_reduction", "plateau", "expected_loss_share"}
 _PERCENT_SUFFIXES = ("_rate", "_share", "_conversion", "_retention")
 _COUNT_NAMES = {"n", "users", "events", "sessions", "eligible", "retained", "orders", "cohort_size", "rows",
-                "occurrences", "exits", "carts", "purchasers", "conversions", "days", "k", "active_days", "dau", "wau", "mau"}
+                "occurrences", "exits", "carts", "purchasers", "conversions", "days", "k", "active_days", "dau", "wau", "mau",
+                "churned", "converted", "reached", "responded", "entered", "buyers", "missing"}
 _COUNT_SUFFIXES = ("_users", "_events", "_sessions", "_customers", "_count", "_orders", "_size", "_rows")
 _MONEY_WORDS = ("revenue", "cost", "spend", "cac", "cpa", "arpu", "ltv", "aov", "monetary", "price")
 _ROW_RATE_CUES = ("control_value", "variant_value", "rate", "rate_base", "baseline", "value")
@@ -48,10 +49,68 @@ _CI_PAIRS = (
     ("step_ci_low", "step_ci_high", ("step_conversion",)),
     ("ci_low", "ci_high", ("difference", "rate", "conversion", "value", "share", "mean", "estimate")),
 )
+_BOUND_SUFFIXES = ("ci_low", "ci_high")
+_ESTIMATE_SUFFIXES = ("", "_rate", "_share", "_value", "_per_user", "_mean")
+
+
+def _bound_pairs(frame: pd.DataFrame, folded: Mapping[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Interval bounds no named pair claims, each folded into its estimate by a column-kind rule.
+
+    ``X_ci_low`` / ``X_ci_high`` belong to ``X`` (or ``X_rate``, ``X_share``,
+    ``X_value``, ``X_per_user``, ``X_mean``); bare ``ci_low`` / ``ci_high`` belong to the nearest rate
+    (percent column) left of them.  A rate's bounds are rates: they read as
+    ``67.5% (95% CI 61.8% to 72.7%)``, never as ``0.618`` beside ``67.5%``.
+    """
+    taken = set(folded) | {c for pair in folded.values() for c in pair}
+    columns = [str(c) for c in frame.columns]
+    out: dict[str, tuple[str, str]] = {}
+    for low in columns:
+        if not low.endswith("ci_low") or low in taken:
+            continue
+        prefix = low[: -len("ci_low")]
+        high = prefix + "ci_high"
+        if high not in columns or high in taken:
+            continue
+        target = None
+        if prefix:
+            stem = prefix.rstrip("_")
+            target = next((stem + s for s in _ESTIMATE_SUFFIXES
+                           if stem + s in columns and stem + s not in taken and stem + s not in out), None)
+        else:
+            before = columns[: columns.index(low)]
+            target = next((c for c in reversed(before) if c not in taken and c not in out
+                           and column_kind(c, frame[c]) == "percent"), None)
+        if target is not None and pd.api.types.is_numeric_dtype(frame[target]):
+            out[target] = (low, high)
+            taken |= {target, low, high}
+    return out
+
+
+def _exact_decimals(values: pd.Series, most: int = 2) -> int | None:
+    """The fewest decimals (1 to ``most``) that show every finite value exactly, else None.
+
+    A column of medians such as 3.5, 20 and 126 then reads 3.5, 20.0, 126.0
+    instead of 3.50, 20.00, 126.
+    """
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = numbers[np.isfinite(numbers)]
+    if not len(finite):
+        return None
+    for decimals in range(1, most + 1):
+        if np.allclose(np.round(finite, decimals), finite, rtol=0, atol=1e-9):
+            return decimals
+    return None
+
+
+def _whole(values: pd.Series) -> bool:
+    """True when every finite value of a numeric column is a whole number (medians of counts: 3, not 3.00)."""
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    finite = numbers[np.isfinite(numbers)]
+    return len(finite) > 0 and bool(np.all(finite == np.round(finite)))
 
 
 def column_kind(name: object, values: pd.Series) -> str:
-    """How a column is formatted: ``p_value``, ``lift``, ``percent``, ``count``, ``money``, ``bool``, ``number`` or ``text``.
+    """How a column is formatted: ``p_value``, ``lift``, ``index``, ``percent``, ``count``, ``money``, ``bool``, ``number`` or ``text``.
 
     Decided by the column's name first (a ``users`` column is a count even
     when it is float after suppression), then its dtype.
@@ -73,6 +132,8 @@ def column_kind(name: object, values: pd.Series) -> str:
         return "p_value"
     if key in _LIFTS:
         return "lift"
+    if key == "index" or key.endswith("_index"):
+        return "index"
     if key in _PERCENTS or key.endswith(_PERCENT_SUFFIXES) or key.startswith(("share_", "rate_")):
         return "percent"
     if key in _COUNT_NAMES or key.endswith(_COUNT_SUFFIXES) or key.startswith("n_") or pd.api.types.is_integer_dtype(values):
@@ -107,6 +168,8 @@ def _cell_formatter(kind: str, currency: str | None, float_format: Callable[[flo
         return lambda v: format_money(v, currency)
     if kind == "bool":
         return lambda v: MISSING if is_missing(v) else ("yes" if v else "no")
+    if kind == "index":
+        return lambda v: MISSING if is_missing(v) else f"{float(v):,.2f}"  # a ratio to 1: 0.81, 0.92, 1.04
     if kind == "number":
         return (lambda v: MISSING if is_missing(v) else float_format(v)) if float_format else format_number
     return lambda v: MISSING if is_missing(v) else str(v)
@@ -154,6 +217,7 @@ def format_frame(
         target = next((c for c in estimates if c in frame.columns and c not in folded), None)
         if low in frame.columns and high in frame.columns and target is not None:
             folded[target] = (low, high)
+    folded.update(_bound_pairs(frame, folded))
     bounds = {c for pair in folded.values() for c in pair}
     for name in frame.columns:
         if name in bounds:
@@ -181,6 +245,11 @@ def format_frame(
             ci_kind = {"percent": "percent", "lift": "lift", "money": "money"}.get(kind, "number")
             out[name] = [format_ci(v, lo, hi, kind=ci_kind, level=ci_level, currency=currency)
                          for v, lo, hi in zip(values, frame[low], frame[high])]
+            continue
+        if kind == "number" and number_format is None and _whole(values):
+            kind = "count"  # a column of whole numbers reads 3, 20, 1,204: no "3.00" beside "20.00"
+        elif kind == "number" and number_format is None and (decimals := _exact_decimals(values)) is not None:
+            out[name] = [MISSING if is_missing(v) else f"{float(v):,.{decimals}f}" for v in values.to_numpy()]
             continue
         formatter = _cell_formatter(kind, currency, number_format)
         out[name] = [formatter(v) for v in values.to_numpy()]

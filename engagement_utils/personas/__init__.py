@@ -26,8 +26,11 @@ from .describe import (
     grid_text,
     key_numbers,
     left_out_notes,
+    outcomes_caption,
     persona_names,
     retention_text,
+    rfm_display,
+    rfm_measure,
     rfm_text,
     segment_text,
 )
@@ -44,7 +47,7 @@ __all__ = [
     "segment_users", "Segmentation", "project_personas", "Projection",
     "feature_zscores", "persona_profiles",
     "describe_personas", "PersonaCards", "persona_names", "FEATURE_WORDS", "key_numbers", "left_out_notes",
-    "best_converting", "retention_text", "segment_text", "contrast_text", "rfm_text", "grid_text", "export_text",
+    "best_converting", "retention_text", "segment_text", "contrast_text", "rfm_text", "rfm_display", "rfm_measure", "outcomes_caption", "grid_text", "export_text",
     "persona_outcomes", "PersonaOutcomes",
     "export_personas", "EXPORT_FILE", "count_features", "persona_sections",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..display.format import format_money
+from ..display.format import format_money, plural
 from .features import UserFeatures
 from .profiles import HIGH, SOME, feature_zscores, persona_profiles, persona_traits
 from .rfm import NO_PURCHASE
@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the result types only; those modules import this one for th
 __all__ = [
     "FEATURE_WORDS", "PersonaCards", "describe_personas", "persona_names", "feature_words", "left_out_notes",
     "key_numbers", "best_converting", "retention_text", "segment_text", "outcomes_text", "silhouette_text",
-    "projection_text", "contrast_text", "rfm_text", "grid_text", "export_text",
+    "projection_text", "contrast_text", "outcomes_caption", "rfm_measure", "rfm_display", "rfm_text", "grid_text", "export_text",
 ]
 
 # How each known feature reads in words: (label, wording when higher, wording when lower).
@@ -44,7 +44,7 @@ FEATURE_WORDS: dict[str, tuple[str, str, str]] = {
     "orders": ("orders", "place more orders", "place fewer orders"),
     "revenue": ("revenue", "spend more", "spend less"),
     "aov": ("average order value", "buy bigger baskets", "buy smaller baskets"),
-    "converted": ("buyers", "are more likely to buy", "are less likely to buy"),
+    "converted": ("share who bought", "are more likely to buy", "are less likely to buy"),
     "channels_reached": ("channels reached", "are reached on more channels", "are reached on fewer channels"),
 }
 
@@ -171,6 +171,10 @@ class PersonaCards:
         """The largest and the smallest persona, in one sentence."""
         by_share = self.table.sort_values("share", ascending=False, kind="stable")
         largest, smallest = by_share.iloc[0], self.table.sort_values("share", kind="stable").iloc[0]
+        if len(self.table) == 1:
+            return f"One persona, {largest['name']}, holds every user."
+        if f"{largest['share']:.0%}" == f"{smallest['share']:.0%}":
+            return f"The {len(self.table)} personas are the same size: {largest['share']:.0%} of users each."
         return (f"The largest persona, {largest['name']}, holds {largest['share']:.0%} of users; "
                 f"the smallest, {smallest['name']}, {smallest['share']:.0%}.")
 
@@ -227,8 +231,10 @@ def left_out_notes(*reasons: Mapping[str, str]) -> list[str]:
 
     Examples
     --------
-    >>> left_out_notes({"revenue": "no revenue column", "aov": "no revenue column"}, {"x": "constant"})
-    ['Left out: revenue, aov (no revenue column).', 'Left out: x (constant).']
+    Features read as their labels (:data:`FEATURE_WORDS`), not as column names.
+
+    >>> left_out_notes({"revenue": "no revenue column", "aov": "no revenue column"}, {"mean_session_s": "constant"})
+    ['Left out: revenue, average order value (no revenue column).', 'Left out: session length (constant).']
     """
     merged: dict[str, str] = {}
     for mapping in reasons:
@@ -236,7 +242,7 @@ def left_out_notes(*reasons: Mapping[str, str]) -> list[str]:
     by_reason: dict[str, list[str]] = {}
     for feature, why in merged.items():
         by_reason.setdefault(why, []).append(feature)
-    return [f"Left out: {', '.join(features)} ({why})." for why, features in by_reason.items()]
+    return [f"Left out: {', '.join(feature_words(f)[0] for f in features)} ({why})." for why, features in by_reason.items()]
 
 
 def silhouette_text(seg: "Segmentation") -> str:
@@ -266,7 +272,7 @@ def contrast_text(zscores: pd.DataFrame, names: Mapping | pd.Series | None = Non
         return "No persona differs from everyone else on any feature."
     persona, feature = stacked.idxmax()
     name = dict(names)[persona] if names is not None else f"Persona {persona}"
-    return (f"The sharpest contrast: {name} on {feature.replace('_', ' ')} "
+    return (f"The sharpest contrast: {name} on {feature_words(str(feature))[0]} "
             f"({zscores.loc[persona, feature]:+.1f} SD from everyone else).")
 
 
@@ -348,8 +354,52 @@ def key_numbers(features: UserFeatures | pd.DataFrame, seg: "Segmentation", card
     }
 
 
-def rfm_text(summary: pd.DataFrame) -> str:
-    """The segment holding the largest share of the monetary value, and how many did not buy.
+def outcomes_caption(summary: pd.DataFrame) -> str:
+    """Caption of the per-persona outcomes table, naming only what it shows (no revenue without a revenue column).
+
+    Examples
+    --------
+    >>> outcomes_caption(pd.DataFrame({"conversion_rate": [0.5]})), outcomes_caption(pd.DataFrame({"revenue_per_user": [1.0]}))
+    ('Conversion per persona', 'Conversion and revenue per persona')
+    """
+    has_revenue = "revenue_per_user" in summary.columns and summary["revenue_per_user"].notna().any()
+    return "Conversion and revenue per persona" if has_revenue else "Conversion per persona"
+
+
+def rfm_measure(features: UserFeatures | pd.DataFrame) -> str:
+    """What RFM's monetary value is on these features: ``"revenue"``, or ``"orders"`` when the data have no revenue.
+
+    The same rule as :func:`~engagement_utils.personas.rfm` (its default ``monetary``).
+
+    Examples
+    --------
+    >>> rfm_measure(pd.DataFrame({"orders": [1]})), rfm_measure(pd.DataFrame({"orders": [1], "revenue": [9.5]}))
+    ('orders', 'revenue')
+    """
+    from .features import feature_table
+
+    return "revenue" if "revenue" in feature_table(features).columns else "orders"
+
+
+def rfm_display(summary: pd.DataFrame, measure: str = "revenue") -> pd.DataFrame:
+    """:func:`~engagement_utils.personas.rfm_summary` as shown: monetary columns named for what they count.
+
+    Without revenue the "monetary" value is the number of orders, so the
+    columns read "Orders share / median / total", not "Monetary ...".
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"users": [2], "monetary_share": [1.0], "monetary_median": [3.0], "monetary_total": [6.0]})
+    >>> rfm_display(s, "orders").columns.tolist()
+    ['users', 'orders_share', 'orders_median', 'orders_total']
+    """
+    if measure == "revenue":
+        return summary
+    return summary.rename(columns={c: measure + c[len("monetary"):] for c in summary.columns if str(c).startswith("monetary")})
+
+
+def rfm_text(summary: pd.DataFrame, measure: str = "revenue") -> str:
+    """The segment holding the largest share of the monetary value (or of the orders), and how many did not buy.
 
     Examples
     --------
@@ -357,13 +407,17 @@ def rfm_text(summary: pd.DataFrame) -> str:
     ...                  index=pd.Index(["Champions", "Loyal", "No purchase"], name="segment"))
     >>> rfm_text(s)
     'Champions (40% of users) hold 100% of the monetary value. 60% of users bought nothing (No purchase, not scored).'
+    >>> rfm_text(s, "orders").split(". ")[0]
+    'Champions (40% of users) hold 100% of the orders'
     """
+    what = "the monetary value" if measure == "revenue" else f"the {measure}"
     ranked = summary[(summary["users"] > 0) & (summary.index != NO_PURCHASE) & summary["monetary_share"].notna()]
     if ranked.empty or not (ranked["monetary_share"] > 0).any():
-        text = "No user has any monetary value, so no segment holds a share of it."
+        text = ("No user has any monetary value, so no segment holds a share of it." if measure == "revenue"
+                else f"No user has any {measure}, so no segment holds a share of them.")
     else:
         top = ranked.sort_values("monetary_share", ascending=False, kind="stable").iloc[0]
-        text = f"{top.name} ({top['user_share']:.0%} of users) hold {top['monetary_share']:.0%} of the monetary value."
+        text = f"{top.name} ({top['user_share']:.0%} of users) hold {top['monetary_share']:.0%} of {what}."
     if NO_PURCHASE in summary.index and summary.loc[NO_PURCHASE, "users"] > 0:
         text += f" {summary.loc[NO_PURCHASE, 'user_share']:.0%} of users bought nothing ({NO_PURCHASE}, not scored)."
     return text
@@ -372,7 +426,7 @@ def rfm_text(summary: pd.DataFrame) -> str:
 def grid_text(grid: pd.DataFrame) -> str:
     """The most common R × F cell of :func:`~engagement_utils.personas.rfm_grid`."""
     top = grid.sort_values("users", ascending=False, kind="stable").iloc[0]
-    return f"The most common cell is R = {int(top['R'])}, F = {int(top['F'])} with {int(top['users']):,} buyers."
+    return f"The most common cell is R = {int(top['R'])}, F = {int(top['F'])} with {plural(int(top['users']), 'buyer')}."
 
 
 def export_text(path: Path | None, n_users: int) -> str:

@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import Formatter, PercentFormatter
 
 PALETTE = "colorblind"
 
@@ -21,10 +21,40 @@ def set_theme() -> None:
     sns.set_theme(style="whitegrid", palette=PALETTE, rc={"figure.figsize": (9, 4.5), "figure.dpi": 100})
 
 
-def percent_axis(ax: Axes, axis: str = "y", xmax: float = 1.0, decimals: int = 0) -> Axes:
-    """Format an axis holding shares in [0, 1] as percentages."""
+class TickPercentFormatter(Formatter):
+    """Percent tick labels with the fewest decimals that show every tick exactly (2.5% stays 2.5%, never "2%").
+
+    Examples
+    --------
+    >>> f = TickPercentFormatter()
+    >>> f.set_locs([0.0, 0.025, 0.05]); f(0.025)
+    '2.5%'
+    >>> f.set_locs([0.0, 0.2, 0.4]); f(0.2)
+    '20%'
+    """
+
+    def __init__(self, xmax: float = 1.0, most: int = 3):
+        self.xmax, self.most, self.decimals = xmax, most, 0
+
+    def set_locs(self, locs) -> None:
+        values = np.asarray(locs, dtype=float) * 100 / self.xmax
+        values = values[np.isfinite(values)]
+        self.decimals = next((d for d in range(self.most + 1)
+                              if np.allclose(np.round(values, d), values, rtol=0, atol=1e-9)), self.most)
+
+    def __call__(self, x, pos=None) -> str:
+        return f"{x * 100 / self.xmax:.{self.decimals}f}%"
+
+
+def percent_axis(ax: Axes, axis: str = "y", xmax: float = 1.0, decimals: int | None = None) -> Axes:
+    """Format an axis holding shares in [0, 1] as percentages.
+
+    By default the ticks get the fewest decimals that show each of them exactly
+    (:class:`TickPercentFormatter`); ``decimals`` fixes the number instead.
+    """
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_formatter(PercentFormatter(xmax=xmax, decimals=decimals))
+    target.set_major_formatter(TickPercentFormatter(xmax) if decimals is None
+                               else PercentFormatter(xmax=xmax, decimals=decimals))
     return ax
 
 

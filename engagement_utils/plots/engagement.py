@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 
 from ._style import error_extents, percent_axis, shorten, tidy_labels
@@ -27,6 +28,7 @@ __all__ = [
     "plot_funnel",
     "plot_session_durations",
     "plot_transitions",
+    "transition_matrix",
     "plot_group_comparison",
 ]
 
@@ -71,6 +73,10 @@ def plot_checkout_loops(loops: pd.DataFrame, min_sessions: int = 10, ax: Axes | 
     groups = shown.groupby("segment", sort=True) if "segment" in shown.columns else [("all", shown)]
     for name, group in groups:
         ax.plot(group["period_start"], group["loop_rate"], marker="o", label=str(name))
+    starts = sorted(pd.to_datetime(shown["period_start"]).unique())
+    if 0 < len(starts) <= 14:  # one tick per period, dated as the reading dates it
+        ax.set_xticks(starts)
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     ax.set_ylabel("sessions looping back")
     ax.set_ylim(bottom=0)
     percent_axis(ax)
@@ -150,14 +156,48 @@ def plot_session_durations(sessions: pd.DataFrame, ax: Axes | None = None, clip_
     return ax
 
 
-def plot_transitions(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Screen-flow heatmap: share of transitions from each source (rows) to each target (columns)."""
-    ax = ax or plt.subplots(figsize=(8, 6))[1]
-    wide = table.pivot(index="source", columns="target", values="share").fillna(0.0)
-    sns.heatmap(wide, annot=True, fmt=".0%", cmap="Blues", cbar=False, ax=ax, vmin=0, vmax=1)
+def transition_matrix(table: pd.DataFrame, top: int = 12) -> pd.DataFrame:
+    """The heatmap's matrix: share from each source (rows) to each target (columns), at most ``top`` of each.
+
+    Sources and targets are ranked by their transitions (``transitions`` column,
+    else their summed share); the other targets are summed into ``(other)`` so a
+    row still adds up, the other sources are left out, and columns that are zero
+    everywhere are dropped (no empty heatmap columns).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"source": ["a", "a", "b"], "target": ["b", "c", "a"], "share": [0.75, 0.25, 1.0],
+    ...                   "transitions": [3, 1, 2]})
+    >>> transition_matrix(t, top=2).round(2).to_dict("index")
+    {'a': {'b': 0.75, 'a': 0.0, '(other)': 0.25}, 'b': {'b': 0.0, 'a': 1.0, '(other)': 0.0}}
+    """
+    weight = table["transitions"] if "transitions" in table.columns else table["share"]
+    sources = weight.groupby(table["source"], sort=False).sum().sort_values(ascending=False, kind="stable").index[:top]
+    targets = weight.groupby(table["target"], sort=False).sum().sort_values(ascending=False, kind="stable").index[:top]
+    rows = table[table["source"].isin(sources)]
+    folded = rows.assign(target=rows["target"].where(rows["target"].isin(targets), "(other)"))
+    wide = folded.pivot_table(index="source", columns="target", values="share", aggfunc="sum", fill_value=0.0)
+    order = [t for t in targets if t in wide.columns] + (["(other)"] if "(other)" in wide.columns else [])
+    wide = wide.reindex(index=[s for s in sources if s in wide.index], columns=order)
+    wide = wide.loc[:, (wide > 0).any(axis=0)]
+    wide.index.name, wide.columns.name = "source", "target"
+    return wide
+
+
+def plot_transitions(table: pd.DataFrame, ax: Axes | None = None, *, top: int = 12,
+                     title: str = "Where users go next (share of each row)") -> Axes:
+    """Flow heatmap: share of transitions from each source (rows) to each target (columns), the ``top`` of each.
+
+    Cells under 0.5% are left blank, so the readable cells are the ones that matter.
+    """
+    wide = transition_matrix(table, top)
+    ax = ax or plt.subplots(figsize=(max(6.0, 0.62 * len(wide.columns) + 3.0), max(3.0, 0.42 * len(wide) + 1.8)))[1]
+    labels = np.where(wide.to_numpy() >= 0.005, np.vectorize(lambda v: f"{v:.0%}")(wide.to_numpy()), "")
+    sns.heatmap(wide, annot=labels, fmt="", cmap="Blues", cbar=False, ax=ax, vmin=0, vmax=1,
+                annot_kws={"fontsize": 8}, linewidths=0.5, linecolor="#eee")
     ax.set_xlabel("next")
     ax.set_ylabel("from")
-    ax.set_title("Screen flow: where users go next")
+    ax.set_title(title)
     tidy_labels(ax)
     ax.figure.tight_layout()
     return ax

@@ -20,7 +20,7 @@ from jinja2 import DictLoader, Environment
 from markupsafe import Markup
 from nbconvert import HTMLExporter
 
-from ..display import KEY_NUMBERS_METADATA, KEY_NUMBERS_TITLE_METADATA, key_numbers_html
+from ..display import KEY_NUMBERS_METADATA, KEY_NUMBERS_TITLE_METADATA, SKIPPED_SECTIONS, key_numbers_html
 from .config import notebook_title
 
 __all__ = [
@@ -149,7 +149,7 @@ small { color: #555; }
 {%- if e.failed_notebook_href %}<br><small>executed notebook: <a href="{{ e.failed_notebook_href }}">{{ e.failed_notebook_label }}</a></small>{% endif %}</td>
 <td>{{ e.built_at or "–" }}</td>
 <td>{% for s in e.sources %}<code>{{ s }}</code><br>{% endfor %}{% if e.fingerprint %}<small>fingerprint</small> <code>{{ e.fingerprint }}</code>{% endif %}</td>
-<td>{% if e.key_numbers %}<ul>{% for label, value in e.key_numbers.items() %}<li>{{ label }}: <strong>{{ value }}</strong></li>{% endfor %}</ul>{% endif %}</td>
+<td>{% if e.key_numbers %}<ul>{% for label, value in e.key_numbers.items() %}<li>{{ label }}: {% if label == skipped_label %}<small>{{ value }}</small>{% else %}<strong>{{ value }}</strong>{% endif %}</li>{% endfor %}</ul>{% endif %}</td>
 <td>{% if e.parameters %}<ul>{% for k, v in e.parameters.items() %}<li><code>{{ k }} = {{ v }}</code></li>{% endfor %}</ul>{% else %}defaults{% endif %}</td></tr>
 {%- endfor %}
 </table>
@@ -489,5 +489,5 @@ def render_index(entries: Sequence[IndexEntry], *, run_at: str | None = None) ->
         f", {n_failed} failed" if n_failed else ""
     ) + (f"; {n_earlier} more from earlier runs" if n_earlier else "")
     return _TEMPLATES.get_template("index.html").render(
-        entries=list(entries), status=status, run_at=run_at, font_stack=Markup(FONT_STACK)
+        entries=list(entries), status=status, run_at=run_at, font_stack=Markup(FONT_STACK), skipped_label=SKIPPED_SECTIONS
     )
