@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
-from .core import as_utc
+from .core import as_utc, engine_of
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
 from .display.format import plural
@@ -370,9 +370,15 @@ def run_dataset(description, *, start=None, end=None, tz: str | None = None, **r
         raise ValueError(f"The 'tz' parameter must be an IANA time zone name such as 'UTC' or 'Europe/Berlin'; got {zone!r}") from None
     bound = ds.end if end is None or (isinstance(end, str) and not end.strip()) else end
     events = ds.events
-    keep = np.ones(len(events), dtype=bool)
     start = None if start is None else as_utc(start, "start")
     bound = None if bound is None else as_utc(bound, "end")
+    if engine_of(events) == "ibis":  # the window is cut in the engine
+        if start is not None or bound is not None:
+            from .engines.ibis_scans import cut
+
+            events = events.with_table(cut(events, bound, start))
+        return dataclasses.replace(ds, events=events, tz=zone, end=bound)
+    keep = np.ones(len(events), dtype=bool)
     if start is not None:
         keep &= (events["timestamp"] >= start).to_numpy()
     if bound is not None:

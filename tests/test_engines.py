@@ -544,3 +544,54 @@ def test_user_retention_equal(sources, engine, data, case):
             case["anchor"] = pd.DataFrame({"user_id": ids, "at": _ts(["2024-03-26T00:00:00", "2024-03-31T12:00:00",
                                                                       "2024-04-01T00:00:00"])})
     assert_same(user_retention(frame, tz=TZ, **case), user_retention(src, tz=TZ, **case))
+
+
+# ---------------------------------------------------------------- notebook 04 on the engine (issue 15)
+
+PERSONA_COUNTS = {"searches": "search", "cart_adds": "add_to_cart"}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("options", [dict(), dict(end="2024-04-01", window="30D")], ids=["all", "window"])
+def test_persona_features_equal(sources, engine, options):
+    """personas.user_features on the engine: the in-memory table (the demo at microseconds, as engines store it)."""
+    from engagement_utils import personas
+
+    frame, src = sources(engine)["demo"]
+    kwargs = dict(conversion_events=["purchase"], count_events=PERSONA_COUNTS, tz=TZ, **options)
+    memory, on_engine = personas.user_features(frame, **kwargs), personas.user_features(src, **kwargs)
+    assert on_engine.end == memory.end and on_engine.window == memory.window and on_engine.omitted == memory.omitted
+    pd.testing.assert_frame_equal(memory.table, on_engine.table, check_index_type=False, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("segment", ["acquisition_channel", "platform"])
+def test_persona_outcomes_equal(sources, engine, segment):
+    """persona_outcomes on the engine: summary, retention curve and segment table equal to memory."""
+    from engagement_utils import personas
+
+    frame, src = sources(engine)["demo"]
+    features = personas.user_features(frame, conversion_events=["purchase"], tz=TZ)
+    seg = personas.segment_users(features, k=3, random_state=0)
+    users = io.load_users("data/demo/users.csv") if segment == "acquisition_channel" else None
+    kwargs = dict(conversion_events=["purchase"], users=users, segment=segment, tz=TZ, max_days=14)
+    memory, on_engine = personas.persona_outcomes(frame, seg.labels, **kwargs), personas.persona_outcomes(src, seg.labels, **kwargs)
+    assert_same(memory.summary, on_engine.summary)
+    assert_same(memory.retention, on_engine.retention)
+    assert_same(memory.segments, on_engine.segments)
+
+
+def test_segment_users_fitted_on_a_sample(sources):
+    """fit_users: k-means on a seeded sample, every user the nearest centre; all users when there are fewer."""
+    from engagement_utils import personas
+
+    frame, _ = sources("duckdb")["demo"]
+    features = personas.user_features(frame, conversion_events=["purchase"])
+    columns = ["active_days", "recency_days", "mean_session_s", "revenue"]
+    full = personas.segment_users(features, k=4, columns=columns)
+    assert personas.segment_users(features, k=4, columns=columns, fit_users=len(features)).labels.equals(full.labels)
+    sampled = personas.segment_users(features, k=4, columns=columns, fit_users=1000)
+    assert sampled.labels.index.equals(full.labels.index) and set(sampled.labels) == set(range(4))
+    assert pd.crosstab(full.labels, sampled.labels).max(axis=1).sum() / len(features) > 0.9  # the same personas, mostly
+    with pytest.raises(ValueError, match="fit_users"):
+        personas.segment_users(features, k=4, columns=columns, fit_users=1)

@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from ibis import _
 
 from .. import periods
 from ..core import sorted_labels
@@ -426,6 +427,8 @@ def assign_personas(features: pd.DataFrame, sample: pd.DataFrame, segmentation, 
     >>> assign_personas(f, f, s, chunk_size=4).equals(s.labels.reindex(f.index))
     True
     """
+    from ..personas.clusters import nearest_center
+
     columns = list(segmentation.columns)
 
     def transform(frame: pd.DataFrame) -> np.ndarray:
@@ -440,5 +443,238 @@ def assign_personas(features: pd.DataFrame, sample: pd.DataFrame, segmentation, 
     persona = np.empty(len(features), dtype=np.int64)
     for lo in range(0, len(features), chunk_size):  # chunks of users, not a loop over users
         X = (transform(features.iloc[lo:lo + chunk_size]) - mean) / sd
-        persona[lo:lo + chunk_size] = np.argmin(((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2), axis=1)
+        persona[lo:lo + chunk_size] = nearest_center(X, centers, chunk_size=chunk_size)
     return pd.Series(np.asarray(segmentation.centers.index)[persona], index=features.index, name="persona")
+
+
+def user_features(src: IbisEvents, *, end=None, window=None, tz: str | None = None, conversion_events=None,
+                  order_column: str = "order_id", session_features="auto", timeout="30min", count_events=None):
+    """:func:`engagement_utils.personas.user_features` with the per-user aggregates in the engine (same table).
+
+    The engine returns one row per user (first and last event before ``end``; events, distinct
+    local days, orders, revenue, channels and the ``count_events`` counts in the window; the
+    session count, summed duration, events and bounces of the window's sessions; the most
+    frequent platform); the ratios (active-day share, means per session, order value) follow in
+    Python.  Sessions follow the timeout rule (a ``session_id`` column is not read on the engine).
+
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "a", "b"],
+    ...     "event": ["app_open", "purchase", "app_open", "app_open"],
+    ...     "revenue": [None, 20.0, None, None],
+    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:05",
+    ...                                  "2024-01-03 09:00", "2024-01-02 12:00"], utc=True)})
+    >>> f = user_features(from_frame(ev), end="2024-01-04")
+    >>> f.table[["recency_days", "tenure_days", "active_days", "sessions", "orders", "revenue"]].to_dict("index")
+    {'a': {'recency_days': 0, 'tenure_days': 2, 'active_days': 2, 'sessions': 2, 'orders': 1, 'revenue': 20.0}, 'b': {'recency_days': 1, 'tenure_days': 1, 'active_days': 1, 'sessions': 1, 'orders': 0, 'revenue': 0.0}}
+    """
+    import ibis
+
+    from ..core import as_utc
+    from ..personas.features import SESSION_FEATURES, SESSION_MODES, UserFeatures
+    from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration
+    from ..validation import as_event_list
+    from .timezones import period_ordinal, utc_instant
+
+    check_option("session_features", session_features, SESSION_MODES)
+    src = src.with_tz(tz or src.tz)
+    t = src.table
+    present = set(ibis_scans.execute(t.select("event").distinct())["event"].astype(str))
+    if isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0:
+        conversion, counted = (), []
+    elif conversion_events is not None:
+        conversion = tuple(as_event_list(conversion_events, "conversion_events"))
+        ibis_scans.event_predicate(src, list(conversion), "conversion_events")  # unknown names: the same error
+        counted = list(conversion)
+    else:
+        conversion, counted = tuple(CONVERSION_EVENTS), [e for e in CONVERSION_EVENTS if e in present]
+    first, last = ibis_scans.data_bounds(src)
+    day_ns = pd.Timedelta(days=1).value
+    end_ts = last.floor("us") + pd.Timedelta(days=1) if end is None else as_utc(end, "end")
+    before = ibis_scans.cut(src, end_ts)
+    ts = utc_instant(before.timestamp)
+    window_td = None if window is None else parse_duration(window, "window")
+    start_ts = None if window_td is None else end_ts - window_td
+    in_window = ts.notnull() if start_ts is None else ts >= ibis.literal(start_ts.to_pydatetime())
+    is_conv = before.event.isin(counted) if counted else ibis.literal(False)
+    has_revenue, has_orders = "revenue" in t.columns, order_column in t.columns
+
+    def windowed(value):
+        return ibis.ifelse(in_window, value, None)
+
+    aggs = dict(first=ts.min(), last=ts.max(), events=in_window.cast("int64").sum(),
+                active_days=windowed(period_ordinal(before.timestamp, "day", src.tz, src.backend)).nunique(),
+                orders=(in_window & is_conv).cast("int64").sum(),
+                browsing=(in_window & ~is_conv & (before.revenue.isnull() if has_revenue else ts.notnull()))
+                .cast("int64").sum())
+    if has_orders:
+        order = ibis.ifelse(in_window & is_conv, before[order_column], None)
+        aggs["orders"] = order.nunique() + (in_window & is_conv & before[order_column].isnull()).cast("int64").sum()
+    if "channel" in t.columns:
+        aggs["channels_reached"] = windowed(before.channel).nunique()
+    omitted: dict[str, str] = {}
+    custom = {}
+    for name, names in (count_events or {}).items():
+        listed = as_event_list(names, f"count_events[{name!r}]")
+        if not set(listed) & present:
+            omitted[name] = f"no {', '.join(map(repr, listed))} event in the data"
+            continue
+        custom[name] = f"_count_{len(custom)}"
+        aggs[custom[name]] = (in_window & before.event.isin([e for e in listed if e in present])).cast("int64").sum()
+    per_user = ibis_scans.execute(before.group_by("user_id").aggregate(**aggs)).sort_values("user_id", ignore_index=True)
+    if per_user.empty:
+        raise ValueError(f"no events before end={end_ts}; the events start at {first}")
+    n = len(per_user)
+    out = pd.DataFrame(index=pd.Index(per_user["user_id"].to_numpy(dtype=object), name="user_id"))
+    first_ns = pd.to_datetime(per_user["first"], utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    last_ns = pd.to_datetime(per_user["last"], utc=True).astype("datetime64[ns, UTC]").astype("int64").to_numpy()
+    out["recency_days"] = (end_ts.value - last_ns) // day_ns
+    out["tenure_days"] = (end_ts.value - first_ns) // day_ns
+    out["active_days"] = per_user["active_days"].to_numpy(np.int64)
+    out["events"] = per_user["events"].to_numpy(np.int64)
+    last_day = periods.period_ordinal(pd.Series([end_ts - pd.Timedelta(1, "ns")]), "day", src.tz)[0]
+    start_ns = np.iinfo(np.int64).min if start_ts is None else start_ts.value
+    eligible_from = pd.Series(np.maximum(first_ns, start_ns).view("M8[ns]")).dt.tz_localize("UTC")
+    out["active_day_share"] = out["active_days"] / (last_day - periods.period_ordinal(eligible_from, "day", src.tz) + 1)
+    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in t.columns or bool(per_user["browsing"].sum())
+    if session_features is True or (session_features == "auto" and has_views):
+        windowed_src = src if start_ts is None else src.with_table(ibis_scans.cut(src, start=start_ts))
+        s = ibis_scans.session_expr(windowed_src, timeout, end=end_ts)
+        stats = ibis_scans.execute(s.group_by("user_id").aggregate(
+            sessions=s.count(), duration_us=s.duration_us.sum(), n_events=s.n_events.sum(),
+            bounced=s.bounce.cast("int64").sum())).set_index("user_id").reindex(out.index)
+        n_sessions = stats["sessions"].fillna(0).to_numpy(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["sessions"] = n_sessions
+            out["mean_session_s"] = stats["duration_us"].fillna(0).to_numpy(float) / 1e6 / n_sessions
+            out["events_per_session"] = stats["n_events"].fillna(0).to_numpy(float) / n_sessions
+            out["bounce_rate"] = stats["bounced"].fillna(0).to_numpy(float) / n_sessions
+    else:
+        reason = ("turned off (session_features=False)" if session_features is False else
+                  "the events have no browsing events (only conversions and events with revenue) or session_id: "
+                  "sessions of a purchase-only log would only restate orders")
+        omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
+    orders = per_user["orders"].to_numpy(np.int64)
+    out["orders"] = orders
+    if has_revenue:
+        out["revenue"] = revenue_by_user(before.filter(in_window), out.index)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
+    else:
+        omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
+    out["converted"] = orders > 0
+    if not conversion:
+        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
+        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
+    if "channel" in t.columns:
+        out["channels_reached"] = per_user["channels_reached"].to_numpy(np.int64)
+    else:
+        omitted["channels_reached"] = "the events have no 'channel' column"
+    if "platform" in t.columns:
+        out["main_platform"] = _main_platform(src, before, out.index)
+    else:
+        omitted["main_platform"] = "the events have no 'platform' column"
+    for name, column in custom.items():
+        if name in out.columns:
+            raise ValueError(f"count_events name {name!r} clashes with a built-in feature; choose another name")
+        out[name] = per_user[column].to_numpy(np.int64)
+    assert len(out) == n
+    return UserFeatures(table=out, end=end_ts, window=window_td, omitted=omitted, conversion_events=conversion)
+
+
+def revenue_by_user(t, users: pd.Index) -> np.ndarray:
+    """Per user of ``users`` the sum of ``revenue`` over the events of table ``t``, added in the events' order.
+
+    The engine returns the events with revenue (purchases, not every event) in row order and
+    numpy adds them as the in-memory features do, so the sums agree to the last bit (an engine's
+    own SUM adds in any order: a median of two sums at half a cent could round the other way).
+    """
+    from .connect import SEQ_COLUMN
+
+    order = [SEQ_COLUMN] if SEQ_COLUMN in t.columns else [t.timestamp]
+    rows = ibis_scans.execute(t.filter(t.revenue.notnull() & (t.revenue != 0))
+                              .order_by([t.user_id, *order]).select("user_id", "revenue"))
+    code = pd.Index(users).astype(str).get_indexer(rows["user_id"].astype(str))
+    keep = code >= 0
+    return np.bincount(code[keep], weights=rows["revenue"].to_numpy(float)[keep], minlength=len(users))
+
+
+def _main_platform(src: IbisEvents, before, users: pd.Index) -> pd.Categorical:
+    """Most frequent non-missing platform per user (ties: the first in sorted order), ``"unknown"`` if none."""
+    import ibis
+
+    labels = sorted(ibis_scans.execute(src.table.select("platform").distinct())["platform"].dropna().astype(str))
+    counts = before.filter(before.platform.notnull()).group_by(["user_id", "platform"]).aggregate(n=_.count())
+    ranked = counts.mutate(rank=ibis.row_number().over(group_by=counts.user_id,
+                                                      order_by=[ibis.desc(counts.n), counts.platform.cast("string")]))
+    best = ibis_scans.execute(ranked.filter(ranked["rank"] == 0).select("user_id", "platform"))
+    main = pd.Series(best["platform"].astype(str).to_numpy(), index=best["user_id"].to_numpy(dtype=object)).reindex(users)
+    names = list(dict.fromkeys(labels + ["unknown"]))
+    return pd.Categorical(main.fillna("unknown").to_numpy(dtype=object), categories=names)
+
+
+def persona_outcomes(src: IbisEvents, labels: pd.Series, *, names=None, conversion_events=None, max_days: int = 30,
+                     users: pd.DataFrame | None = None, segment: str = "acquisition_channel", tz: str | None = None,
+                     alpha: float = 0.05, min_group_size: int = 10):
+    """:func:`engagement_utils.personas.persona_outcomes` with the scans in the engine (same tables).
+
+    The personas go into the engine as a small table joined to the events; the engine returns
+    per labelled user whether they converted and their revenue, the persona day-retention counts
+    (:func:`retention_matrix` with the persona as segment) and, without the segment in ``users``,
+    each user's first value of the segment column.
+
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "event": ["open", "purchase", "open", "open"],
+    ...     "revenue": [None, 10.0, None, None],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-03"], utc=True)})
+    >>> out = persona_outcomes(from_frame(ev), pd.Series({"a": 0, "b": 1, "c": 1}), max_days=1)
+    >>> out.summary[["persona", "users", "converted", "revenue_per_user"]].values.tolist()
+    [['Persona 0', 1, 1, 10.0], ['Persona 1', 2, 0, 0.0]]
+    """
+    import ibis
+
+    from ..personas.describe import persona_names
+    from ..personas.outcomes import outcomes_from
+    from ..sessions import CONVERSION_EVENTS
+    from ..validation import as_event_list
+    from .overview import with_user_columns
+
+    check_alpha(alpha)
+    src = src.with_tz(tz or src.tz)
+    labels = pd.Series(labels)
+    persona = persona_names(labels, names)
+    frame = pd.DataFrame({"user_id": pd.Index(labels.index).astype(str), "_persona": persona.astype(str).to_numpy()})
+    joined = with_user_columns(src, frame, ["_persona"])
+    t = joined.table.filter(joined.table._persona.notnull())
+    if int(ibis_scans.execute(t.count().name("n").as_table())["n"].iloc[0]) == 0:
+        raise ValueError("no event belongs to a labelled user; pass labels indexed by the events' user_id")
+    if isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0:
+        listed = []
+    elif conversion_events is not None:
+        listed = list(as_event_list(conversion_events, "conversion_events"))
+        ibis_scans.event_predicate(src, listed, "conversion_events")
+    else:
+        listed = list(CONVERSION_EVENTS)
+    conv = t.event.isin(listed) if listed else ibis.literal(False)
+    per_user = ibis_scans.execute(t.group_by("user_id").aggregate(converted=conv.cast("int64").max())).set_index("user_id")
+    ids = pd.Index(labels.index).astype(str)
+    per_user.index = per_user.index.astype(str)
+    converted = per_user.reindex(ids)["converted"].fillna(0).to_numpy() > 0
+    revenue = revenue_by_user(t, ids) if "revenue" in t.columns else np.full(len(labels), np.nan)
+    matrix = retention_matrix(joined.with_table(t.rename(persona="_persona")), "day", segment="persona",
+                              max_periods=max_days, alpha=alpha)
+    values = None
+    if users is not None and segment in users.columns:
+        if "user_id" not in users.columns:
+            raise ValueError(f"the users table has no 'user_id' column; columns present: {list(users.columns)}")
+        values = pd.Series(users[segment].to_numpy(), index=users["user_id"].to_numpy()).reindex(labels.index)
+    elif segment in src.columns:
+        ranked = t.mutate(_rank=ibis.row_number().over(group_by=t.user_id, order_by=ibis_scans._order(t)))
+        first = ibis_scans.execute(ranked.filter(ranked._rank == 0).select("user_id", segment))
+        values = pd.Series(first[segment].to_numpy(dtype=object), index=first["user_id"].astype(str).to_numpy()).reindex(ids)
+        values.index = labels.index
+    return outcomes_from(labels, persona, converted, revenue, matrix, values, segment=segment, alpha=alpha,
+                         min_group_size=min_group_size)

@@ -15,7 +15,7 @@ projection), :mod:`.profiles` (the numbers of a profile), :mod:`.describe`
 (every sentence: names, descriptions, readings), :mod:`.outcomes`, :mod:`.export`.
 """
 
-from .clusters import Projection, Segmentation, project_personas, segment_users
+from .clusters import FIT_USERS, Projection, Segmentation, nearest_center, project_personas, segment_users
 from .describe import (
     FEATURE_WORDS,
     PersonaCards,
@@ -44,7 +44,7 @@ from .rfm import NO_PURCHASE, RFM_SEGMENTS, TIES, UNMAPPED, rfm, rfm_grid, rfm_s
 __all__ = [
     "user_features", "omitted_features", "feature_table", "UserFeatures", "SESSION_FEATURES",
     "rfm", "rfm_summary", "rfm_grid", "RFM_SEGMENTS", "TIES", "UNMAPPED", "NO_PURCHASE",
-    "segment_users", "Segmentation", "project_personas", "Projection",
+    "segment_users", "Segmentation", "project_personas", "Projection", "FIT_USERS", "nearest_center",
     "feature_zscores", "persona_profiles",
     "describe_personas", "PersonaCards", "persona_names", "FEATURE_WORDS", "key_numbers", "left_out_notes",
     "best_converting", "retention_text", "segment_text", "contrast_text", "rfm_text", "rfm_display", "rfm_measure", "outcomes_caption", "grid_text", "export_text",

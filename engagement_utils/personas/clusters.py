@@ -10,13 +10,15 @@ import pandas as pd
 
 from .features import UserFeatures, feature_table
 
-__all__ = ["DEFAULT_SAMPLE", "SILHOUETTE_MEMORY_MIB", "NOT_BEHAVIOUR", "Segmentation", "segment_users",
+__all__ = ["DEFAULT_SAMPLE", "FIT_USERS", "SILHOUETTE_MEMORY_MIB", "NOT_BEHAVIOUR", "Segmentation", "segment_users", "nearest_center",
            "Projection", "project_personas"]
 
 NOT_BEHAVIOUR = ("tenure_days",)
 """Tenure says when a user arrived rather than how they behave: left out of clustering by
 default so personas do not split by signup date."""
 DEFAULT_SAMPLE = 10_000
+FIT_USERS = 200_000
+"""Users k-means is fitted on in the reports (``segment_users(fit_users=FIT_USERS)``); more are assigned to the nearest centre."""
 # Silhouettes are summed over row blocks of the sample's distance matrix; 256 MiB holds
 # the demo's 5,000 users in one block (the 10,000-user default sample would take 763 MiB).
 SILHOUETTE_MEMORY_MIB = 256
@@ -147,6 +149,7 @@ def segment_users(
     sample_size: int = DEFAULT_SAMPLE,
     n_init: int = 4,
     order_by: str = "events",
+    fit_users: int | None = None,
 ) -> Segmentation:
     """Cluster users into behavioural personas with k-means.
 
@@ -193,6 +196,11 @@ def segment_users(
         k-means restarts per k.
     order_by : str
         Feature whose persona means order the labels (default ``events``).
+    fit_users : int, optional
+        Fit k-means on a seeded sample of this many users when there are more (drawn with
+        ``numpy.random.default_rng(random_state)`` after the silhouette sample) and give every
+        user the nearest centre, in chunks (:func:`nearest_center`): millions of users from an
+        engine.  None (default), or no more users than this: every k is fitted on all users.
 
     Examples
     --------
@@ -225,12 +233,16 @@ def segment_users(
     ks = _candidate_ks(k, k_range, n, n_distinct)
     rng = np.random.default_rng(random_state)
     sample = np.sort(rng.choice(n, size=sample_size, replace=False)) if n > sample_size else np.arange(n)
+    if fit_users is not None and fit_users < 2:
+        raise ValueError(f"The 'fit_users' parameter must be at least 2 (or None); got {fit_users}")
+    fit_rows = np.sort(rng.choice(n, size=fit_users, replace=False)) if fit_users is not None and n > fit_users else None
 
     fits, scores = {}, []
     for kk in ks:
-        model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(X)
-        fits[kk] = model
-        sample_labels = model.labels_[sample]
+        model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(X if fit_rows is None else X[fit_rows])
+        all_labels = model.labels_ if fit_rows is None else nearest_center(X, model.cluster_centers_)
+        fits[kk] = (model, all_labels)
+        sample_labels = all_labels[sample]
         if 1 < len(np.unique(sample_labels)) < len(sample):
             with sklearn.config_context(working_memory=SILHOUETTE_MEMORY_MIB):
                 score = silhouette_score(X[sample], sample_labels)
@@ -241,7 +253,7 @@ def segment_users(
     scored = silhouette.dropna()
     k_best = int(scored.loc[scored["silhouette"].idxmax(), "k"]) if len(scored) else ks[0]
     best = k_best if k == "auto" else int(k)
-    raw = fits[best].labels_
+    raw = fits[best][1]
 
     # Renumber: most engaged persona first; size and the fit's own number break ties.
     stats = pd.DataFrame({"label": raw, "key": ordered[order_by].to_numpy(dtype=float)}).groupby("label")["key"].agg(["mean", "size"])
@@ -250,10 +262,25 @@ def segment_users(
     new_number[ranking] = np.arange(best)
     labels = pd.Series(np.empty(n, dtype=np.int64), index=table.index, name="persona")
     labels.iloc[order] = new_number[raw]
-    centers = pd.DataFrame(fits[best].cluster_centers_[ranking], columns=used, index=pd.RangeIndex(best, name="persona"))
+    centers = pd.DataFrame(fits[best][0].cluster_centers_[ranking], columns=used, index=pd.RangeIndex(best, name="persona"))
     return Segmentation(labels=labels, k=best, silhouette=silhouette, columns=used, log_columns=logged,
                         dropped=dropped, centers=centers, k_best=k_best, chosen_by_silhouette=k == "auto",
                         k_asked=k_asked)
+
+
+def nearest_center(X: np.ndarray, centers: np.ndarray, *, chunk_size: int = 100_000) -> np.ndarray:
+    """Row of ``centers`` nearest (Euclidean) to each row of ``X``, ``chunk_size`` rows at a time.
+
+    Examples
+    --------
+    >>> nearest_center(np.array([[0.0, 0.1], [5.0, 5.2], [0.2, 0.0]]), np.array([[0.0, 0.0], [5.0, 5.0]]), chunk_size=2).tolist()
+    [0, 1, 0]
+    """
+    out = np.empty(len(X), dtype=np.int64)
+    for lo in range(0, len(X), chunk_size):  # chunks of rows bound the (rows × centres × features) array
+        block = X[lo:lo + chunk_size]
+        out[lo:lo + chunk_size] = np.argmin(((block[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2), axis=1)
+    return out
 
 
 @dataclass(frozen=True)

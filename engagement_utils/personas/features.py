@@ -198,9 +198,11 @@ def user_features(
 
     Parameters
     ----------
-    events : DataFrame or EventLog
+    events : DataFrame, EventLog or engine source
         Canonical events (``user_id``, ``timestamp``, ``event``; optional
-        ``revenue``, ``platform``, ``channel``, ``session_id``, ``order_column``).
+        ``revenue``, ``platform``, ``channel``, ``session_id``, ``order_column``).  An
+        :class:`engagement_utils.engines.IbisEvents` computes the table in the engine
+        (:func:`engagement_utils.engines.analyses.user_features`; sessions by ``timeout`` there).
     end : str or Timestamp, optional
         The data end (exclusive; naive values are UTC).  Default: the last
         event + 1 day, the usual RFM convention, so the most recent user has recency 0.
@@ -239,6 +241,13 @@ def user_features(
     >>> f.table[["recency_days", "tenure_days", "active_days", "sessions", "orders", "revenue"]].to_dict("index")
     {'a': {'recency_days': 0, 'tenure_days': 2, 'active_days': 2, 'sessions': 2, 'orders': 1, 'revenue': 20.0}, 'b': {'recency_days': 1, 'tenure_days': 1, 'active_days': 1, 'sessions': 1, 'orders': 0, 'revenue': 0.0}}
     """
+    from ..core import engine_of
+
+    if engine_of(events) == "ibis":  # the per-user aggregates in the engine: the same table
+        from ..engines.analyses import user_features as on_engine
+
+        return on_engine(events, end=end, window=window, tz=tz, conversion_events=conversion_events, order_column=order_column,
+                         session_features=session_features, timeout=timeout, count_events=count_events)
     log = as_log(events, tz)
     tz = log.tz
     check_option("session_features", session_features, SESSION_MODES)

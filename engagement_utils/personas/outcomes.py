@@ -14,7 +14,7 @@ from ..validation import check_alpha
 from .describe import persona_names
 from .features import as_log, conversion_mask
 
-__all__ = ["PersonaOutcomes", "persona_outcomes"]
+__all__ = ["PersonaOutcomes", "persona_outcomes", "outcomes_from"]
 
 SEGMENT_COLUMNS = ["persona", "segment", "users", "segment_share", "converted", "conversion_rate", "ci_low", "ci_high", "index"]
 
@@ -123,8 +123,10 @@ def persona_outcomes(
 
     Parameters
     ----------
-    events : DataFrame or EventLog
-        Canonical events (the same users as ``labels``; others are ignored).
+    events : DataFrame, EventLog or engine source
+        Canonical events (the same users as ``labels``; others are ignored); an
+        :class:`engagement_utils.engines.IbisEvents` runs the per-user scans and the retention in
+        the engine (:func:`engagement_utils.engines.analyses.persona_outcomes`).
     labels : Series
         Persona per ``user_id`` (e.g. ``segment_users(...).labels``).
     names : mapping or Series, optional
@@ -154,11 +156,15 @@ def persona_outcomes(
     >>> out.summary[["persona", "users", "converted", "revenue_per_user"]].values.tolist()
     [['Persona 0', 1, 1, 10.0], ['Persona 1', 2, 0, 0.0]]
     """
-    from scipy import stats as sps
-
     from .. import retention
+    from ..core import engine_of
 
     check_alpha(alpha)
+    if engine_of(events) == "ibis":
+        from ..engines.analyses import persona_outcomes as on_engine
+
+        return on_engine(events, labels, names=names, conversion_events=conversion_events, max_days=max_days, users=users,
+                         segment=segment, tz=tz, alpha=alpha, min_group_size=min_group_size)
     log = as_log(events, tz)
     labels = pd.Series(labels)
     persona = persona_names(labels, names)
@@ -175,6 +181,27 @@ def persona_outcomes(
     frame = log.frame
     revenue = (np.bincount(lab_codes, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[keep]), minlength=n)
                if "revenue" in frame.columns else np.full(n, np.nan))
+    ev = frame.loc[keep] if not keep.all() else frame
+    ev = ev.assign(persona=persona.to_numpy()[lab_codes])
+    matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=log.tz, alpha=alpha)
+    values = _segment_values(log, labels, event_position, users, segment)
+    return outcomes_from(labels, persona, converted, revenue, matrix, values, segment=segment, alpha=alpha,
+                         min_group_size=min_group_size)
+
+
+def outcomes_from(labels: pd.Series, persona: pd.Series, converted: np.ndarray, revenue: np.ndarray,
+                  matrix: pd.DataFrame, values: pd.Series | None, *, segment: str, alpha: float,
+                  min_group_size: int) -> PersonaOutcomes:
+    """The :class:`PersonaOutcomes` from per-user results (in ``labels`` order) and the persona retention matrix.
+
+    ``converted`` / ``revenue``: per labelled user; ``matrix``: day retention with the persona
+    name as segment; ``values``: each user's segment value (None: no segment table).  Shared by
+    the in-memory and the engine :func:`persona_outcomes`.
+    """
+    from scipy import stats as sps
+
+    from .. import retention
+
     per_user = pd.DataFrame({"persona": persona.to_numpy(), "converted": converted, "revenue": revenue})
     g = per_user.groupby("persona", observed=True, sort=False)
     summary = g.agg(users=("converted", "size"), converted=("converted", "sum"),
@@ -190,13 +217,7 @@ def persona_outcomes(
     summary["revenue_ci_high"] = summary["revenue_per_user"] + half
     summary = summary.drop(columns="revenue_sd")
     summary["persona"] = summary["persona"].astype(str)
-
-    ev = frame.loc[keep] if not keep.all() else frame
-    ev = ev.assign(persona=persona.to_numpy()[lab_codes])
-    matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=log.tz, alpha=alpha)
     curve = retention.retention_curve(matrix, alpha=alpha)
-
-    values = _segment_values(log, labels, event_position, users, segment)
     segments = None
     if values is not None:
         per_user["segment"] = pd.Series(segment_labels(values.to_numpy())).astype(str).to_numpy()
