@@ -488,14 +488,22 @@ def path_column_of(path_column: str | None, prof) -> str:
 
 
 def overview_sections(prof, *, segment: str | None, path_column: str, strata: Sequence[str],
-                      interactions: Sequence[str], log=None, period: str = "week", churn_days: int = 30) -> Sections:
+                      interactions: Sequence[str], log=None, period: str = "week", churn_days: int = 30,
+                      proposing: bool = False) -> Sections:
     """The sections of report 02 and what each needs (:func:`data_profile.requires`).
 
     With the event ``log``, the active-days distribution also needs one complete week, and
     the lifecycle one complete ``period``, and churn more than ``churn_days`` of history.
+    ``proposing``: the data set sets no funnel steps, so a funnel is proposed from the events.
+    On an engine (``prof.engine == "ibis"``) the sections without an engine version need the
+    events in memory (``requires(engine="memory")``) and are skipped with one line each.
     """
     from .data_profile import requires
     from .metrics import complete_periods
+
+    memory = requires(engine="memory")
+    if log is not None and engine_of(log) == "ibis":
+        log = _bounds_log(log)  # the checks below read only the data span
 
     by = requires(event_columns=[segment]) if segment else ()
     extra: dict[str, list[str]] = {}
@@ -517,23 +525,37 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
     if not interactions:
         extra.setdefault("Message reach", []).insert(0, interactions_line(prof))
     return Sections({
-        "Active days per week": (),
+        "Active days per week": memory,
         "Lifecycle": (),
-        "Churn": (),
+        "Churn": memory,
         "Active users by segment": by,
         "Sessions by segment": by,
+        "Session durations": memory,
+        "Time spent and returning visitors": memory,
         "Conversion": requires(roles=["conversion_events"]),
-        "Conversion over time": requires(roles=["conversion_events"]),
+        "Conversion over time": requires(roles=["conversion_events"]) + memory,
+        **({"Proposed funnel": memory} if proposing else {}),
         "Funnel by segment": by,
-        "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by,
-        "Paths from checkout by segment": requires(roles=["checkout_events"]) + by,
-        "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by,
-        "Screen flow": requires(event_columns=[path_column]) if path_column != "event" else (),
-        "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]),
+        "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by + memory,
+        "Event paths": memory,
+        "Paths from checkout by segment": requires(roles=["checkout_events"]) + by + memory,
+        "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by + memory,
+        "Screen flow": (requires(event_columns=[path_column]) if path_column != "event" else ()) + memory,
+        "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]) + memory,
         "Survey scores": requires(inputs=["surveys"]),
-        "Message reach": by,
-        "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
+        "Message reach": by + memory,
+        "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]) + memory,
     }, prof, extra)
+
+
+def _bounds_log(src):
+    """An :class:`EventLog` of an engine source's first and last event: what the span checks of 02 read."""
+    from .core import EventLog
+    from .engines.ibis_scans import data_bounds
+
+    first, last = data_bounds(src)
+    return EventLog(pd.DataFrame({"user_id": ["(bounds)", "(bounds)"], "event": ["(bounds)", "(bounds)"],
+                                  "timestamp": pd.to_datetime([first, last], utc=True)}), tz=src.tz)
 
 
 BY_SEGMENT = ("Active users by segment", "Sessions by segment", "Funnel by segment", "Cart abandonment",

@@ -39,7 +39,7 @@ import pandas as pd
 
 from . import periods
 from ._docs import fill_doc
-from .core import EventLog, segment_labels
+from .core import EventLog, engine_of, segment_labels
 from .core.engagement_scans import FUNNEL_ORDERINGS, funnel_reach_times
 from .inputs import as_log
 from .sessions import assign_sessions, parse_duration
@@ -177,6 +177,10 @@ def funnel(
     >>> f[["step", "users", "conversion", "median_time_s"]].to_dict("list")
     {'step': [1, 2, 3], 'users': [2, 1, 1], 'conversion': [1.0, 0.5, 0.5], 'median_time_s': [0.0, 60.0, 180.0]}
     """
+    if engine_of(events) == "ibis":  # the reach times in the engine, the same table
+        from .engines.analyses import funnel as on_engine
+
+        return on_engine(events, steps, window, ordering=ordering, segment=segment, alpha=alpha)
     check_option("ordering", ordering, ORDERINGS)
     if isinstance(steps, str) or len(steps) < 2:
         raise ValueError(f"a funnel needs a list of at least two steps, got {steps!r}")

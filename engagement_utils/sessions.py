@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
-from .core import EventLog
+from .core import EventLog, engine_of
 from .inputs import as_log, segment_column
 from .core.engagement_scans import distinct_per_session, session_starts, session_sums
 from .stats import wilson_ci
@@ -219,7 +219,8 @@ def _segmented(sessions: pd.DataFrame, segment: str | None) -> tuple[pd.DataFram
     return sessions.assign(segment=segment_column(sessions, segment, "segment", "session table")), ["segment"]
 
 
-def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, alpha: float = 0.05) -> pd.DataFrame:
+def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, alpha: float = 0.05, timeout="30min",
+                    conversion_events=None) -> pd.DataFrame:
     """Headline session statistics, overall or per segment.
 
     Parameters
@@ -231,6 +232,10 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, alpha
         carry user properties with ``session_table(..., keep=[...])``).
     alpha : float, default 0.05
         The Wilson intervals have level ``1 - alpha``.
+    timeout, conversion_events
+        Only for an engine source (an :class:`engagement_utils.engines.IbisEvents` instead of a
+        session table): the sessions are cut and summarised in the engine with this timeout,
+        conversion events count as engaged (:func:`engagement_utils.engines.analyses.session_summary`).
 
     Returns
     -------
@@ -251,6 +256,12 @@ def session_summary(sessions: pd.DataFrame, segment: str | None = None, *, alpha
     >>> s[["sessions", "users", "mean_duration_s", "bounce_rate", "engaged_rate"]].values.tolist()
     [[2.0, 2.0, 10.0, 0.5, 0.5]]
     """
+    if engine_of(sessions) == "ibis":  # sessions cut and summarised in the engine
+        from .engines.analyses import session_summary as on_engine
+
+        options = ({} if conversion_events is None else
+                   {"conversion_events": [conversion_events] if isinstance(conversion_events, str) else list(conversion_events)})
+        return on_engine(sessions, timeout, segment=segment, alpha=alpha, **options)
     frame, keys = _segmented(sessions, segment)
     frame = frame.assign(_all="all") if not keys else frame
     keys = keys or ["_all"]

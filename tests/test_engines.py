@@ -595,3 +595,26 @@ def test_segment_users_fitted_on_a_sample(sources):
     assert pd.crosstab(full.labels, sampled.labels).max(axis=1).sum() / len(features) > 0.9  # the same personas, mostly
     with pytest.raises(ValueError, match="fit_users"):
         personas.segment_users(features, k=4, columns=columns, fit_users=1)
+
+
+# ---------------------------------------------------------------- notebook 02 on the engine (issue 15)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_02_public_functions_dispatch(sources, engine):
+    """What 02 calls, handed the engine source: the in-memory tables (conversion_rate, funnel, active users, ...)."""
+    frame, src = sources(engine)["demo"]
+    users = io.load_users("data/demo/users.csv")
+    users = users[users["user_id"].astype(str).isin(frame["user_id"].astype(str))]
+    log = EventLog(frame, tz=TZ)
+    for options in (dict(users=users), dict(segment="platform"), dict(users=users, segment="acquisition_channel")):
+        assert_same(metrics.conversion_rate(log, ["purchase"], **options), metrics.conversion_rate(src, ["purchase"], **options))
+    with pytest.raises(ValueError, match="within_days needs the events in memory"):
+        metrics.conversion_rate(src, ["purchase"], within_days=7)
+    assert_same(metrics.active_users(log, "week", segment="platform"), metrics.active_users(src, "week", segment="platform"))
+    assert_same(metrics.lifecycle(log, "week"), metrics.lifecycle(src, "week"))
+    assert_same(funnels.funnel(log, FUNNEL, "7D", segment="platform"), funnels.funnel(src, FUNNEL, "7D", segment="platform"))
+    table = sessions.sessionize(log, "30min", conversion_events=["purchase"], keep=["platform"]).sessions
+    for segment in (None, "platform"):
+        assert_same(sessions.session_summary(table, segment),
+                    sessions.session_summary(src, segment, timeout="30min", conversion_events=["purchase"]))

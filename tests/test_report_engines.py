@@ -1,11 +1,13 @@
-"""Notebooks 00, 01 and 04 on the DuckDB engine build the same reports as in memory (issue 15).
+"""Notebooks 00, 01, 02 and 04 on the DuckDB engine build the same reports as in memory (issue 15).
 
-The report runner builds 00_data_overview, 01_cohort_retention and 04_personas twice on the demo data, two
+The report runner builds 00_data_overview, 01_cohort_retention, 02_engagement_overview and 04_personas
+twice on the demo data, two
 runs at a time: from ``reports/params/demo.yml`` (events loaded into pandas) and from
 ``reports/params/engines/demo_duckdb.yml`` (the data-set description's ``events.engine: ibis``:
 every scan runs in DuckDB over the Parquet file).  The key numbers and every sentence, table
 cell and note of the two reports must be equal; only the run's metadata (build time, input
-fingerprint, data-set path, export folder) differ.  04's personas are fitted on all 5,000 users on both engines
+fingerprint, data-set path, export folder) differ.  02's key numbers are all computed on the engine
+and equal; its sections without an engine version are one line each on the engine.  04's personas are fitted on all 5,000 users on both engines
 (fewer than ``personas.FIT_USERS``), from user features computed in DuckDB.  About two and a half
 minutes on 2 cores.
 """
@@ -23,7 +25,12 @@ pytest.importorskip("ibis", reason="engine tests need the engines extra: pip ins
 
 from test_report_datasets import CLI, ROOT, key_numbers, page_text  # noqa: E402
 
-NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "04_personas")
+NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "02_engagement_overview", "04_personas")
+EQUAL_PAGES = ("00_data_overview", "01_cohort_retention", "04_personas")
+MEMORY_ONLY_02 = ["Active days per week", "Churn", "Session durations", "Time spent and returning visitors",
+                  "Conversion over time", "Cart abandonment", "Event paths", "Paths from checkout by segment",
+                  "Checkout loops by segment", "Screen flow", "Acquisition cost", "Message reach",
+                  "Messaging channels and onboarding"]
 WAREHOUSE_NOTEBOOKS = ["00_data_overview", "01_cohort_retention"]
 RUNS = {"memory": ROOT / "reports" / "params" / "demo.yml",
         "duckdb": ROOT / "reports" / "params" / "engines" / "demo_duckdb.yml"}
@@ -50,7 +57,7 @@ def reports(tmp_path_factory, demo_dir):
             for name, completed in runs.items()}
 
 
-def test_both_engines_build_00_01_and_04(reports):
+def test_both_engines_build_00_01_02_and_04(reports):
     for name, (run, pages) in reports.items():
         assert run.returncode == 0, (name, run.stdout[-2000:] + run.stderr[-2000:])
         assert set(pages) == set(NOTEBOOKS), name
@@ -61,16 +68,22 @@ def test_both_engines_build_00_01_and_04(reports):
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_key_numbers_are_equal(reports, notebook):
     memory, duckdb = (key_numbers(reports[name][1][notebook]) for name in RUNS)
+    if notebook == "02_engagement_overview":  # every figure is computed on the engine; the skipped list differs
+        skipped = duckdb.pop("Skipped sections")
+        assert memory.pop("Skipped sections") == "none"
+        assert [part.split(" (")[0] for part in skipped.split("; ")] == MEMORY_ONLY_02
+        assert all("(needs the events loaded in memory)" in part for part in skipped.split("; "))
+        assert memory["MAU"] == "3,882" and memory["Users who did purchase"] == "38.3%"
     assert memory == duckdb
     if notebook == "00_data_overview":
         assert memory["Events"] == "533,014" and memory["Rows removed while loading"] == "1 of 533,015"
     elif notebook == "01_cohort_retention":
         assert memory["Users in cohorts"] == "5,000"
-    else:
+    elif notebook == "04_personas":
         assert memory["Users"] == "5,000" and memory["Personas"].startswith("4 ")
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("notebook", EQUAL_PAGES)
 def test_every_table_and_sentence_is_equal(reports, notebook):
     """Nothing is skipped on the engine: the pages differ only in the run's metadata."""
     memory, duckdb = (METADATA.sub("<run>", " ".join(page_text(reports[name][1][notebook]).split())) for name in RUNS)
@@ -89,3 +102,14 @@ def test_the_warehouse_example_is_a_valid_run():
     spec = describe_dataset(params["parameters"]["dataset"]).inputs["events"]
     assert spec.path is None and spec.options["engine"] == "ibis" and spec.options["connection"]["backend"] == "bigquery"
     assert load_params_file(RUNS["duckdb"])["notebooks"] == list(NOTEBOOKS)
+
+
+def test_02_engine_sections_equal_memory(reports):
+    """02 on the engine: the sections with an engine version read the same; the others are one line each."""
+    memory, duckdb = (" ".join(page_text(reports[name][1]["02_engagement_overview"]).split()) for name in RUNS)
+    for caption in ("Active users by platform on the last day of the last complete week", "Sessions by platform",
+                    "Funnel by platform"):
+        assert caption in memory and caption in duckdb
+    for name in MEMORY_ONLY_02:
+        assert duckdb.count(f"{name} skipped: needs the events loaded in memory") == 1, name
+        assert f"{name} skipped" not in memory

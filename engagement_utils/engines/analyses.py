@@ -678,3 +678,47 @@ def persona_outcomes(src: IbisEvents, labels: pd.Series, *, names=None, conversi
         values.index = labels.index
     return outcomes_from(labels, persona, converted, revenue, matrix, values, segment=segment, alpha=alpha,
                          min_group_size=min_group_size)
+
+
+def conversion_rate(src: IbisEvents, conversion_events="purchase", *, users: pd.DataFrame | None = None,
+                    segment: str | None = None, within_days: int | None = None, tz: str | None = None, end=None,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`engagement_utils.metrics.conversion_rate` with the converting users found in the engine (same table).
+
+    The engine returns the users with a conversion event (and, without ``users``, every user with
+    the ``segment`` value of their first event); the rates and Wilson intervals follow in Python.
+    ``within_days`` needs the events in memory.
+
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "c"], "event": ["open", "purchase", "open", "open"],
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-01", "2024-01-05"], utc=True)})
+    >>> conversion_rate(from_frame(ev))[["users", "converted", "conversion_rate"]].round(4).values.tolist()
+    [[3.0, 1.0, 0.3333]]
+    """
+    import ibis
+
+    from ..inputs import check_column
+    from ..metrics.conversion import rate_table
+
+    if within_days is not None:
+        raise ValueError("within_days needs the events in memory (`engine: memory` in the events block of the data-set "
+                         "description); on the engine leave it None")
+    src = src.with_tz(tz or src.tz)
+    predicate = ibis_scans.event_predicate(src, conversion_events, "conversion_events")
+    t = src.table
+    converters = set(ibis_scans.execute(t.filter(predicate).select("user_id").distinct())["user_id"].astype(str))
+    if users is not None:
+        if segment:
+            check_column(users, segment, "segment", "users table")
+        people = users[["user_id", *([segment] if segment else [])]].copy(deep=False)
+    else:
+        columns = ["user_id"]
+        if segment:
+            src.check_column(segment)
+            columns.append(segment)
+        ranked = t.mutate(_rank=ibis.row_number().over(group_by=t.user_id, order_by=ibis_scans._order(t)))
+        people = ibis_scans.execute(ranked.filter(ranked._rank == 0).select(*columns)).sort_values("user_id", ignore_index=True)
+    people = people.assign(converted=people["user_id"].astype(str).isin(converters).astype(float))
+    return rate_table(people, segment, alpha)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .. import periods
 from .._arrays import distinct
-from ..core import EventLog, activity_keys
+from ..core import EventLog, activity_keys, engine_of
 from ..core.scans import unpack_keys
 from ..inputs import as_log, segment_column
 from ..validation import check_option
@@ -70,6 +70,10 @@ def active_users(
     [[2.0, 2.0, 2.0], [0.0, 2.0, 2.0], [1.0, 2.0, 2.0]]
     """
     check_option("period", period, periods.PERIODS)
+    if engine_of(events) == "ibis":  # trailing-window spans in the engine
+        from ..engines.analyses import active_users as on_engine
+
+        return on_engine(events, period, tz=tz, active_events=active_events, segment=segment, include_partial=include_partial)
     log = as_log(events, tz)
     day = log.ordinal("day")
     first_day, last_day = int(day.min()), int(day.max())

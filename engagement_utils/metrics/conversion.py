@@ -23,13 +23,13 @@ import pandas as pd
 
 from .. import periods
 from .._docs import fill_doc
-from ..core import EventLog, activity_keys
+from ..core import EventLog, activity_keys, engine_of
 from ..core.scans import unpack_keys
 from ..inputs import as_log, segment_column
 from ..validation import as_event_list, check_option, check_positive_int
 from .people import rate_with_ci, user_frame
 
-__all__ = ["LIFECYCLE_STATUSES", "conversion_flags", "conversion_rate", "conversion_by_period", "lifecycle", "churn", "cpa_cac"]
+__all__ = ["LIFECYCLE_STATUSES", "conversion_flags", "conversion_rate", "rate_table", "conversion_by_period", "lifecycle", "churn", "cpa_cac"]
 
 LIFECYCLE_STATUSES = ("new", "returning", "resurrecting", "dormant")
 
@@ -112,10 +112,26 @@ def conversion_rate(
     >>> conversion_rate(ev, within_days=1, end="2024-01-06")[["users", "converted"]].values.tolist()
     [[3.0, 0.0]]
     """
+    if engine_of(events) == "ibis":  # who converted, from the engine
+        from ..engines.analyses import conversion_rate as on_engine
+
+        return on_engine(events, conversion_events, users=users, segment=segment, within_days=within_days, tz=tz, end=end,
+                         alpha=alpha)
     log = as_log(events, tz)
     people = user_frame(log, users, [segment] if segment else [])
     people["converted"] = conversion_flags(log, people, conversion_events, within_days, end)
-    people = people[people["converted"].notna()]
+    return rate_table(people, segment, alpha)
+
+
+def rate_table(people: pd.DataFrame, segment: str | None, alpha: float = 0.05) -> pd.DataFrame:
+    """The table of :func:`conversion_rate` from one row per user: ``converted`` (1, 0; NaN: left out) [and ``segment``].
+
+    Examples
+    --------
+    >>> rate_table(pd.DataFrame({"converted": [1.0, 0.0, np.nan]}), None)[["users", "converted"]].values.tolist()
+    [[2.0, 1.0]]
+    """
+    people = people[people["converted"].notna()].copy()
     people["segment"] = segment_column(people, segment, what="users") if segment else "all"
     grouped = people.groupby("segment", sort=True)["converted"]
     out = pd.DataFrame({"users": grouped.size().astype(float), "converted": grouped.sum()}).reset_index()
@@ -191,6 +207,10 @@ def lifecycle(events: "pd.DataFrame | EventLog", period: str = "week", *, tz: st
     [[1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 2], [0, 0, 1, 0]]
     """
     check_option("period", period, periods.PERIODS)
+    if engine_of(events) == "ibis":  # the user × period keys from the engine
+        from ..engines.analyses import lifecycle as on_engine
+
+        return on_engine(events, period, tz=tz, active_events=active_events)
     log = as_log(events, tz)
     user, ordinal = unpack_keys(activity_keys(log, period, log.event_mask(active_events, "active_events")))
     lo, hi = int(ordinal.min()), int(ordinal.max())
