@@ -8,7 +8,7 @@ import pytest
 from engagement_utils import io
 from engagement_utils.data_profile import profile
 from engagement_utils.dataset import (
-    INPUTS, PROJECT_ROOT, ROLES, DataSetError, describe_dataset, load_dataset,
+    EXPERIMENT_INPUTS, INPUTS, PROJECT_ROOT, ROLES, DataSetError, describe_dataset, load_dataset,
 )
 
 DESCRIPTIONS = PROJECT_ROOT / "reports" / "params" / "datasets"
@@ -89,7 +89,7 @@ def test_roles_accept_a_name_or_a_list_and_end_is_utc():
 
 def test_demo_description_loads_the_demo_files(demo_dir):
     ds = load_dataset(DESCRIPTIONS / "demo.yml")
-    assert ds.inputs() == list(INPUTS)
+    assert ds.inputs() == [name for name in INPUTS if name not in EXPERIMENT_INPUTS]
     assert ds.events.equals(io.load_events(PROJECT_ROOT / "data/demo/events.parquet"))
     assert ds.users.equals(io.load_users(PROJECT_ROOT / "data/demo/users.csv"))
     assert set(ds.assignments["experiment"]) == {"checkout_redesign"}
