@@ -165,7 +165,8 @@ def experiment_sections(exp: ExperimentData) -> ExperimentSections:
         return ExperimentSections(missing)
     if not exp.has_assignment_times:
         missing["Over the course of the test"].append(
-            "needs assignment times (per-arm summaries have none; give the per-user table an `assigned_at` column)")
+            "needs assignment times, which per-arm summaries do not have" if exp.shape == "summary" else
+            "needs assignment times (an `assigned_at` column in the per-user table)")
     if not exp.has_events:
         missing["Retention after assignment"].append(
             "needs the event log with the assignments (`events:` and `assignments:` in the data-set description)")
