@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import io
+from ..data_profile import missing_for, profile, requires
 from ..engagement_report import Sections
 from ..io.validate import Checker
 from .metrics import experiment_users
@@ -67,6 +68,9 @@ class ExperimentData:
         Shape events only: sections that need events are shown only when these exist.
     text : list of str
         Sentences about the input: its shape, the data end, censored users (or that there is none).
+    left_out : dict
+        Metric → why it is not measured (events shape: revenue metrics when the events have no
+        revenue column, rather than a revenue of 0 for everyone); see :meth:`analysable`.
     tz : str
         Report timezone (the parameter, else the data set's).
     end : Timestamp or None
@@ -80,6 +84,7 @@ class ExperimentData:
     events: pd.DataFrame | None = None
     assignments: pd.DataFrame | None = None
     text: list = field(default_factory=list)
+    left_out: dict = field(default_factory=dict)
     tz: str = "UTC"
     end: pd.Timestamp | None = None
 
@@ -97,6 +102,19 @@ class ExperimentData:
     def has_assignment_times(self) -> bool:
         """Whether users have ``assigned_at`` (the cumulative view over the test needs it)."""
         return self.users is not None and "assigned_at" in self.users.columns
+
+    def analysable(self, metrics):
+        """The metrics of ``metrics`` (a list, or a mapping such as the guardrails) that are measured.
+
+        Examples
+        --------
+        >>> exp = ExperimentData("events", None, left_out={"revenue_14d": "no revenue column"})
+        >>> exp.analysable(["converted_14d", "revenue_14d"]), exp.analysable({"revenue_14d": 0.05})
+        (['converted_14d'], {})
+        """
+        if isinstance(metrics, Mapping):
+            return {name: value for name, value in metrics.items() if name not in self.left_out}
+        return [name for name in metrics if name not in self.left_out]
 
     def key_numbers(self) -> dict[str, str]:
         """The input's headline numbers: the experiment, the input's shape and, with assignment times, the assignment dates."""
@@ -342,8 +360,15 @@ def load_experiment(
     where = (f"data end {end_ts:%Y-%m-%d %H:%M} UTC" if end_ts is not None
              else f"no end given: the last event's day ({day}) is treated as in progress")
     text = [f"Input: event log and assignments: {len(users):,} users assigned to {experiment}; {where}."]
+    left_out = {}
+    lacking = missing_for(requires(columns=["revenue"]), profile(ds.events))
+    if lacking:  # without a revenue column every user's revenue would read 0: not measured instead
+        left_out = {column: lacking[0] for column in users.columns if "revenue" in column}
+        users = users.drop(columns=list(left_out))
+        text.append(f"Revenue metrics ({', '.join(left_out)}) are not measured rather than read as 0: the experiment {lacking[0]}.")
     return ExperimentData("events", users, experiment=experiment, users=users, events=ds.events,
-                          assignments=ds.assignments, text=text + _censored(users, analysed), tz=tz, end=end_ts)
+                          assignments=ds.assignments, text=text + _censored(users, analysed), left_out=left_out,
+                          tz=tz, end=end_ts)
 
 
 def _censored(users: pd.DataFrame, analysed: Sequence[str]) -> list[str]:
