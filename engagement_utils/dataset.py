@@ -59,7 +59,7 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
-from . import io, presets, sources
+from . import filters, io, presets, sources
 from .funnels import parse_step
 from .validation import as_event_list, check_option
 
@@ -279,7 +279,25 @@ def _input_spec(name: str, raw: Any, root: Path, problems: list[str]) -> InputSp
             check_option("dataset.events.preset", options["preset"], tuple(presets.PRESETS))
         except ValueError as exc:
             problems.append(str(exc))
+    if name == "events":
+        problems += _condition_problems(options)
     return None if path is None else InputSpec(name, path, options)
+
+
+def _condition_problems(options: Mapping) -> list[str]:
+    """Syntax errors in the events' ``filters`` and ``event_rules``, found before any data is read."""
+    problems = []
+    try:
+        filters.parse_filters(options.get("filters"))
+    except ValueError as exc:
+        problems.append(f"events.filters: {exc}")
+    rules = options.get("event_rules")
+    for rule, text in rules.items() if isinstance(rules, Mapping) else ():
+        try:
+            filters.parse_condition(text, f"event_rules[{rule!r}]")
+        except ValueError as exc:
+            problems.append(f"events.event_rules.{rule}: {exc}")
+    return problems
 
 
 def describe_dataset(description: Any, *, root: str | os.PathLike | None = None) -> DataSetDescription:
@@ -301,7 +319,8 @@ def describe_dataset(description: Any, *, root: str | os.PathLike | None = None)
     ------
     DataSetError
         Every problem at once: unknown keys (shared option format with the
-        closest key), no ``events``, a bad role, timezone or end.
+        closest key), no ``events``, a bad role, timezone or end, a filter or
+        event rule that does not parse.
 
     Examples
     --------

@@ -66,28 +66,18 @@ CHUNK_USERS = 50_000
 
 VIEW_SCREENS = ("home", "category", "product", "search_results", "account")
 
-PERSONAS: dict[str, dict] = {
-    "power_user": dict(
-        share=0.15, day1=0.75, plateau=0.40, tau=10.0, extra_sessions=0.8, views=5.0, gap_s=45.0,
-        bounce=0.05, purchase=0.22, revenue_mean=65.0, cart=0.25, survey_promoter=0.7,
-        view_mix=(0.25, 0.20, 0.35, 0.10, 0.10),
-    ),
-    "casual_browser": dict(
-        share=0.35, day1=0.35, plateau=0.10, tau=6.0, extra_sessions=0.2, views=2.5, gap_s=20.0,
-        bounce=0.35, purchase=0.02, revenue_mean=40.0, cart=0.05, survey_promoter=0.3,
-        view_mix=(0.45, 0.30, 0.20, 0.02, 0.03),
-    ),
-    "bargain_hunter": dict(
-        share=0.20, day1=0.50, plateau=0.20, tau=8.0, extra_sessions=0.4, views=4.0, gap_s=30.0,
-        bounce=0.10, purchase=0.12, revenue_mean=18.0, cart=0.45, survey_promoter=0.4,
-        view_mix=(0.15, 0.20, 0.30, 0.33, 0.02),
-    ),
-    "one_and_done": dict(
-        share=0.30, day1=0.06, plateau=0.0, tau=2.0, extra_sessions=0.0, views=2.0, gap_s=15.0,
-        bounce=0.50, purchase=0.03, revenue_mean=35.0, cart=0.05, survey_promoter=0.15,
-        view_mix=(0.50, 0.30, 0.15, 0.03, 0.02),
-    ),
+# One row per persona, the columns named once in _PERSONA_FIELDS so the personas read side by side;
+# view_mix is the share of each of VIEW_SCREENS among the screens viewed.
+_PERSONA_FIELDS = ("share", "day1", "plateau", "tau", "extra_sessions", "views", "gap_s",
+                   "bounce", "purchase", "revenue_mean", "cart", "survey_promoter", "view_mix")
+_PERSONA_ROWS = {
+    #                  share day1  plateau tau   extra views gap_s bounce purchase revenue cart  promoter view_mix
+    "power_user":     (0.15, 0.75, 0.40,   10.0, 0.8,  5.0,  45.0, 0.05,  0.22,    65.0,   0.25, 0.7,     (0.25, 0.20, 0.35, 0.10, 0.10)),
+    "casual_browser": (0.35, 0.35, 0.10,   6.0,  0.2,  2.5,  20.0, 0.35,  0.02,    40.0,   0.05, 0.3,     (0.45, 0.30, 0.20, 0.02, 0.03)),
+    "bargain_hunter": (0.20, 0.50, 0.20,   8.0,  0.4,  4.0,  30.0, 0.10,  0.12,    18.0,   0.45, 0.4,     (0.15, 0.20, 0.30, 0.33, 0.02)),
+    "one_and_done":   (0.30, 0.06, 0.0,    2.0,  0.0,  2.0,  15.0, 0.50,  0.03,    35.0,   0.05, 0.15,    (0.50, 0.30, 0.15, 0.03, 0.02)),
 }
+PERSONAS: dict[str, dict] = {name: dict(zip(_PERSONA_FIELDS, row, strict=True)) for name, row in _PERSONA_ROWS.items()}
 
 # Mostly one-visit users with a tail of regulars: about 10 events per user over
 # 180 days (the default mix gives about 150), as in a typical product export.

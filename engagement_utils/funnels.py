@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from ._docs import fill_doc
 from .core import EventLog, segment_labels
 from .core.engagement_scans import FUNNEL_ORDERINGS, funnel_reach_times
 from .inputs import as_log
@@ -129,6 +130,7 @@ def _step_mask(log: EventLog, step) -> np.ndarray:
     return mask
 
 
+@fill_doc
 def funnel(
     events: "pd.DataFrame | EventLog",
     steps: Sequence,
@@ -152,8 +154,7 @@ def funnel(
     segment : str, optional
         Event column to break down by; a user's segment is its value on the
         entry event (output column ``segment``).
-    alpha : float, default 0.05
-        The Wilson intervals have level ``1 - alpha``.
+    {alpha_wilson}
 
     Returns
     -------
@@ -168,10 +169,10 @@ def funnel(
 
     Examples
     --------
-    >>> ev = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b"],
-    ...     "event": ["open", "cart", "buy", "open", "buy"],
-    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:01", "2024-01-01 10:03",
-    ...                                  "2024-01-01 11:00", "2024-01-01 11:05"], utc=True)})
+    >>> ev = pd.DataFrame([("a", "open", "2024-01-01 10:00"), ("a", "cart", "2024-01-01 10:01"), ("a", "buy", "2024-01-01 10:03"),
+    ...                    ("b", "open", "2024-01-01 11:00"), ("b", "buy", "2024-01-01 11:05")],
+    ...                   columns=["user_id", "event", "timestamp"])  # one line per user's path
+    >>> ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True)
     >>> f = funnel(ev, ["open", "cart", "buy"], window="1h")
     >>> f[["step", "users", "conversion", "median_time_s"]].to_dict("list")
     {'step': [1, 2, 3], 'users': [2, 1, 1], 'conversion': [1.0, 0.5, 0.5], 'median_time_s': [0.0, 60.0, 180.0]}
@@ -251,10 +252,11 @@ def cart_abandonment(
 
     Examples
     --------
-    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b", "c", "c"],
-    ...     "event": ["add_to_cart", "purchase", "add_to_cart", "add_to_cart", "purchase"],
-    ...     "timestamp": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:30", "2024-01-01 11:00",
-    ...                                  "2024-01-01 12:00", "2024-01-03 12:00"], utc=True)})
+    >>> ev = pd.DataFrame([("a", "add_to_cart", "2024-01-01 10:00"), ("a", "purchase", "2024-01-01 10:30"),
+    ...                    ("b", "add_to_cart", "2024-01-01 11:00"),
+    ...                    ("c", "add_to_cart", "2024-01-01 12:00"), ("c", "purchase", "2024-01-03 12:00")],
+    ...                   columns=["user_id", "event", "timestamp"])  # c buys after the 1-day window
+    >>> ev["timestamp"] = pd.to_datetime(ev["timestamp"], utc=True)
     >>> cart_abandonment(ev, window="1D")[["carts", "purchasers", "abandonment_rate"]].round(4).values.tolist()
     [[3.0, 1.0, 0.6667]]
     """

@@ -33,17 +33,12 @@ Column names
     Write a name containing spaces or symbols in backticks: ```Customer ID```.
 
 Conditions (``event_rules`` values and ``filters`` entries)
-    ``<column> <operator> <value>`` with the operators
-
-    * ``startswith``, ``endswith``, ``contains``: text tests (the value is
-      taken as text; a missing value never matches);
-    * ``==``, ``!=``: numeric when the value is a number, else text;
-    * ``<``, ``<=``, ``>``, ``>=``: numeric (the value must be a number);
-    * ``is missing``, ``is not missing`` (no value).
-
-    Quote a text value containing spaces: ``Country == 'United Kingdom'``.
-    A comparison with a missing value is false, so ``keep: Quantity > 0``
-    also drops rows with no quantity.
+    Tests such as ``Quantity > 0``, ``InvoiceNo startswith C``,
+    ``Country in [EIRE, 'United Kingdom']`` or ``CustomerID is missing``,
+    joined with ``and``, ``or``, ``not`` and parentheses; a column in
+    backticks on the right compares two columns (``group != `landing_page```),
+    while a bare word there is text, as it always was.  The grammar, the
+    missing-value rule and the messages are in :mod:`engagement_utils.filters`.
 
 Revenue expression
     Column names, numbers, ``+ - * /`` and parentheses, e.g.
@@ -70,130 +65,71 @@ Cleaning log
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import inspect
+import os
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-import os
-
 from . import io
-from .io import DataValidationError, clean_ids, closest_column, describe_source, read_table
+from ._grammar import Parser
+from .filters import Condition, check_columns, column_words, condition_columns, evaluate, numeric_column, \
+    parse_condition, parse_filters
+from .io import DataValidationError, clean_ids, describe_source, read_table
 from .io.cache import cached_frame
 from .validation import check_option
 
 __all__ = ["load_source", "cleaning_log", "parse_condition", "parse_expression", "Condition", "SOURCE_OPTIONS"]
 
+# load_events options load_source passes through unchanged; their defaults are load_events' own.
+_LOADER_OPTIONS = ("timestamp_format", "start", "end", "drop_duplicates", "encoding", "delimiter")
+_LOADER_DEFAULTS = {name: inspect.signature(io.load_events).parameters[name].default for name in _LOADER_OPTIONS}
+
 # The keys a ``source_options`` mapping may hold (load_source's keyword options).
-SOURCE_OPTIONS = ("column_map", "event", "event_rules", "revenue", "filters", "id_columns", "timestamp_format",
-                  "start", "end", "drop_duplicates", "encoding", "delimiter", "cache")
+SOURCE_OPTIONS = ("column_map", "event", "event_rules", "revenue", "filters", "id_columns", *_LOADER_OPTIONS, "cache")
 
-_TEXT_OPS = ("startswith", "endswith", "contains")
-_COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 _EXPRESSION_HELP = "allowed: column names, numbers, + - * / and parentheses"
-_CONDITION_HELP = (
-    "write '<column> <operator> <value>' with an operator from "
-    f"{list(_TEXT_OPS) + list(_COMPARISONS)}, or '<column> is missing' / '<column> is not missing'"
-)
-_DUPLICATES = "duplicates"
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<name>`[^`]*`)
-      | (?P<text>'[^']*'|"[^"]*")
-      | (?P<number>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?(?![\w.]))
-      | (?P<symbol><=|>=|==|!=|<|>|[-+*/()])
-      | (?P<word>[^\s`'"<>=!+*/()-]+)
-    )""",
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "name", "text", "number", "symbol" or "word"
-    text: str  # the value: unquoted name/text, or the literal
-    position: int
-
-
-def _tokenize(source: str, what: str) -> list[_Token]:
-    if not isinstance(source, str) or not source.strip():
-        raise ValueError(f"{what}: expected a non-empty string, got {source!r}")
-    tokens, position = [], 0
-    stripped = source.rstrip()
-    while position < len(stripped):
-        match = _TOKEN.match(stripped, position)
-        if match is None or match.end() == position:
-            raise ValueError(f"{what} {source!r}: cannot read {stripped[position:].strip()[:20]!r} at position {position}")
-        kind = match.lastgroup
-        raw = match.group(kind)
-        text = raw[1:-1] if kind in ("name", "text") else raw
-        tokens.append(_Token(kind, text, match.start(kind)))
-        position = match.end()
-    return tokens
 
 
 # --------------------------------------------------------------------------- expressions
 
 
-class _Parser:
-    """Recursive descent over tokens for ``expr := term (+|- term)*``, ``term := factor (*|/ factor)*``."""
+class _ExpressionParser(Parser):
+    """Recursive descent for ``expr := term (+|- term)*``, ``term := factor (*|/ factor)*``."""
 
-    def __init__(self, source: str, what: str):
-        self.source, self.what = source, what
-        self.tokens = _tokenize(source, what)
-        self.index = 0
-
-    def fail(self, message: str) -> ValueError:
-        return ValueError(f"{self.what} {self.source!r}: {message}; {_EXPRESSION_HELP}")
-
-    def peek(self) -> _Token | None:
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def take(self) -> _Token:
-        token = self.peek()
-        if token is None:
-            raise self.fail("ends too early")
-        self.index += 1
-        return token
+    def __init__(self, source: str):
+        super().__init__(source, "revenue expression", _EXPRESSION_HELP)
 
     def expression(self):
-        node = self.term()
-        while (token := self.peek()) is not None and token.text in ("+", "-") and token.kind == "symbol":
-            self.index += 1
-            node = (token.text, node, self.term())
-        return node
+        return self.left_associative(self.term, lambda t: t.is_symbol("+", "-"), lambda t, a, b: (t.text, a, b))
 
     def term(self):
-        node = self.factor()
-        while (token := self.peek()) is not None and token.text in ("*", "/") and token.kind == "symbol":
-            self.index += 1
-            node = (token.text, node, self.factor())
-        return node
+        return self.left_associative(self.factor, lambda t: t.is_symbol("*", "/"), lambda t, a, b: (t.text, a, b))
 
     def factor(self):
-        token = self.take()
-        if token.kind == "symbol" and token.text in ("-", "+"):
-            operand = self.factor()
+        token = self.take("a column, a number or '('")
+        if token.is_symbol("-", "+"):
+            with self.nested(token):
+                operand = self.factor()
             return ("neg", operand) if token.text == "-" else operand
-        if token.kind == "symbol" and token.text == "(":
-            node = self.expression()
-            closing = self.take()
-            if closing.text != ")" or closing.kind != "symbol":
-                raise self.fail(f"expected ')' at position {closing.position}")
+        if token.is_symbol("("):
+            with self.nested(token):
+                node = self.expression()
+            closing = self.take("')'")
+            if not closing.is_symbol(")"):
+                raise self.fail(f"expected ')', found {closing.text!r}", closing)
             return node
         if token.kind == "number":
             return ("number", float(token.text))
         if token.kind in ("word", "name"):
             return ("column", token.text)
-        raise self.fail(f"unexpected {token.text!r} at position {token.position}")
+        raise self.fail(f"unexpected {token.text!r}", token)
 
     def parse(self):
         node = self.expression()
         if (extra := self.peek()) is not None:
-            raise self.fail(f"unexpected {extra.text!r} at position {extra.position}")
+            raise self.fail(f"unexpected {extra.text!r}", extra)
         return node
 
 
@@ -225,7 +161,7 @@ def parse_expression(expression: str) -> tuple:
     >>> parse_expression("(`gross amount` - 1.5) / 2")
     ('/', ('-', ('column', 'gross amount'), ('number', 1.5)), ('number', 2.0))
     """
-    return _Parser(expression, "revenue expression").parse()
+    return _ExpressionParser(expression).parse()
 
 
 def _expression_columns(node: tuple) -> list[str]:
@@ -255,158 +191,7 @@ def _evaluate(node: tuple, numbers: Mapping[str, pd.Series]):
         return left / right
 
 
-# --------------------------------------------------------------------------- conditions
-
-
-@dataclass(frozen=True)
-class Condition:
-    """A parsed row condition: ``column``, ``operator`` and ``value`` (None for the missing tests)."""
-
-    column: str
-    operator: str
-    value: str | float | None
-
-    def __str__(self) -> str:
-        column = self.column if _is_bare_word(self.column) else f"`{self.column}`"
-        if self.value is None:
-            return f"{column} {self.operator}"
-        value = self.value
-        if isinstance(value, str):
-            value = value if _is_bare_word(value) else repr(value)
-        elif value.is_integer():
-            value = int(value)
-        return f"{column} {self.operator} {value}"
-
-
-def _is_bare_word(text: str) -> bool:
-    """True when ``text`` reads back as the same single unquoted word."""
-    token = _TOKEN.fullmatch(text)
-    return token is not None and token.lastgroup == "word"
-
-
-def parse_condition(condition: str) -> Condition:
-    """Parse ``'<column> <operator> <value>'`` (see the module docstring for the operators).
-
-    Raises
-    ------
-    ValueError
-        Naming the condition and the allowed forms.
-
-    Examples
-    --------
-    >>> parse_condition("InvoiceNo startswith C")
-    Condition(column='InvoiceNo', operator='startswith', value='C')
-    >>> parse_condition("Quantity > -1")
-    Condition(column='Quantity', operator='>', value=-1.0)
-    >>> parse_condition("`Customer ID` is not missing")
-    Condition(column='Customer ID', operator='is not missing', value=None)
-    """
-    tokens = _tokenize(condition, "condition")
-
-    def fail(reason: str) -> ValueError:
-        return ValueError(f"condition {condition!r}: {reason}; {_CONDITION_HELP}")
-
-    if tokens[0].kind not in ("word", "name"):
-        raise fail(f"expected a column name first, found {tokens[0].text!r}")
-    column, rest = tokens[0].text, tokens[1:]
-    if not rest:
-        raise fail("no operator")
-    words = [t.text.lower() for t in rest]
-    if words in (["is", "missing"], ["is", "not", "missing"]):
-        return Condition(column, " ".join(words), None)
-    operator = rest[0].text if rest[0].kind == "symbol" else rest[0].text.lower()
-    if operator not in _TEXT_OPS + _COMPARISONS:
-        raise fail(f"unknown operator {rest[0].text!r}")
-    value_tokens = rest[1:]
-    negative = len(value_tokens) == 2 and value_tokens[0].kind == "symbol" and value_tokens[0].text == "-"
-    if negative and value_tokens[1].kind == "number":
-        value_tokens = value_tokens[1:]
-    if len(value_tokens) != 1 or value_tokens[0].kind == "symbol":
-        raise fail("expected exactly one value after the operator (quote text containing spaces)")
-    value = value_tokens[0]
-    if operator in _TEXT_OPS:
-        return Condition(column, operator, value.text)
-    if value.kind == "number":
-        return Condition(column, operator, -float(value.text) if negative else float(value.text))
-    if operator not in ("==", "!="):
-        raise fail(f"{operator!r} compares numbers, but {value.text!r} is not a number")
-    return Condition(column, operator, value.text)
-
-
-def _numeric(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
-    raw = frame[column]
-    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
-        return raw.astype("float64")
-    values = pd.to_numeric(raw, errors="coerce").astype("float64")
-    bad = values.isna() & raw.notna()
-    if bad.any():
-        raise DataValidationError(
-            [f"column {column!r} used in {what} has {int(bad.sum())} non-numeric value(s) (e.g. {raw[bad].iloc[0]!r}); "
-             "use a numeric column or clean it first"],
-            "source options",
-        )
-    return values
-
-
-def _matches(frame: pd.DataFrame, condition: Condition, what: str) -> np.ndarray:
-    """Boolean mask of rows meeting ``condition``; missing values never match a test."""
-    values = frame[condition.column]
-    op, value = condition.operator, condition.value
-    if op == "is missing":
-        mask = values.isna()
-    elif op == "is not missing":
-        mask = values.notna()
-    elif op in _TEXT_OPS or isinstance(value, str):
-        text = values.astype("string")
-        if op == "startswith":
-            mask = text.str.startswith(value)
-        elif op == "endswith":
-            mask = text.str.endswith(value)
-        elif op == "contains":
-            mask = text.str.contains(value, regex=False)
-        else:
-            mask = text.eq(value) if op == "==" else text.ne(value)
-    else:
-        numbers = _numeric(frame, condition.column, what)
-        compare = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal}
-        # NaN compares false under every operator, including !=: a missing value is not known to differ.
-        return compare[op](numbers.to_numpy(), value) & numbers.notna().to_numpy()
-    return mask.fillna(False).to_numpy(dtype=bool)
-
-
-def _check_columns(available: Sequence[str], columns: Sequence[str], what: str) -> None:
-    problems = [
-        f"{what} names column {name!r}, which is not in the input{closest_column(name, available)}; "
-        "rules use the input's own column names (before column_map) and the derived 'event' / 'revenue'"
-        for name in dict.fromkeys(columns)
-        if name not in available
-    ]
-    if problems:
-        raise DataValidationError(problems, "source options")
-
-
 # --------------------------------------------------------------------------- steps
-
-
-def _parse_filters(filters: Sequence[Mapping[str, str]] | None) -> list[tuple[str, Condition | None]]:
-    """``[("drop"|"keep", Condition or None for exact duplicates)]``, validated before any data is touched."""
-    if filters is None:
-        return []
-    if isinstance(filters, (str, Mapping)):
-        raise ValueError("filters: expected a list of steps such as [{'drop': 'InvoiceNo startswith C'}, {'keep': 'Quantity > 0'}]")
-    steps = []
-    for number, step in enumerate(filters, start=1):
-        if not isinstance(step, Mapping) or len(step) != 1 or next(iter(step)) not in ("drop", "keep"):
-            raise ValueError(
-                f"filters step {number} ({step!r}): each step is a mapping with one key, 'drop' or 'keep', "
-                "and a condition, e.g. {'drop': 'CustomerID is missing'} or {'drop': 'duplicates'}"
-            )
-        action, text = next(iter(step.items()))
-        if action == "drop" and isinstance(text, str) and text.strip().lower() == _DUPLICATES:
-            steps.append((action, None))
-        else:
-            steps.append((action, parse_condition(text)))
-    return steps
 
 
 def _log_row(rule: str, before: int, after: int) -> dict:
@@ -434,14 +219,8 @@ def load_source(
     revenue: str | None = None,
     filters: Sequence[Mapping[str, str]] | None = None,
     id_columns: Sequence[str] | None = None,
-    timestamp_format: str | None = None,
-    start=None,
-    end=None,
-    drop_duplicates: bool = True,
-    encoding: str | None = None,
-    delimiter: str | None = None,
     cache: bool = True,
-    **unknown,
+    **loader_options,
 ) -> pd.DataFrame:
     """Load a transactions table (or any event-like export) as the canonical events frame.
 
@@ -468,20 +247,24 @@ def load_source(
     filters : list of dict, optional
         Steps applied in order after ``event`` and ``revenue`` are derived:
         ``{"drop": condition}`` removes the rows meeting the condition,
-        ``{"keep": condition}`` removes the others, ``{"drop": "duplicates"}``
+        ``{"keep": condition}`` removes the others (conditions as in
+        :mod:`engagement_utils.filters`, e.g. ``"Quantity > 0 and not Country in [EIRE]"``),
+        ``{"drop": "duplicates"}``
         removes exact duplicate rows (all input columns equal, first kept).
         Each step's removed rows are logged (:func:`cleaning_log`).
     id_columns : list of str, optional
         Other input columns that hold ids (e.g. an order id exported as
         ``536365.0``): whole floats become integers, text is stripped, and the
         column becomes a categorical, as ``user_id`` always does.
-    timestamp_format, start, end, drop_duplicates, encoding, delimiter
-        Passed to :func:`~engagement_utils.io.load_events` (``encoding`` and ``delimiter``
-        also to the reader when other options are given), e.g. ``encoding: latin-1``
-        for a spreadsheet's CSV export, ``delimiter: ';'``.
     cache : bool, default True
         Keep the result for a file input in the prepared-events cache, keyed by the file
         and every option (:mod:`engagement_utils.io.cache`).
+    **loader_options
+        ``timestamp_format``, ``start``, ``end``, ``drop_duplicates``, ``encoding``
+        and ``delimiter``, with :func:`~engagement_utils.io.load_events`' defaults,
+        passed to it (``encoding`` and ``delimiter`` also to the reader when other
+        options are given), e.g. ``encoding: latin-1`` for a spreadsheet's CSV
+        export, ``delimiter: ';'``.
 
     Returns
     -------
@@ -516,15 +299,14 @@ def load_source(
     >>> cleaning_log(ev)[["rule", "rows_removed"]].to_dict("list")
     {'rule': ['drop CustomerID is missing', 'drop exact duplicate rows (after column_map)'], 'rows_removed': [1, 0]}
     """
-    for key in unknown:
+    for key in loader_options:
         check_option("source_options", key, SOURCE_OPTIONS)
     column_map = dict(column_map or {})
-    loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates,
-                      "encoding": encoding, "delimiter": delimiter}
+    loader_options = {**_LOADER_DEFAULTS, **loader_options}
     if _no_options(event, event_rules, revenue, filters, id_columns):
         events = io.load_events(source, column_map=column_map, cache=cache, **loader_options)
         rows_read = events.attrs["load_report"]["rows_read"]
-        events.attrs["cleaning_log"] = _loader_steps(events, [], rows_read, drop_duplicates, start, end)
+        events.attrs["cleaning_log"] = _loader_steps(events, [], rows_read, loader_options)
         return events
     options = {"column_map": column_map, "event": event, "event_rules": event_rules, "revenue": revenue,
                "filters": filters, "id_columns": id_columns, **loader_options}
@@ -533,18 +315,16 @@ def load_source(
     return _load_with_options(source, **options)
 
 
-def _load_with_options(source, *, column_map, event, event_rules, revenue, filters, id_columns, timestamp_format,
-                       start, end, drop_duplicates, encoding, delimiter) -> pd.DataFrame:
+def _load_with_options(source, *, column_map, event, event_rules, revenue, filters, id_columns,
+                       **loader_options) -> pd.DataFrame:
     """:func:`load_source` when a deriving or filtering option is given (uncached)."""
-    loader_options = {"timestamp_format": timestamp_format, "start": start, "end": end, "drop_duplicates": drop_duplicates}
-
-    steps = _parse_filters(filters)
-    rules = {name: parse_condition(text) for name, text in (event_rules or {}).items()}
+    steps = parse_filters(filters)
+    rules = {name: parse_condition(text, f"event_rules[{name!r}]") for name, text in (event_rules or {}).items()}
     revenue_tree = None if revenue is None else parse_expression(revenue)
     if event is not None and not isinstance(event, str):
         raise ValueError(f"event: expected one event name (a string) for every row, got {event!r}")
 
-    frame = read_table(source, "events", encoding=encoding, delimiter=delimiter)
+    frame = read_table(source, "events", encoding=loader_options["encoding"], delimiter=loader_options["delimiter"])
     rows_read = len(frame)
     event_column = _canonical_event_column(frame, column_map)
     if event is not None and event_column is not None:
@@ -563,10 +343,18 @@ def _load_with_options(source, *, column_map, event, event_rules, revenue, filte
                 f"the {name} option would overwrite the input's {name!r} column; rename that column in column_map or drop the option"
             )
     available = list(frame.columns)
-    _check_columns(available, [c.column for c in rules.values()], "event_rules")
-    _check_columns(available, [] if revenue_tree is None else _expression_columns(revenue_tree), "revenue")
-    _check_columns(available + derived, [c.column for _, c in steps if c is not None], "filters")
-    _check_columns(available, list(id_columns or []), "id_columns")
+    check_columns(available, [name for rule in rules.values() for name in condition_columns(rule)], "event_rules")
+    check_columns(available, [] if revenue_tree is None else _expression_columns(revenue_tree), "revenue")
+    check_columns(available + derived, [name for _, step in steps if step is not None for name in condition_columns(step)],
+                  "filters")
+    check_columns(available, list(id_columns or []), "id_columns")
+    conditions = [(f"event_rules[{name!r}]", rule) for name, rule in rules.items()]
+    conditions += [(f"filters step {number} ({action} {step})", step)
+                   for number, (action, step) in enumerate(steps, start=1) if step is not None]
+    # A bare word on the right is text (so old conditions keep their meaning); say so when it names a column too.
+    ambiguous = [f"{what}: {word!r} is read as text, but the input also has a column {word!r}; write `{word}` to "
+                 f"compare with that column, or '{word}' to keep the text and silence this warning"
+                 for what, node in conditions for word in column_words(node, available + derived)]
 
     frame = frame.copy(deep=False)
     ruled = np.zeros(len(frame), dtype=bool)
@@ -575,12 +363,12 @@ def _load_with_options(source, *, column_map, event, event_rules, revenue, filte
         names = pd.Series(event, index=frame.index, dtype=object) if event is not None else frame[target].astype(object)
         # The first matching rule wins, so apply them in reverse and let earlier rules overwrite later ones.
         for name, condition in reversed(list(rules.items())):
-            matched = _matches(frame, condition, f"event_rules[{name!r}]")
+            matched = evaluate(condition, frame, f"event_rules[{name!r}]")
             names = names.mask(matched, name)
             ruled |= matched
         frame[target] = names.astype("string")
     if revenue_tree is not None:
-        numbers = {name: _numeric(frame, name, f"revenue {revenue!r}") for name in _expression_columns(revenue_tree)}
+        numbers = {name: numeric_column(frame, name, f"revenue {revenue!r}") for name in _expression_columns(revenue_tree)}
         values = pd.Series(_evaluate(revenue_tree, numbers), index=frame.index, dtype="float64")
         frame["revenue"] = values.where(~ruled, values.abs())
 
@@ -591,7 +379,7 @@ def _load_with_options(source, *, column_map, event, event_rules, revenue, filte
             frame = frame.loc[~frame.duplicated(keep="first")]
             rule = "drop exact duplicate rows"
         else:
-            matched = _matches(frame, condition, f"filter {action} {condition}")
+            matched = evaluate(condition, frame, f"filter {action} {condition}")
             frame = frame.loc[~matched if action == "drop" else matched]
             rule = f"{action} {condition}"
         log.append(_log_row(rule, before, len(frame)))
@@ -603,24 +391,26 @@ def _load_with_options(source, *, column_map, event, event_rules, revenue, filte
     for column in id_columns or []:
         frame[column] = clean_ids(frame[column])
 
-    events = io.load_events(frame, column_map=column_map, cache=False, **loader_options)
+    loader = {key: loader_options[key] for key in ("timestamp_format", "start", "end", "drop_duplicates")}
+    events = io.load_events(frame, column_map=column_map, cache=False, **loader)
     report = dict(events.attrs["load_report"])
     report["source"] = describe_source(source)
     report["rows_read"] = rows_read
-    report["warnings"] = [
+    report["warnings"] = ambiguous + [
         f"{row['rule']}: {row['rows_removed']:,} row(s) removed" for row in log if row["rows_removed"]
     ] + list(report["warnings"])
     events.attrs["load_report"] = report
-    events.attrs["cleaning_log"] = _loader_steps(events, log, len(frame), drop_duplicates, start, end)
+    events.attrs["cleaning_log"] = _loader_steps(events, log, len(frame), loader_options)
     return events
 
 
-def _loader_steps(events: pd.DataFrame, log: list[dict], rows_in: int, drop_duplicates: bool, start, end) -> list[dict]:
+def _loader_steps(events: pd.DataFrame, log: list[dict], rows_in: int, loader_options: Mapping) -> list[dict]:
     """Append ``load_events``' own steps (duplicates after mapping, date window) to the log."""
     report = events.attrs["load_report"]
+    start, end = loader_options["start"], loader_options["end"]
     rows = rows_in
     log = list(log)
-    if drop_duplicates:
+    if loader_options["drop_duplicates"]:
         log.append(_log_row("drop exact duplicate rows (after column_map)", rows, rows - report["duplicates_dropped"]))
         rows -= report["duplicates_dropped"]
     if start is not None or end is not None:

@@ -79,8 +79,10 @@ def test_bad_inputs_name_the_fix(tiny):
         experiment_users(asg, ev, "nope")
     with pytest.raises(ValueError, match="assigned_at"):
         experiment_users(asg.drop(columns="assigned_at"), ev, "x")
-    with pytest.raises(ValueError, match="choose from conversion, retention"):
+    with pytest.raises(ValueError, match=r"^The 'metrics' parameter must be one of \{'conversion', 'retention', .*\}; got 'clicks'$"):
         experiment_users(asg, ev, "x", metrics=["clicks"])
+    with pytest.raises(ValueError, match=r"got 'sesions' — did you mean 'sessions'\?$"):
+        experiment_users(asg, ev, "x", metrics=["conversion", "sesions"])
 
 
 def test_cumulative_by_day_ends_at_the_overall_mean(tiny):
@@ -169,4 +171,16 @@ def test_plots_draw_what_they_are_given(demo_analysis, demo_users, demo_assignme
     assert len(ax.get_lines()) == 2
     ax = plots.plot_retention_by_variant(retention_by_variant(demo_assignments, demo_events, EXPERIMENT, days=range(8)))
     assert [len(line.get_xdata()) for line in ax.get_lines()] == [8, 8]
+    plt.close("all")
+
+
+def test_cumulative_difference_plot_draws_each_variant_with_its_fixed_horizon_ci():
+    cumulative = pd.DataFrame({"date": ["2024-01-01", "2024-01-02"] * 2, "variant": ["b", "b", "c", "c"],
+                               "difference": [0.01, 0.02, -0.01, 0.0], "ci_low": -0.05, "ci_high": 0.05,
+                               "fixed_ci_low": -0.03, "fixed_ci_high": 0.03})
+    ax = plots.plot_cumulative_difference(cumulative, "conversion", percent=False)
+    labelled = [(line.get_label(), list(line.get_ydata())) for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert labelled == [("b − control", [0.01, 0.02]), ("fixed-horizon CI (end only)", [-0.03, -0.03]),
+                        ("c − control", [-0.01, 0.0]), ("fixed-horizon CI (end only)", [-0.03, -0.03])]
+    assert (ax.get_ylabel(), ax.get_title()) == ("difference in conversion", "Cumulative difference in conversion")
     plt.close("all")

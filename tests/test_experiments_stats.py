@@ -52,9 +52,9 @@ def test_z_test_and_intervals_match_statsmodels(x_t, n_t, x_c, n_c):
     assert r["p_value"] == pytest.approx(p, abs=TOL)
     wald = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="wald", compare="diff")
     assert (r["ci_low"], r["ci_high"]) == pytest.approx(wald, abs=TOL)
-    newcombe = proportion_test(x_t, n_t, x_c, n_c, ci_method="newcombe").iloc[0]
+    newcomb = proportion_test(x_t, n_t, x_c, n_c, method="newcomb").iloc[0]
     expected = confint_proportions_2indep(x_t, n_t, x_c, n_c, method="newcomb", compare="diff")
-    assert (newcombe["ci_low"], newcombe["ci_high"]) == pytest.approx(expected, abs=TOL)
+    assert (newcomb["ci_low"], newcomb["ci_high"]) == pytest.approx(expected, abs=TOL)
 
 
 def test_relative_lift_delta_method_by_hand():
@@ -83,14 +83,61 @@ def test_small_counts_keep_one_method_per_row_and_report_fisher_apart():
     from statsmodels.stats import proportion as smp
 
     r = compare_proportions(_users([1, 1, 1, 0, 0], [0, 0, 0, 0, 1], "converted"), "converted").iloc[0]
-    assert r["test"] == "agresti-caffo"
+    assert r["method"] == "agresti-caffo"
     assert r["p_value_fisher"] == pytest.approx(stats.fisher_exact([[3, 2], [1, 4]]).pvalue, abs=TOL)
     assert (r["p_value"] < 0.05) == (r["ci_low"] > 0 or r["ci_high"] < 0)
     assert (r["ci_low"], r["ci_high"]) == pytest.approx(smp.confint_proportions_2indep(3, 5, 1, 5, method="agresti-caffo"), abs=TOL)
     big = compare_proportions(_users(np.arange(400) < 120, np.arange(400) < 100, "converted"), "converted").iloc[0]
-    assert big["test"] == "wald"
+    assert big["method"] == "wald"
     assert big["p_value_fisher"] == pytest.approx(stats.fisher_exact([[120, 280], [100, 300]]).pvalue, abs=TOL)
     assert big["p_value"] == pytest.approx(smp.test_proportions_2indep(120, 400, 100, 400, method="wald").pvalue, abs=TOL)
+
+
+@pytest.mark.parametrize("method", ["wald", "agresti-caffo"])
+@pytest.mark.parametrize("x_t,n_t,x_c,n_c", [(3, 5, 1, 5), (120, 400, 100, 400)])
+def test_a_chosen_method_is_the_statsmodels_interval_of_that_name(method, x_t, n_t, x_c, n_c):
+    from statsmodels.stats import proportion as smp
+
+    users = _users(np.arange(n_t) < x_t, np.arange(n_c) < x_c, "converted")
+    r = compare_proportions(users, "converted", method=method).iloc[0]
+    assert r["method"] == method and r["kind"] == "binary"
+    expected = smp.confint_proportions_2indep(x_t, n_t, x_c, n_c, method=method, compare="diff")
+    assert (r["ci_low"], r["ci_high"]) == pytest.approx(expected, abs=TOL)
+
+
+def test_mean_comparisons_are_of_kind_mean():
+    r = compare_means(_users([1.0, 2, 3], [2.0, 2, 4]), "y").iloc[0]
+    assert (r["kind"], r["method"]) == ("mean", "welch")
+    assert bayesian_compare(_users([1.0, 2, 3], [2.0, 2, 4]), "y", kind="mean").summary["kind"].tolist() == ["mean"]
+
+
+def test_options_have_one_name_each_and_the_shared_message():
+    from engagement_utils.experiments import sample_size_allocated
+
+    users = _users([1, 1, 0, 0], [0, 1, 0, 0], "converted")
+    with pytest.raises(ValueError, match=r"^The 'method' parameter must be one of \{'auto', 'wald', 'agresti-caffo'\}; got 'newcombe'$"):
+        compare_proportions(users, "converted", method="newcombe")
+    with pytest.raises(ValueError, match=r"^The 'method' parameter must be one of \{'wald', 'newcomb'\}; got 'newcombe' — did you mean 'newcomb'\?$"):
+        proportion_test(3, 5, 1, 5, method="newcombe")
+    with pytest.raises(ValueError, match=r"^The 'kind' parameter must be one of \{'binary', 'mean'\}; got 'continuous'$"):
+        bayesian_compare(users, "converted", kind="continuous")
+    with pytest.raises(ValueError, match=r"^The 'statistic' parameter must be one of \{'mean', 'median', 'ratio'\}; got 'medain' — did you mean 'median'\?$"):
+        bootstrap_ci(users, "converted", statistic="medain")
+    plans = [lambda kind: statistical_power(800, 20.0, 1.0, kind=kind, sd=10.0),
+             lambda kind: sample_size_per_arm(20.0, 1.0, kind=kind, sd=10.0),
+             lambda kind: minimum_detectable_effect(800, 20.0, kind=kind, sd=10.0),
+             lambda kind: sample_size_allocated(20.0, 1.0, kind=kind, sd=10.0)]
+    for plan in plans:
+        plan("mean")  # the glossary's name plans; the older one is refused
+        with pytest.raises(ValueError, match=r"^The 'kind' parameter must be one of \{'binary', 'mean'\}; got 'continuous'$"):
+            plan("continuous")
+    with pytest.raises(ValueError, match=r"^The 'alternative' parameter must be one of .*; got 'two_sided' — did you mean 'two-sided'\?$"):
+        sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, alternative="two_sided")
+    alpha_message = r"^The 'alpha' parameter must be a number strictly between 0 and 1 .*; got 95$"
+    for call in (lambda: proportion_test(3, 5, 1, 5, alpha=95), lambda: welch_test(1.0, 1.0, 10, 0.0, 1.0, 10, alpha=95),
+                 lambda: noninferiority(proportion_test(3, 5, 1, 5), 0.1, alpha=95), lambda: sample_size_per_arm(0.1, 0.02, alpha=95)):
+        with pytest.raises(ValueError, match=alpha_message):
+            call()
 
 
 @pytest.mark.parametrize("counts,expected", [
@@ -99,7 +146,7 @@ def test_small_counts_keep_one_method_per_row_and_report_fisher_apart():
     ({"control": 900, "treatment": 2000}, {"control": 1, "treatment": 2}),
 ])
 def test_srm_matches_scipy_chisquare(counts, expected):
-    r = srm_check(counts, expected)
+    r = srm_check(counts, expected_split=expected)
     observed = np.array(list(counts.values()), dtype=float)
     share = np.ones(len(counts)) if expected is None else np.array([expected[k] for k in counts], dtype=float)
     ref = stats.chisquare(observed, observed.sum() * share / share.sum())
@@ -112,6 +159,11 @@ def test_srm_matches_scipy_chisquare(counts, expected):
 def test_srm_flags_broken_split():
     assert srm_check({"control": 1000, "treatment": 1200}).flagged
     assert not srm_check({"control": 1000, "treatment": 1050}).flagged
+    # the glossary's names, as analyze_experiment(srm_threshold=, srm_warning=): p = 0.0089 here
+    r = srm_check({"control": 5000, "treatment": 5265})
+    assert (r.srm_threshold, r.srm_warning, r.flagged, r.warning) == (0.001, 0.01, False, True)
+    r = srm_check({"control": 5000, "treatment": 5265}, srm_threshold=0.01, srm_warning=0.05)
+    assert (r.srm_threshold, r.srm_warning, r.flagged, r.warning) == (0.01, 0.05, True, False)
 
 
 @pytest.mark.parametrize("method,sm", [("holm", "holm"), ("fdr_bh", "fdr_bh"), ("bonferroni", "bonferroni")])
@@ -139,10 +191,10 @@ def test_binary_power_matches_statsmodels(baseline, mde, n):
     assert NormalIndPower().power(h_found, n, 0.05) == pytest.approx(0.8, abs=TOL)
 
 
-def test_continuous_power_and_variants_match_statsmodels():
+def test_mean_power_and_variants_match_statsmodels():
     d = 1.0 / 10.0
-    assert statistical_power(800, 20.0, 1.0, kind="continuous", sd=10.0) == pytest.approx(TTestIndPower().power(d, 800, 0.05), abs=TOL)
-    assert sample_size_per_arm(20.0, 1.0, kind="continuous", sd=10.0) == math.ceil(TTestIndPower().solve_power(d, None, 0.05, 0.8))
+    assert statistical_power(800, 20.0, 1.0, kind="mean", sd=10.0) == pytest.approx(TTestIndPower().power(d, 800, 0.05), abs=TOL)
+    assert sample_size_per_arm(20.0, 1.0, kind="mean", sd=10.0) == math.ceil(TTestIndPower().solve_power(d, None, 0.05, 0.8))
     # three variants: alpha is split over the two comparisons with the control
     h = proportion_effectsize(0.12, 0.10)
     assert sample_size_per_arm(0.10, 0.02, n_variants=3) == math.ceil(NormalIndPower().solve_power(h, None, 0.025, 0.8))
@@ -198,7 +250,7 @@ def test_bayesian_chance_to_beat_matches_closed_forms():
     assert s["chance_to_beat"] == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 200_000))
     rng = np.random.default_rng(4)
     a, b = rng.normal(10.3, 3, 500), rng.normal(10, 3, 500)
-    c = bayesian_compare(_users(a, b), "y", kind="continuous", n_draws=200_000).summary.iloc[0]
+    c = bayesian_compare(_users(a, b), "y", kind="mean", n_draws=200_000).summary.iloc[0]
     se = math.sqrt(a.var(ddof=1) / 500 + b.var(ddof=1) / 500)
     diff = a.mean() - b.mean()
     closed = stats.norm.cdf(diff / se)
@@ -302,11 +354,11 @@ def test_non_binary_values_are_rejected_for_proportions():
 def test_unequal_allocation_sample_size_matches_statsmodels(allocation):
     from engagement_utils.experiments import sample_size_allocated
 
-    r = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation)
+    r = sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, allocation=allocation)
     ratio = allocation / (1 - allocation)
     n_control = NormalIndPower().solve_power(effect_size=0.1, alpha=0.05, power=0.8, ratio=ratio)
     assert r["n_control"] == math.ceil(n_control - 1e-9)
-    reduced = sample_size_allocated(20.0, 1.0, kind="continuous", sd=10.0, allocation=allocation, variance_reduction=0.36)
+    reduced = sample_size_allocated(20.0, 1.0, kind="mean", sd=10.0, allocation=allocation, variance_reduction=0.36)
     assert reduced["n_control"] == math.ceil(0.64 * n_control - 1e-9)
 
 

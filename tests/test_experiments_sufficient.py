@@ -151,6 +151,14 @@ def test_more_successes_than_users_rejected():
         summaries_from_table(table)
 
 
+def test_assigned_users_come_from_the_argument_then_the_users_column_then_n():
+    table = pd.DataFrame({"variant": ["control", "b"], "metric": "converted", "n": [100, 90], "sum": [10, 12]})
+    assert summaries_from_table(table).assigned.to_dict() == {"b": 90, "control": 100}
+    assert summaries_from_table(table.assign(users=[105, 95])).assigned.to_dict() == {"b": 95, "control": 105}
+    given = summaries_from_table(table.assign(users=[105, 95]), assigned={"control": 110, "b": 99})
+    assert given.assigned.to_dict() == {"b": 99, "control": 110}
+
+
 def test_summary_yaml_with_mean_and_sd(tmp_path):
     path = tmp_path / "s.yml"
     path.write_text("users: {control: 1000, b: 1010}\nrows:\n"

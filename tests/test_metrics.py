@@ -128,7 +128,7 @@ def test_lifecycle_over_four_periods():
 
 def test_churn_hand_computed():
     ev = daily([("a", 0), ("a", 50), ("b", 0), ("c", 45), ("d", 59)])
-    out = m.churn(ev, 30, end="2024-03-01", cohort_period=None)   # cutoff 2024-01-31
+    out = m.churn(ev, 30, end="2024-03-01", period=None)   # cutoff 2024-01-31
     # a: active day 50 -> kept; b: last day 0 -> churned; c, d started after the cutoff: not judged.
     assert out[["users", "churned"]].values.tolist() == [[2, 1]]
     with pytest.raises(ValueError, match="no user started before"):

@@ -7,6 +7,7 @@ import pkgutil
 import pytest
 
 import engagement_utils
+from engagement_utils._docs import PLACEHOLDER
 from engagement_utils.stats import CORRECTIONS
 
 # second names for ideas the glossary names once (the glossary's name on the right)
@@ -23,6 +24,10 @@ SECOND_NAMES = {
     "min_group": "min_group_size",
     "small_group_threshold": "min_group_size",
     "method_correction": "correction",
+    "ci_method": "method",
+    "cohort_period": "period",
+    "warning_threshold": "srm_warning",
+    "expected": "expected_split",
 }
 
 
@@ -115,3 +120,46 @@ def test_no_private_imports_across_modules():
                     if alias.name.startswith("_") and alias.name != "__all__" and not alias.name.startswith("__"):
                         offenders.append(f"{path.relative_to(root)}: from {'.' * node.level}{node.module or ''} import {alias.name}")
     assert not offenders, offenders
+
+
+def test_shared_docstring_fragments_are_filled():
+    # a "{name}" line left in a docstring means its function lacks @fill_doc (engagement_utils._docs)
+    offenders = sorted(name for name, target in PUBLIC if PLACEHOLDER.search(target.__doc__ or ""))
+    assert not offenders, offenders
+
+
+def test_metric_kinds_are_the_glossarys():
+    # a metric's kind is "binary" / "mean" / "ratio" everywhere: parameters, results and defaults
+    import re
+    from pathlib import Path
+
+    from engagement_utils.experiments import inputs, power, userlevel
+
+    assert set(power.KINDS) <= set(inputs.KINDS) and set(userlevel.METRIC_KINDS) <= set(inputs.KINDS)
+    assert "continuous" not in power.KINDS + userlevel.METRIC_KINDS
+    quoted = re.compile(r"""["']continuous["']""")
+    root = Path(engagement_utils.__file__).parent
+    offenders = sorted(str(path.relative_to(root)) for path in root.rglob("*.py") if quoted.search(path.read_text(encoding="utf-8")))
+    assert not offenders, f"'continuous' is not a metric kind (use 'mean'): {offenders}"
+
+
+def test_interval_methods_use_statsmodels_names():
+    from engagement_utils.experiments.compare import METHODS
+    from engagement_utils.experiments.stats import PROPORTION_CI_METHODS
+    from engagement_utils.experiments.userlevel import PROPORTION_METHODS
+
+    # confint_proportions_2indep's names for a difference of proportions; compare_proportions
+    # computes through compare_arms, so its methods are compare_arms' ("newcombe" named Agresti-Caffo)
+    assert set(PROPORTION_CI_METHODS) <= {"wald", "agresti-caffo", "newcomb", "score"}
+    assert set(PROPORTION_METHODS) <= set(METHODS)
+    assert "newcombe" not in PROPORTION_CI_METHODS + PROPORTION_METHODS + METHODS
+
+
+def test_per_user_frames_are_called_users():
+    # one row per user (variant and metric columns) is "users" in every experiments function, not "data"
+    # (analyze_experiment's data is wider: a per-user frame or per-arm Summaries)
+    from engagement_utils.experiments import sequential, sufficient, userlevel
+
+    functions = [getattr(userlevel, name) for name in userlevel.__all__ if name != "BayesianResult"]
+    functions += [sufficient.summarize, sequential.cumulative_comparison]
+    assert {next(iter(_parameters(f))) for f in functions} == {"users"}

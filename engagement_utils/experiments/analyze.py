@@ -114,8 +114,8 @@ class ExperimentAnalysis:
         without CUPED use Cohen's h (:func:`~.power.power_table`).
         """
         first = self.table[self.table["role"] == "primary"].iloc[0]
-        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "continuous"
-        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "continuous" else None
+        kind = "binary" if first["kind"] == "binary" and not first["cuped"] else "mean"
+        sd = first["std_error"] / np.sqrt(1 / first["n_control"] + 1 / first["n_variant"]) if kind == "mean" else None
         return power_table(first["control_value"], [float(m) for m in mdes], relative=True, kind=kind, sd=sd,
                            alpha=self.settings["alpha"], power=self.settings["power"],
                            n_variants=len(self.summaries.variants), daily_users=daily_users)
@@ -290,7 +290,7 @@ def analyze_experiment(
         raise ValueError(f"control variant {control!r} is not in column {variant!r}; variants present: {', '.join(summaries.variants)}")
     if len(summaries.variants) < 2:
         raise ValueError(f"only one variant ({control!r}) in column {variant!r}; an experiment needs a control and at least one other variant")
-    srm = srm_check(summaries.assigned, expected_split, threshold=srm_threshold, warning_threshold=srm_warning)
+    srm = srm_check(summaries.assigned, expected_split, srm_threshold=srm_threshold, srm_warning=srm_warning)
     options = dict(control=control, method=method, alpha=alpha, planned_n=planned_n, prior_sd=prior_sd, pairs=pairs)
     overall = summaries.overall()
     table = compare(overall, metrics=names, alternative=alternative, use_cuped=use_cuped, **options)

@@ -335,7 +335,10 @@ def omnibus(summaries: Summaries, metrics=None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``metric, kind, test, statistic, df, p_value, arms``.
+        ``metric, kind, method, statistic, df, p_value, arms``: ``method`` is "chi-square",
+        "anova" or "none" (fewer than two arms with users, a ratio metric, or a mean with
+        no more users than arms); ``df`` is ``k - 1`` for the chi-square test and
+        ``(k - 1, N - k)`` for ANOVA; ``arms`` counts the arms with users.
 
     Examples
     --------
@@ -353,23 +356,23 @@ def omnibus(summaries: Summaries, metrics=None) -> pd.DataFrame:
         n, s1, s2 = (arms[c].to_numpy(dtype=float) for c in ("n", "sum_y", "sum_y2"))
         k, total = len(arms), n.sum()
         stat = df = p = np.nan
-        test = "none"
+        method = "none"
         if k >= 2 and kind == "binary":
             pooled = s1.sum() / total
             expected = np.r_[n * pooled, n * (1 - pooled)]
             observed = np.r_[s1, n - s1]
             with np.errstate(divide="ignore", invalid="ignore"):
                 stat = float(np.where(expected > 0, (observed - expected) ** 2 / expected, 0).sum())
-            df, test = k - 1, "chi-square"
+            df, method = k - 1, "chi-square"
             p = float(sps.chi2.sf(stat, df)) if 0 < pooled < 1 else 1.0
         elif k >= 2 and kind == "mean" and total > k:
             grand = s1.sum() / total
             between = float((s1 ** 2 / n).sum() - total * grand ** 2)
             within = float((s2 - s1 ** 2 / n).sum())
-            df, test = (k - 1, total - k), "anova"
+            df, method = (k - 1, total - k), "anova"
             stat = (between / (k - 1)) / (within / (total - k)) if within > 0 else np.nan
             p = float(sps.f.sf(stat, *df)) if np.isfinite(stat) else np.nan
-        rows.append({"metric": name, "kind": kind, "test": test, "statistic": stat, "df": df, "p_value": p, "arms": k})
+        rows.append({"metric": name, "kind": kind, "method": method, "statistic": stat, "df": df, "p_value": p, "arms": k})
     return pd.DataFrame(rows)
 
 

@@ -32,7 +32,7 @@ from .._arrays import distinct
 from ..retention import user_retention
 from ..sessions import sessionize
 from ..stats import wilson_ci
-from ..validation import check_alpha
+from ..validation import check_alpha, check_option
 
 __all__ = ["METRIC_GROUPS", "experiment_users", "cumulative_by_day", "retention_by_variant", "default_covariate"]
 
@@ -111,7 +111,7 @@ def experiment_users(
         Conversion window in calendar days, the assignment day included.
     retention_days : sequence of int, default (1, 7, 30)
     window_days : int, default 14
-        Window of the count and continuous metrics, in calendar days.
+        Window of the count and mean metrics, in calendar days.
     pre_period_days : int, default 28
         Calendar days before the assignment day used for the CUPED covariates.
     tz : str, default "UTC"
@@ -138,10 +138,7 @@ def experiment_users(
     >>> u[["variant", "converted_14d", "retained_d1", "events_14d", "pre_events_28d"]].values.tolist()
     [['control', 1.0, 1.0, 2.0, 1.0], ['b', 0.0, 0.0, 1.0, 0.0]]
     """
-    groups = list(METRIC_GROUPS if metrics is None else metrics)
-    unknown = [g for g in groups if g not in METRIC_GROUPS]
-    if unknown:
-        raise ValueError(f"unknown metric group(s) {unknown}; choose from {', '.join(METRIC_GROUPS)}")
+    groups = [check_option("metrics", g, METRIC_GROUPS) for g in (METRIC_GROUPS if metrics is None else metrics)]
     for name, value in (("conversion_days", conversion_days), ("window_days", window_days), ("pre_period_days", pre_period_days)):
         if int(value) != value or value < 1:
             raise ValueError(f"{name}={value!r} must be a whole number of days >= 1")

@@ -90,11 +90,11 @@ def srm_sentence(srm) -> str:
     split = "/".join(f"{100 * s:.3g}" for s in t["expected_share"])
     if srm.flagged:
         return (f"Sample ratio mismatch: {counts} against the designed {split} split "
-                f"(chi-square {format_p(srm.p_value)}, below the {srm.threshold:g} threshold). Assignment or logging is "
+                f"(chi-square {format_p(srm.p_value)}, below the {srm.srm_threshold:g} threshold). Assignment or logging is "
                 "broken somewhere, so the results below should not be trusted until the cause is found.")
     if srm.warning:
         return (f"Sample ratio warning: {counts} against the designed {split} split (chi-square {format_p(srm.p_value)}, "
-                f"below {srm.warning_threshold:g} but above the {srm.threshold:g} mismatch threshold). Check assignment "
+                f"below {srm.srm_warning:g} but above the {srm.srm_threshold:g} mismatch threshold). Check assignment "
                 "and logging before relying on the results.")
     return f"Sample ratio check passed: {counts} against the designed {split} split (chi-square {format_p(srm.p_value)})."
 

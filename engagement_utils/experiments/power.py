@@ -3,7 +3,7 @@
 Binary metrics use Cohen's effect size for proportions
 :math:`h = 2\\arcsin\\sqrt{p_1} - 2\\arcsin\\sqrt{p_0}` with the normal test
 (as ``statsmodels.stats.power.NormalIndPower`` with
-``proportion_effectsize``); continuous metrics use :math:`d = \\Delta/\\sigma`
+``proportion_effectsize``); mean metrics use :math:`d = \\Delta/\\sigma`
 with the two-sample t-test and its noncentral t distribution (as
 ``TTestIndPower``).  Two-sided power counts both rejection tails:
 
@@ -23,23 +23,30 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..validation import check_option
+from .._docs import fill_doc
+from ..stats import ALTERNATIVES
+from ..validation import check_alpha, check_option
 
 __all__ = ["statistical_power", "sample_size_per_arm", "minimum_detectable_effect", "days_to_run", "power_table", "sample_size_allocated"]
 
-KINDS = ("binary", "mean", "continuous")
-"""Metric kinds (the glossary's "binary" / "mean"; "continuous" is the older name of "mean")."""
+KINDS = ("binary", "mean")
+"""Metric kinds a power calculation covers (the glossary's "binary" / "mean")."""
 _MAX_N = 1e12
 
 
-def _check(kind: str, sd: float | None, alpha: float, n_variants: int) -> float:
+def _check(kind: str, sd: float | None, alpha: float, n_variants: int, *, power: float | None = None,
+           n_per_arm: float | None = None) -> float:
+    """Validate a plan's options (``power`` and ``n_per_arm`` when given); the alpha of each comparison."""
     check_option("kind", kind, KINDS)
     if kind != "binary" and (sd is None or not sd > 0):
         raise ValueError(f"kind={kind!r} needs sd=<standard deviation of the metric per user> (> 0)")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
+    check_alpha(alpha)
     if n_variants < 2:
         raise ValueError(f"n_variants={n_variants!r}: an experiment needs at least 2 variants (control included)")
+    if power is not None and not 0 < power < 1:
+        raise ValueError(f"power={power!r} must be between 0 and 1, e.g. 0.8")
+    if n_per_arm is not None and not n_per_arm >= 2:
+        raise ValueError(f"n_per_arm={n_per_arm!r} must be at least 2")
     return alpha / (n_variants - 1)
 
 
@@ -73,16 +80,10 @@ def _increasing_root(gap, low: float, limit: float) -> float:
     return optimize.brentq(gap, low, high, xtol=1e-12, rtol=1e-15)
 
 
+@fill_doc
 def statistical_power(
-    n_per_arm: float,
-    baseline: float,
-    mde: float,
-    *,
-    relative: bool = False,
-    kind: str = "binary",
-    sd: float | None = None,
-    alpha: float = 0.05,
-    n_variants: int = 2,
+    n_per_arm: float, baseline: float, mde: float, *,
+    relative: bool = False, kind: str = "binary", sd: float | None = None, alpha: float = 0.05, n_variants: int = 2,
 ) -> float:
     """Probability of a significant result when the true effect is ``mde``.
 
@@ -90,45 +91,44 @@ def statistical_power(
     ----------
     n_per_arm : float
         Users per arm.
-    baseline : float
-        Control rate (binary) or mean (continuous).
-    mde : float
-        True effect: absolute (0.01 = +1 pp) or relative (0.05 = +5%) with ``relative=True``.
+    {baseline}
+    {mde}
     relative : bool, default False
-    kind : {"binary", "continuous"}
-    sd : float, optional
-        Standard deviation per user (continuous metrics).
-    alpha : float, default 0.05
-        Two-sided significance level (split over ``n_variants - 1`` comparisons).
-    n_variants : int, default 2
-        Arms including the control.
+    {power_metric}
+    {n_variants}
 
     Examples
     --------
     >>> round(statistical_power(3000, 0.10, 0.02), 4)
     0.6978
     """
-    alpha_each = _check(kind, sd, alpha, n_variants)
-    if not n_per_arm >= 2:
-        raise ValueError(f"n_per_arm={n_per_arm!r} must be at least 2")
+    alpha_each = _check(kind, sd, alpha, n_variants, n_per_arm=n_per_arm)
     return _power_from_effect(_effect_size(baseline, mde, relative, kind, sd), n_per_arm, alpha_each, kind)
 
 
+@fill_doc
 def sample_size_per_arm(
-    baseline: float,
-    mde: float,
-    *,
-    relative: bool = False,
-    kind: str = "binary",
-    sd: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    n_variants: int = 2,
+    baseline: float, mde: float, *,
+    relative: bool = False, kind: str = "binary", sd: float | None = None, alpha: float = 0.05, power: float = 0.8, n_variants: int = 2,
 ) -> int:
     """Smallest number of users per arm that reaches ``power`` for a true effect of ``mde``.
 
     Solves :func:`statistical_power` = ``power`` for n (Brent's method) and
     rounds up, so ``statistical_power(n) >= power > statistical_power(n - 1)``.
+
+    Parameters
+    ----------
+    {baseline}
+    {mde}
+    relative : bool, default False
+    {power_metric}
+    {power_target}
+    {n_variants}
+
+    Returns
+    -------
+    int
+        Users per arm (at least 2).
 
     Examples
     --------
@@ -139,9 +139,7 @@ def sample_size_per_arm(
     >>> sample_size_per_arm(20.0, 1.0, kind="mean", sd=10.0)
     1571
     """
-    alpha_each = _check(kind, sd, alpha, n_variants)
-    if not 0 < power < 1:
-        raise ValueError(f"power={power!r} must be between 0 and 1, e.g. 0.8")
+    alpha_each = _check(kind, sd, alpha, n_variants, power=power)
     effect = _effect_size(baseline, mde, relative, kind, sd)
     if effect == 0:
         raise ValueError("mde must be non-zero: no sample size detects an effect of 0")
@@ -151,25 +149,35 @@ def sample_size_per_arm(
     return int(math.ceil(_increasing_root(gap, 2, _MAX_N) - 1e-9))
 
 
+@fill_doc
 def minimum_detectable_effect(
-    n_per_arm: float,
-    baseline: float,
-    *,
-    relative: bool = False,
-    kind: str = "binary",
-    sd: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    n_variants: int = 2,
+    n_per_arm: float, baseline: float, *,
+    relative: bool = False, kind: str = "binary", sd: float | None = None, alpha: float = 0.05, power: float = 0.8, n_variants: int = 2,
 ) -> float:
     """Smallest upward effect detectable with ``power`` given ``n_per_arm`` users per arm.
 
     Solves for the effect size (h or d) and converts it back to the metric's
     scale: for a binary metric
-    :math:`p_1 = \\sin^2(\\arcsin\\sqrt{p_0} + h/2)`, for a continuous one
+    :math:`p_1 = \\sin^2(\\arcsin\\sqrt{p_0} + h/2)`, for a mean
     :math:`\\Delta = d\\,\\sigma`.  Returned absolute (rate or mean units) or,
     with ``relative=True``, relative to the baseline.  NaN if no rate below 1
     reaches the power.
+
+    Parameters
+    ----------
+    n_per_arm : float
+        Users per arm.
+    {baseline}
+    relative : bool, default False
+        Return the effect relative to ``baseline`` instead of in the metric's units.
+    {power_metric}
+    {power_target}
+    {n_variants}
+
+    Returns
+    -------
+    float
+        The effect, absolute or relative; NaN if no rate below 1 reaches ``power``.
 
     Examples
     --------
@@ -178,11 +186,7 @@ def minimum_detectable_effect(
     >>> round(minimum_detectable_effect(1571, 20.0, kind="mean", sd=10.0, relative=True), 3)
     0.05
     """
-    alpha_each = _check(kind, sd, alpha, n_variants)
-    if not 0 < power < 1:
-        raise ValueError(f"power={power!r} must be between 0 and 1, e.g. 0.8")
-    if not n_per_arm >= 2:
-        raise ValueError(f"n_per_arm={n_per_arm!r} must be at least 2")
+    alpha_each = _check(kind, sd, alpha, n_variants, power=power, n_per_arm=n_per_arm)
     if kind == "binary" and not 0 < baseline < 1:
         raise ValueError(f"baseline={baseline!r} must be a rate strictly between 0 and 1")
     gap = lambda e: _power_from_effect(e, n_per_arm, alpha_each, kind) - power  # noqa: E731
@@ -212,19 +216,26 @@ def days_to_run(n_per_arm: int, daily_users: float, *, n_variants: int = 2, traf
     return int(math.ceil(n_per_arm * n_variants / (daily_users * traffic_share)))
 
 
+@fill_doc
 def power_table(
-    baseline: float,
-    mdes,
-    *,
-    relative: bool = True,
-    kind: str = "binary",
-    sd: float | None = None,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    n_variants: int = 2,
-    daily_users: float | None = None,
+    baseline: float, mdes, *,
+    relative: bool = True, kind: str = "binary", sd: float | None = None, alpha: float = 0.05,
+    power: float = 0.8, n_variants: int = 2, daily_users: float | None = None,
 ) -> pd.DataFrame:
     """Sample size (and days to run) for several effect sizes: the planning table of a report.
+
+    Parameters
+    ----------
+    {baseline}
+    mdes : sequence of float
+        The effects to plan for, as ``mde`` of :func:`sample_size_per_arm`.
+    relative : bool, default True
+        Read ``mdes`` relative to the baseline (0.05 = +5%) instead of absolute.
+    {power_metric}
+    {power_target}
+    {n_variants}
+    daily_users : float, optional
+        New eligible users per day (:func:`days_to_run`); adds the ``days`` column.
 
     Returns
     -------
@@ -248,17 +259,10 @@ def power_table(
 
 
 def sample_size_allocated(
-    baseline: float,
-    mde: float,
-    *,
-    relative: bool = False,
-    kind: str = "binary",
-    sd: float | None = None,
-    allocation: float = 0.5,
-    variance_reduction: float = 0.0,
-    alpha: float = 0.05,
-    power: float = 0.8,
-    alternative: str = "two-sided",
+    baseline: float, mde: float, *,
+    relative: bool = False, kind: str = "binary", sd: float | None = None,
+    allocation: float = 0.5, variance_reduction: float = 0.0,
+    alpha: float = 0.05, power: float = 0.8, alternative: str = "two-sided",
 ) -> dict:
     """Users per arm for an unequal split and a variance reduction (CUPED), by the normal approximation.
 
@@ -285,6 +289,7 @@ def sample_size_allocated(
     1099
     """
     _check(kind, sd, alpha, 2)
+    check_option("alternative", alternative, ALTERNATIVES)
     if not 0 < allocation < 1:
         raise ValueError(f"allocation={allocation!r} must be the variant's share, strictly between 0 and 1")
     if not 0 <= variance_reduction < 1:

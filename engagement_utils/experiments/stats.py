@@ -32,11 +32,14 @@ import pandas as pd
 from scipy import stats
 
 from ..stats import adjust_pvalues, wilson_ci  # noqa: F401  (adjust_pvalues re-exported)
+from ..validation import check_alpha, check_option
 
 __all__ = ["SRMResult", "srm_check", "proportion_test", "welch_test", "cuped_adjust", "adjust_pvalues", "noninferiority"]
 
 SRM_THRESHOLD = 0.001
 SRM_WARNING = 0.01
+PROPORTION_CI_METHODS = ("wald", "newcomb")
+"""``method`` of :func:`proportion_test`: statsmodels' ``confint_proportions_2indep`` names."""
 
 
 # --------------------------------------------------------------------------- SRM
@@ -52,27 +55,29 @@ class SRMResult:
         One row per variant: ``variant, users, observed_share, expected_share, expected_users``.
     statistic, dof, p_value : float
         Pearson chi-square goodness-of-fit statistic, its degrees of freedom and p-value.
-    threshold : float
-        p-value below which the split is flagged (0.001 by default).
+    srm_threshold : float
+        p-value below which the split is flagged as a mismatch (0.001 by default).
     flagged : bool
-        True when ``p_value < threshold``: the split differs from the design and
+        True when ``p_value < srm_threshold``: the split differs from the design and
         the results should not be trusted until the cause is found.
     warning : bool
-        True when ``threshold <= p_value < warning_threshold`` (0.01 by default): not a
-        mismatch, but worth checking before relying on the results.
+        True when ``srm_threshold <= p_value < srm_warning``: not a mismatch, but worth
+        checking before relying on the results.
+    srm_warning : float
+        p-value below which the split is flagged as a warning (0.01 by default).
     """
 
     table: pd.DataFrame
     statistic: float
     dof: int
     p_value: float
-    threshold: float
+    srm_threshold: float
     flagged: bool
     warning: bool = False
-    warning_threshold: float = 0.01
+    srm_warning: float = SRM_WARNING
 
 
-def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_threshold: float = SRM_WARNING) -> SRMResult:
+def srm_check(counts, expected_split=None, srm_threshold: float = SRM_THRESHOLD, srm_warning: float = SRM_WARNING) -> SRMResult:
     """Sample ratio mismatch check: chi-square goodness of fit of users per variant.
 
     .. math:: \\chi^2 = \\sum_v (n_v - N s_v)^2 / (N s_v), \\quad \\text{dof} = V - 1
@@ -81,13 +86,15 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_t
     ----------
     counts : Series or mapping
         Users per variant (variant → count), any number (>= 2) of variants.
-    expected : Series or mapping, optional
+    expected_split : Series or mapping, optional
         Designed share (or weight) per variant; normalized to sum to 1.
         Default: equal split.
-    threshold : float, default 0.001
-        Flag the split when the p-value is below this.  A strict threshold is
-        standard because SRM checks run on every experiment and a true
-        mismatch usually gives a tiny p-value.
+    srm_threshold : float, default 0.001
+        Flag the split as a mismatch when the p-value is below this.  A strict
+        threshold is standard because SRM checks run on every experiment and a
+        true mismatch usually gives a tiny p-value.
+    srm_warning : float, default 0.01
+        Flag it as a warning when the p-value is below this but not below ``srm_threshold``.
 
     Returns
     -------
@@ -107,10 +114,10 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_t
         raise ValueError(f"an SRM check needs at least two variants; got {list(observed.index)}")
     if (observed < 0).any() or observed.isna().any():
         raise ValueError("counts must be non-negative numbers of users per variant")
-    if expected is None:
+    if expected_split is None:
         weights = pd.Series(1.0, index=observed.index)
     else:
-        weights = pd.Series(expected, dtype=float)
+        weights = pd.Series(expected_split, dtype=float)
         if set(weights.index) != set(observed.index):
             raise ValueError(
                 f"expected shares name variants {sorted(map(str, weights.index))} but the counts have "
@@ -134,17 +141,15 @@ def srm_check(counts, expected=None, threshold: float = SRM_THRESHOLD, warning_t
         "expected_share": share.to_numpy(),
         "expected_users": expected_users.to_numpy(),
     })
-    flagged = p_value < threshold
-    return SRMResult(table, statistic, dof, p_value, threshold, flagged, (not flagged) and p_value < warning_threshold, warning_threshold)
+    flagged = p_value < srm_threshold
+    return SRMResult(table, statistic, dof, p_value, srm_threshold, flagged, (not flagged) and p_value < srm_warning, srm_warning)
 
 
 # --------------------------------------------------------------------------- summary level
 
 
 def _z(alpha: float) -> float:
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
-    return float(stats.norm.ppf(1 - alpha / 2))
+    return float(stats.norm.ppf(1 - check_alpha(alpha) / 2))
 
 
 def _relative_lift(value_t, var_t, value_c, var_c, quantile):
@@ -157,17 +162,18 @@ def _relative_lift(value_t, var_t, value_c, var_c, quantile):
     return lift, lift - quantile * se, lift + quantile * se
 
 
-def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str = "wald") -> pd.DataFrame:
+def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, method: str = "wald") -> pd.DataFrame:
     """Two-proportion comparison from counts (vectorized over arrays).
 
     * p-value: pooled two-proportion z-test,
       :math:`z = (\\hat p_t - \\hat p_c)/\\sqrt{\\bar p(1-\\bar p)(1/n_t + 1/n_c)}`
       (``statsmodels.stats.proportion.proportions_ztest``).  When both arms
       are all 0 or all 1 there is no evidence of a difference: z = 0, p = 1.
-    * CI of the difference: unpooled Wald
+    * CI of the difference (``method``): unpooled Wald (``"wald"``)
       :math:`\\Delta \\pm z_{1-\\alpha/2}\\sqrt{\\hat p_t(1-\\hat p_t)/n_t + \\hat p_c(1-\\hat p_c)/n_c}`
-      or Newcombe's hybrid score interval built from Wilson intervals
-      (better for small counts); both as in ``confint_proportions_2indep``.
+      or Newcombe's hybrid score interval built from the arms' Wilson intervals
+      (``"newcomb"``, better for small counts); both as ``confint_proportions_2indep``
+      with the same ``method``.
     * Relative lift CI: delta method (module docstring).
 
     Parameters
@@ -176,7 +182,9 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
         Successes and trials in the variant and the control.
     alpha : float, default 0.05
         The CIs have level ``1 - alpha``.
-    ci_method : {"wald", "newcombe"}
+    method : {"wald", "newcomb"}, default "wald"
+        How the CI of the difference is computed (statsmodels' names, above); the
+        p-value is the pooled z-test with either.
 
     Returns
     -------
@@ -191,8 +199,7 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
     >>> r[["difference", "ci_low", "ci_high", "p_value"]].round(4).values.tolist()
     [[0.02, -0.0074, 0.0474, 0.1529]]
     """
-    if ci_method not in ("wald", "newcombe"):
-        raise ValueError(f"ci_method={ci_method!r} is not supported; choose one of 'wald', 'newcombe'")
+    check_option("method", method, PROPORTION_CI_METHODS)
     q = _z(alpha)
     x_t, n_t, x_c, n_c = (np.asarray(a, dtype=float) for a in (x_t, n_t, x_c, n_c))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -204,7 +211,7 @@ def proportion_test(x_t, n_t, x_c, n_c, *, alpha: float = 0.05, ci_method: str =
         se0 = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
         degenerate = se0 == 0
         z = np.where(degenerate, 0.0, diff / np.where(degenerate, 1.0, se0))
-    if ci_method == "wald":
+    if method == "wald":
         low, high = diff - q * se, diff + q * se
     else:
         lo_t, hi_t = wilson_ci(x_t, n_t, alpha)
@@ -360,8 +367,7 @@ def noninferiority(
     missing = [c for c in ("difference", "std_error", "df", "control_value") if c not in results.columns]
     if missing:
         raise ValueError(f"results lack column(s) {missing}; pass the output of compare_proportions or compare_means")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05")
+    check_alpha(alpha)
     sign = 1.0 if higher_is_better else -1.0
     margin_abs = margin * results["control_value"].abs() if relative else pd.Series(float(margin), index=results.index)
     df = results["df"].to_numpy(dtype=float)

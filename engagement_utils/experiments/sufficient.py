@@ -183,7 +183,7 @@ def summaries_from_table(
     table: pd.DataFrame,
     *,
     declared: Mapping | None = None,
-    users: Mapping[str, int] | None = None,
+    assigned: Mapping[str, int] | None = None,
 ) -> Summaries:
     """Summaries from a per-arm statistics table (a warehouse export or a published table).
 
@@ -194,6 +194,16 @@ def summaries_from_table(
     (default: declared, else binary when only ``sum`` is given), ``users`` (assigned
     users of the arm, for the SRM check; default the largest ``n`` of the arm), and any
     of :data:`SUM_COLUMNS` (covariate and ratio sums).
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per (segment ×) variant × metric, with the columns above.
+    declared : mapping, optional
+        Metric → kind, as :func:`summarize`.
+    assigned : mapping, optional
+        Users assigned per variant (:attr:`Summaries.assigned`, the SRM check's counts);
+        given, it replaces the table's ``users`` column.
 
     Examples
     --------
@@ -267,8 +277,8 @@ def summaries_from_table(
         entry = declared.get(metric)
         specs.append(MetricSpec(metric, kind, *(entry.get(k) for k in ("numerator", "denominator"))) if isinstance(entry, Mapping)
                      else MetricSpec(metric, kind))
-    if users is not None:
-        assigned = pd.Series(dict(users), dtype=np.int64)
+    if assigned is not None:
+        assigned = pd.Series(dict(assigned), dtype=np.int64)
     elif "users" in frame.columns:
         assigned = frame.groupby("variant")["users"].max().astype(np.int64)
     else:
@@ -294,6 +304,6 @@ def read_summaries(path, *, declared: Mapping | None = None) -> Summaries:
         if not isinstance(content, Mapping) or "rows" not in content:
             raise ValueError(f"{path}: a summary YAML file needs a 'rows:' list (and optionally 'users:')")
         declared = {**dict(content.get("metrics") or {}), **dict(declared or {})}
-        return summaries_from_table(pd.DataFrame(content["rows"]), declared=declared, users=content.get("users"))
+        return summaries_from_table(pd.DataFrame(content["rows"]), declared=declared, assigned=content.get("users"))
     return summaries_from_table(pd.read_csv(path), declared=declared)
 

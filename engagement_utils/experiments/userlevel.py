@@ -4,8 +4,8 @@
 :func:`bayesian_compare` take the tidy per-user frame (a ``variant`` column, one column per
 metric, NaN = censored and left out). :func:`~engagement_utils.experiments.analyze_experiment`
 does not use them: it computes from sufficient statistics (:mod:`.compare`), and the tests
-check both agree. Each row's p-value and CI come from one method; Fisher's exact p-value is
-only the separate column ``p_value_fisher``.
+check both agree. Each row's p-value and CI come from one method (the ``method`` column, named
+as in :mod:`.compare`); Fisher's exact p-value is only the separate column ``p_value_fisher``.
 """
 
 from __future__ import annotations
@@ -16,33 +16,36 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..validation import check_alpha
+from .._docs import fill_doc
+from ..validation import check_alpha, check_option
 from .compare import compare_arms
 from .stats import cuped_adjust, welch_test
 
 __all__ = ["BayesianResult", "compare_proportions", "compare_means", "cuped", "bootstrap_ci", "bayesian_compare"]
 
-CI_METHODS = ("auto", "wald", "newcombe")
+PROPORTION_METHODS = ("auto", "wald", "agresti-caffo")
+"""``method`` of :func:`compare_proportions` (statsmodels' ``confint_proportions_2indep`` names)."""
 BOOTSTRAP_STATISTICS = ("mean", "median", "ratio")
-METRIC_KINDS = ("binary", "continuous")
+METRIC_KINDS = ("binary", "mean")
+"""``kind`` of :func:`bayesian_compare` (the glossary's metric kinds it covers)."""
 # Bootstrap resamples are drawn in blocks of about this many values to bound memory.
 _BOOTSTRAP_BLOCK = 4_000_000
 
-def _arms(data: pd.DataFrame, metric: str, variant: str, control: str) -> tuple[pd.Series, list]:
-    """The metric's non-missing values and the variants to compare with ``control`` (in data order)."""
+def _arms(users: pd.DataFrame, metric: str, variant: str, control: str) -> tuple[pd.Series, list]:
+    """The metric's non-missing values and the variants to compare with ``control`` (sorted)."""
     for column in (variant, metric):
-        if column not in data.columns:
-            raise ValueError(f"column {column!r} is not in the data; available: {', '.join(map(str, data.columns))}")
-    groups = data[variant].astype(str)
+        if column not in users.columns:
+            raise ValueError(f"column {column!r} is not in the per-user table; available: {', '.join(map(str, users.columns))}")
+    groups = users[variant].astype(str)
     present = list(pd.unique(groups))
     if control not in present:
         raise ValueError(f"control variant {control!r} is not in column {variant!r}; variants present: {', '.join(sorted(present))}")
     if len(present) < 2:
         raise ValueError(f"only one variant ({control!r}) in column {variant!r}; a comparison needs a control and at least one other variant")
     others = sorted(v for v in present if v != control)
-    if not pd.api.types.is_numeric_dtype(data[metric]) and not pd.api.types.is_bool_dtype(data[metric]):
-        raise ValueError(f"column {metric!r} must be numeric (one value per user), got {data[metric].dtype}")
-    values = pd.Series(data[metric].to_numpy(dtype=float), index=groups.to_numpy())
+    if not pd.api.types.is_numeric_dtype(users[metric]) and not pd.api.types.is_bool_dtype(users[metric]):
+        raise ValueError(f"column {metric!r} must be numeric (one value per user), got {users[metric].dtype}")
+    values = pd.Series(users[metric].to_numpy(dtype=float), index=groups.to_numpy())
     return values[values.notna()], others
 
 
@@ -56,31 +59,27 @@ def _finish(frame: pd.DataFrame, metric: str, kind: str, others: list, control: 
     return frame
 
 
+@fill_doc
 def compare_proportions(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    ci_method: str = "auto",
+    users: pd.DataFrame, metric: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05, method: str = "auto",
 ) -> pd.DataFrame:
     """Compare a binary (0/1) metric between each variant and the control.
 
     Parameters
     ----------
-    data : DataFrame
+    users : DataFrame
         One row per user with ``variant`` and the 0/1 ``metric`` (NaN = censored, left out).
     metric : str
         The metric column.
-    variant, control : str
-        Variant column and the name of the control variant.
-    alpha : float, default 0.05
-        Confidence intervals have level ``1 - alpha``.
-    ci_method : {"auto", "wald", "newcombe"}
-        ``"auto"``: Wald z, or Agresti–Caffo with an expected cell count below 5 or an
-        unequal split (:func:`~.compare.compare_arms`); ``"newcombe"`` is kept as a name
-        for the small-count interval and gives Agresti–Caffo, whose p-value matches it.
+    {variant_control}
+    {alpha_ci}
+    method : {"auto", "wald", "agresti-caffo"}, default "auto"
+        How the CI and p-value are computed (:func:`~.compare.compare_arms`; the names of
+        statsmodels' ``confint_proportions_2indep``): ``"wald"``, the unpooled Wald z;
+        ``"agresti-caffo"``, Wald on one success and one failure added to each arm, which
+        holds its level with small counts; ``"auto"`` picks Agresti–Caffo per row when an
+        expected cell count is below 5 or the split is unequal, else Wald.
 
     Returns
     -------
@@ -88,35 +87,33 @@ def compare_proportions(
         One row per non-control variant: ``metric, variant, control, kind,
         n_control, n_variant, control_value, variant_value, difference, ci_low,
         ci_high, relative_lift, lift_ci_low, lift_ci_high, std_error, df,
-        statistic, p_value, test, p_value_fisher``. ``p_value`` and the CI come from the
-        method in ``test``; Fisher's exact p-value (``scipy.stats.fisher_exact``) is the
+        statistic, p_value, method, p_value_fisher``. ``p_value`` and the CI come from the
+        method in ``method``; Fisher's exact p-value (``scipy.stats.fisher_exact``) is the
         separate column ``p_value_fisher``, never shown with another method's CI.
 
     Examples
     --------
     >>> d = pd.DataFrame({"variant": ["control"] * 4 + ["b"] * 4, "converted": [0, 0, 1, 0, 1, 1, 0, 1]})
     >>> r = compare_proportions(d, "converted")
-    >>> r[["variant", "control_value", "variant_value", "test"]].values.tolist()
+    >>> r[["variant", "control_value", "variant_value", "method"]].values.tolist()
     [['b', 0.25, 0.75, 'agresti-caffo']]
     >>> round(float(r["p_value_fisher"].iloc[0]), 4)
     0.4857
     """
-    if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method={ci_method!r} is not supported; choose one of {', '.join(CI_METHODS)}")
-    values, others = _arms(data, metric, variant, control)
+    check_option("method", method, PROPORTION_METHODS)
+    values, others = _arms(users, metric, variant, control)
     if not values.isin([0.0, 1.0]).all():
         raise ValueError(f"column {metric!r} must hold 0/1 (or True/False) values per user; use compare_means for other metrics")
     summary = values.groupby(level=0).agg(["sum", "count"])
     x_c, n_c = (float(v) for v in summary.reindex([control]).fillna(0).iloc[0])
     x_t = summary["sum"].reindex(others, fill_value=0).to_numpy(dtype=float)
     n_t = summary["count"].reindex(others, fill_value=0).to_numpy(dtype=float)
-    method = {"auto": "auto", "wald": "wald", "newcombe": "agresti-caffo"}[ci_method]
     r = compare_arms({"n": np.full(len(others), n_c), "sum_y": np.full(len(others), x_c)}, {"n": n_t, "sum_y": x_t},
                      "binary", method=method, alpha=alpha)
     keep = ["control_value", "variant_value", "difference", "ci_low", "ci_high", "relative_lift", "lift_ci_low",
             "lift_ci_high", "std_error", "df", "statistic", "p_value"]
     frame = pd.DataFrame({k: np.asarray(r[k], dtype=float) for k in keep})
-    frame["test"] = np.asarray(r["method"], dtype=object)
+    frame["method"] = np.asarray(r["method"], dtype=object)
     frame["p_value_fisher"] = [
         stats.fisher_exact([[x_t[i], n_t[i] - x_t[i]], [x_c, n_c - x_c]]).pvalue if n_t[i] > 0 and n_c > 0 else np.nan
         for i in range(len(others))
@@ -132,17 +129,13 @@ def _arm_summary(values: pd.Series, control: str, others: list) -> tuple:
             float(c["mean"]), float(c["var"]), float(0 if pd.isna(c["count"]) else c["count"]))
 
 
+@fill_doc
 def compare_means(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    winsorize: float | None = None,
-    covariate: str | None = None,
+    users: pd.DataFrame, metric: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05,
+    winsorize: float | None = None, covariate: str | None = None,
 ) -> pd.DataFrame:
-    """Compare the per-user mean of a count or continuous metric between each variant and the control.
+    """Compare the per-user mean of a metric (a count, revenue, a duration) between each variant and the control.
 
     The difference and its CI and p-value come from Welch's t-test
     (:func:`welch_test`); the relative lift CI from the delta method.
@@ -152,11 +145,11 @@ def compare_means(
 
     Parameters
     ----------
-    data : DataFrame
+    users : DataFrame
         One row per user with ``variant`` and ``metric`` (NaN = censored, left out).
     metric : str
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
     winsorize : float, optional
         Cap values above this quantile of all users' values (e.g. 0.99) before
         the t-test, to tame heavy-tailed metrics such as revenue.  The cap is
@@ -168,7 +161,7 @@ def compare_means(
     Returns
     -------
     DataFrame
-        The columns of :func:`compare_proportions` (``test`` is "welch") plus
+        The columns of :func:`compare_proportions` (``kind`` is "mean", ``method`` "welch") plus
         ``p_value_mann_whitney, winsorized_at, cuped, theta, variance_reduction``.
 
     Examples
@@ -180,7 +173,7 @@ def compare_means(
     >>> round(float(r["p_value"].iloc[0]), 4)
     0.134
     """
-    values, others = _arms(data, metric, variant, control)
+    values, others = _arms(users, metric, variant, control)
     raw = values
     cap = np.nan
     if winsorize is not None:
@@ -190,10 +183,10 @@ def compare_means(
         values = values.clip(upper=cap)
     theta = variance_reduction = np.nan
     if covariate is not None:
-        if covariate not in data.columns:
-            raise ValueError(f"covariate column {covariate!r} is not in the data; available: {', '.join(map(str, data.columns))}")
-        x = pd.Series(data[covariate].to_numpy(dtype=float), index=data[variant].astype(str).to_numpy())
-        x = x[data[metric].notna().to_numpy()]
+        if covariate not in users.columns:
+            raise ValueError(f"covariate column {covariate!r} is not in the per-user table; available: {', '.join(map(str, users.columns))}")
+        x = pd.Series(users[covariate].to_numpy(dtype=float), index=users[variant].astype(str).to_numpy())
+        x = x[users[metric].notna().to_numpy()]
         if x.isna().any():
             raise ValueError(f"covariate column {covariate!r} has missing values; fill them (e.g. 0 for users new at assignment)")
         adjusted, theta_arr = cuped_adjust(values.to_numpy(), x.to_numpy())
@@ -203,13 +196,13 @@ def compare_means(
         values = pd.Series(adjusted, index=values.index)
     m_t, v_t, n_t, m_c, v_c, n_c = _arm_summary(values, control, others)
     frame = welch_test(m_t, v_t, n_t, m_c, v_c, n_c, alpha=alpha)
-    frame["test"] = "welch"
+    frame["method"] = "welch"
     frame["p_value_mann_whitney"] = [_mann_whitney(raw, other, control) for other in others]
     frame["winsorized_at"] = cap
     frame["cuped"] = covariate is not None
     frame["theta"] = theta
     frame["variance_reduction"] = variance_reduction
-    return _finish(frame, metric, "continuous", others, control, n_t, n_c)
+    return _finish(frame, metric, "mean", others, control, n_t, n_c)
 
 
 def _mann_whitney(values: pd.Series, other: str, control: str) -> float:
@@ -220,24 +213,20 @@ def _mann_whitney(values: pd.Series, other: str, control: str) -> float:
     return float(stats.mannwhitneyu(a, b, alternative="two-sided").pvalue)
 
 
+@fill_doc
 def cuped(
-    data: pd.DataFrame,
-    metric: str,
-    covariate: str,
-    *,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
+    users: pd.DataFrame, metric: str, covariate: str, *,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Results with and without CUPED side by side, with the variance reduction achieved.
 
     Parameters
     ----------
-    data : DataFrame
+    users : DataFrame
         One row per user with ``variant``, ``metric`` and the pre-period ``covariate``.
     metric, covariate : str
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
 
     Returns
     -------
@@ -256,8 +245,8 @@ def cuped(
     >>> r[["difference", "cuped_difference", "variance_reduction"]].round(3).values.tolist()
     [[1.0, 1.0, 0.952]]
     """
-    plain = compare_means(data, metric, variant=variant, control=control, alpha=alpha)
-    adjusted = compare_means(data, metric, variant=variant, control=control, alpha=alpha, covariate=covariate)
+    plain = compare_means(users, metric, variant=variant, control=control, alpha=alpha)
+    adjusted = compare_means(users, metric, variant=variant, control=control, alpha=alpha, covariate=covariate)
     return _side_by_side(plain, adjusted, covariate)
 
 
@@ -302,17 +291,11 @@ def _point_statistic(values: np.ndarray, denominator: np.ndarray | None, statist
     return float(values.sum() / total) if total != 0 else np.nan
 
 
+@fill_doc
 def bootstrap_ci(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    statistic: str = "median",
-    denominator: str | None = None,
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    n_boot: int = 2000,
-    random_state: int = 0,
+    users: pd.DataFrame, metric: str, *,
+    statistic: str = "median", denominator: str | None = None,
+    variant: str = "variant", control: str = "control", alpha: float = 0.05, n_boot: int = 2000, random_state: int = 0,
 ) -> pd.DataFrame:
     """Percentile bootstrap CIs for statistics without a closed-form standard error.
 
@@ -323,7 +306,7 @@ def bootstrap_ci(
 
     Parameters
     ----------
-    data : DataFrame
+    users : DataFrame
         One row per user with ``variant`` and ``metric``.
     metric : str
         The values, or the numerator of a ratio metric.
@@ -332,8 +315,8 @@ def bootstrap_ci(
         revenue per session with ``metric="revenue", denominator="sessions"``.
     denominator : str, optional
         Required for ``statistic="ratio"``.
-    variant, control : str
-    alpha : float, default 0.05
+    {variant_control}
+    {alpha_ci}
     n_boot : int, default 2000
     random_state : int, default 0
         Seed of the resampling: the same value gives the same intervals.
@@ -354,20 +337,19 @@ def bootstrap_ci(
     >>> r[["difference", "ci_low", "ci_high"]].round(2).values.tolist()
     [[-1.1, -2.77, 1.86]]
     """
-    if statistic not in BOOTSTRAP_STATISTICS:
-        raise ValueError(f"statistic={statistic!r} is not supported; choose one of {', '.join(BOOTSTRAP_STATISTICS)}")
+    check_option("statistic", statistic, BOOTSTRAP_STATISTICS)
     if statistic == "ratio" and denominator is None:
         raise ValueError("statistic='ratio' needs denominator=<column>, e.g. metric='revenue', denominator='sessions'")
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     check_alpha(alpha)
-    values, others = _arms(data, metric, variant, control)
+    values, others = _arms(users, metric, variant, control)
     denom = None
     if denominator is not None:
-        denom_values, _ = _arms(data, denominator, variant, control)
-        both = data[metric].notna().to_numpy() & data[denominator].notna().to_numpy()
-        values = pd.Series(data[metric].to_numpy(dtype=float)[both], index=data[variant].astype(str).to_numpy()[both])
-        denom = pd.Series(data[denominator].to_numpy(dtype=float)[both], index=values.index)
+        denom_values, _ = _arms(users, denominator, variant, control)
+        both = users[metric].notna().to_numpy() & users[denominator].notna().to_numpy()
+        values = pd.Series(users[metric].to_numpy(dtype=float)[both], index=users[variant].astype(str).to_numpy()[both])
+        denom = pd.Series(users[denominator].to_numpy(dtype=float)[both], index=values.index)
     rng = np.random.default_rng(random_state)
 
     def arm(name: str):
@@ -416,24 +398,16 @@ class BayesianResult:
 
 
 def bayesian_compare(
-    data: pd.DataFrame,
-    metric: str,
-    *,
-    kind: str = "binary",
-    variant: str = "variant",
-    control: str = "control",
-    alpha: float = 0.05,
-    prior_alpha: float = 1.0,
-    prior_beta: float = 1.0,
-    n_draws: int = 50_000,
-    random_state: int = 0,
+    users: pd.DataFrame, metric: str, *,
+    kind: str = "binary", variant: str = "variant", control: str = "control", alpha: float = 0.05,
+    prior_alpha: float = 1.0, prior_beta: float = 1.0, n_draws: int = 50_000, random_state: int = 0,
 ) -> BayesianResult:
     """Bayesian comparison of each variant with the control.
 
     * ``kind="binary"``: beta-binomial model.  Each arm's rate has the prior
       Beta(``prior_alpha``, ``prior_beta``) (default Beta(1, 1), uniform) and
       the posterior Beta(prior_alpha + x, prior_beta + n - x).
-    * ``kind="continuous"``: normal approximation with a flat prior: each
+    * ``kind="mean"``: normal approximation with a flat prior: each
       arm's mean is :math:`N(\\bar y, s^2/n)` a posteriori.
 
     From ``n_draws`` seeded posterior draws per arm: the **chance to beat
@@ -451,16 +425,15 @@ def bayesian_compare(
     >>> round(float(s["chance_to_beat"].iloc[0]), 2)
     0.98
     """
-    if kind not in METRIC_KINDS:
-        raise ValueError(f"kind={kind!r} is not supported; choose one of {', '.join(METRIC_KINDS)}")
+    check_option("kind", kind, METRIC_KINDS)
     if prior_alpha <= 0 or prior_beta <= 0:
         raise ValueError("prior_alpha and prior_beta must be positive (Beta(1, 1) is the uniform prior)")
     check_alpha(alpha)
-    values, others = _arms(data, metric, variant, control)
+    values, others = _arms(users, metric, variant, control)
     rng = np.random.default_rng(random_state)
     if kind == "binary":
         if not values.isin([0.0, 1.0]).all():
-            raise ValueError(f"column {metric!r} must hold 0/1 values for kind='binary'; use kind='continuous'")
+            raise ValueError(f"column {metric!r} must hold 0/1 values for kind='binary'; use kind='mean'")
         summary = values.groupby(level=0).agg(["sum", "count"])
 
         def posterior(name: str) -> np.ndarray:

@@ -85,7 +85,9 @@ def _code_version() -> str:
         package = "unknown"
     root = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256(package.encode())
-    for file in sorted(root.glob("io/*.py")) + [root / "sources.py", root / "_arrays.py"]:
+    # sources.py reads its conditions and expressions with filters.py and _grammar.py: loading code too.
+    loading = ["sources.py", "filters.py", "_grammar.py", "_arrays.py"]
+    for file in sorted(root.glob("io/*.py")) + [root / name for name in loading]:
         if file.exists():
             digest.update(file.read_bytes())
     return digest.hexdigest()[:16]

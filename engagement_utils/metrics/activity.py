@@ -35,13 +35,8 @@ WINDOWS = (("dau", 1), ("wau", 7), ("mau", 30))
 
 
 def active_users(
-    events: "pd.DataFrame | EventLog",
-    period: str = "day",
-    *,
-    tz: str | None = None,
-    active_events=None,
-    segment: str | None = None,
-    include_partial: bool = False,
+    events: "pd.DataFrame | EventLog", period: str = "day", *,
+    tz: str | None = None, active_events=None, segment: str | None = None, include_partial: bool = False,
 ) -> pd.DataFrame:
     """DAU, WAU, MAU on trailing windows and stickiness (DAU / MAU), optionally per segment.
 

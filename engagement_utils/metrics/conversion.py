@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
+from .._docs import fill_doc
 from ..core import EventLog, activity_keys
 from ..core.scans import unpack_keys
 from ..inputs import as_log, segment_column
@@ -212,6 +213,7 @@ def lifecycle(events: "pd.DataFrame | EventLog", period: str = "week", *, tz: st
     }).sort_values(["period_start", "status"], kind="stable", ignore_index=True)
 
 
+@fill_doc
 def churn(
     events: "pd.DataFrame | EventLog",
     inactive_days: int = 30,
@@ -219,7 +221,7 @@ def churn(
     *,
     users: pd.DataFrame | None = None,
     segment: str | None = None,
-    cohort_period: str | None = "month",
+    period: str | None = "month",
     tz: str | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -233,24 +235,26 @@ def churn(
     ----------
     end : str or Timestamp, optional
         Data end (naive = UTC); default: the last event, which is observed.
-    cohort_period : {"day", "week", "month"} or None
-        Break down by the period of the user's first event; None for all users together.
+    period : {"day", "week", "month"} or None, default "month"
+        Break down by cohort, the period of the user's first event; None for all users together.
+    {alpha_wilson}
 
     Returns
     -------
     DataFrame
-        (``cohort``,) (``segment``,) ``users``, ``churned``, ``churn_rate``, ``ci_low``, ``ci_high``.
+        (``cohort``,) (``segment``,) ``users``, ``churned`` and ``churn_rate`` = churned / users
+        with its Wilson ``ci_low``, ``ci_high``.
 
     Examples
     --------
     >>> ev = pd.DataFrame({"user_id": ["a", "b", "b"], "event": "open",
     ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-02-20"], utc=True)})
-    >>> churn(ev, 30, end="2024-03-01", cohort_period=None)[["users", "churned", "churn_rate"]].values.tolist()
+    >>> churn(ev, 30, end="2024-03-01", period=None)[["users", "churned", "churn_rate"]].values.tolist()
     [[2.0, 1.0, 0.5]]
     """
     days = check_positive_int(inactive_days, "inactive_days")
-    if cohort_period is not None:
-        check_option("cohort_period", cohort_period, periods.PERIODS)
+    if period is not None:
+        check_option("period", period, periods.PERIODS)
     log = as_log(events, tz)
     end_ts, end_ns = log.data_end(end)
     seen = log.ns < end_ns
@@ -271,8 +275,8 @@ def churn(
     code = people["code"].to_numpy()
     people["churned"] = np.where(code >= 0, last_ns[np.maximum(code, 0)] < cutoff.value, True).astype(float)
     keys = []
-    if cohort_period is not None:
-        people["cohort"] = periods.period_start(people["first_seen"], cohort_period, log.tz).to_numpy()
+    if period is not None:
+        people["cohort"] = periods.period_start(people["first_seen"], period, log.tz).to_numpy()
         keys.append("cohort")
     if segment:
         people["segment"] = segment_column(people, segment, what="users")

@@ -44,43 +44,44 @@ def plot_lift_forest(results: pd.DataFrame, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_cumulative_metric(cumulative: pd.DataFrame, label: str, *, percent: bool = True, ax: Axes | None = None) -> Axes:
-    """Cumulative per-user mean by variant over the assignment days (``cumulative_by_day``), with CI bands."""
-    ax = ax or plt.subplots()[1]
+def _variants_over_dates(cumulative: pd.DataFrame):
+    """``(colour, variant, dates, rows)`` for each variant of a by-assignment-day frame, in variant order."""
     dates = pd.to_datetime(cumulative["date"])
     for colour, (name, rows) in zip(sns.color_palette(PALETTE), cumulative.groupby("variant", sort=True)):
-        x = dates[rows.index]
-        ax.plot(x, rows["value"], color=colour, label=name)
-        ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+        yield colour, name, dates[rows.index], rows
+
+
+def _finish_over_dates(ax: Axes, ylabel: str, title: str, *, percent: bool, legend_title: str | None = None) -> Axes:
+    """Axis labels, legend and date ticks shared by the by-assignment-day charts."""
     if percent:
         percent_axis(ax)
     ax.set_xlabel("assignment date")
-    ax.set_ylabel(label)
-    ax.set_title(f"Cumulative {label} by variant")
-    ax.legend(title="variant")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(title=legend_title)
     ax.figure.autofmt_xdate()
     return ax
+
+
+def plot_cumulative_metric(cumulative: pd.DataFrame, label: str, *, percent: bool = True, ax: Axes | None = None) -> Axes:
+    """Cumulative per-user mean by variant over the assignment days (``cumulative_by_day``), with CI bands."""
+    ax = ax or plt.subplots()[1]
+    for colour, name, x, rows in _variants_over_dates(cumulative):
+        ax.plot(x, rows["value"], color=colour, label=name)
+        ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+    return _finish_over_dates(ax, label, f"Cumulative {label} by variant", percent=percent, legend_title="variant")
 
 
 def plot_cumulative_difference(cumulative: pd.DataFrame, label: str, *, percent: bool = True, ax: Axes | None = None) -> Axes:
     """Cumulative difference vs control by assignment day (``cumulative_comparison``): always-valid band and fixed CI."""
     ax = ax or plt.subplots()[1]
-    dates = pd.to_datetime(cumulative["date"])
-    for colour, (name, rows) in zip(sns.color_palette(PALETTE), cumulative.groupby("variant", sort=True)):
-        x = dates[rows.index]
+    for colour, name, x, rows in _variants_over_dates(cumulative):
         ax.plot(x, rows["difference"], color=colour, label=f"{name} − control")
         ax.fill_between(x, rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0, label="always-valid interval")
         ax.plot(x, rows["fixed_ci_low"], color=colour, ls=":", lw=1, label="fixed-horizon CI (end only)")
         ax.plot(x, rows["fixed_ci_high"], color=colour, ls=":", lw=1)
     ax.axhline(0, color="0.4", ls="--", lw=1)
-    if percent:
-        percent_axis(ax)
-    ax.set_xlabel("assignment date")
-    ax.set_ylabel(f"difference in {label}")
-    ax.set_title(f"Cumulative difference in {label}")
-    ax.legend()
-    ax.figure.autofmt_xdate()
-    return ax
+    return _finish_over_dates(ax, f"difference in {label}", f"Cumulative difference in {label}", percent=percent)
 
 
 def plot_posteriors(draws: pd.DataFrame, labels: dict | None = None) -> Figure:

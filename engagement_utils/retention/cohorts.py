@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import periods
+from .._docs import fill_doc
 from ..core import EventLog, engine_of
 from ..validation import check_alpha, check_option
 from .log import (
@@ -210,22 +211,12 @@ def assign_cohorts(
     return out
 
 
+@fill_doc
 def retention_matrix(
-    events: pd.DataFrame,
-    period: str = "week",
-    kind: str = "n_period",
-    *,
-    cohorts: str = "first_time",
-    start_events=None,
-    return_events=None,
-    segment: str | None = None,
-    max_periods: int | None = None,
-    start=None,
-    end=None,
-    tz: str = "UTC",
-    clock: str = "calendar",
-    include_partial: bool = False,
-    alpha: float = 0.05,
+    events: pd.DataFrame, period: str = "week", kind: str = "n_period", *,
+    cohorts: str = "first_time", start_events=None, return_events=None, segment: str | None = None,
+    max_periods: int | None = None, start=None, end=None, tz: str = "UTC",
+    clock: str = "calendar", include_partial: bool = False, alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Cohort × period retention as a tidy long frame (DESIGN §5).
 
@@ -248,30 +239,11 @@ def retention_matrix(
     period : {"day", "week", "month"}
         Calendar periods in ``tz`` (weeks start on Monday).
     kind : {"n_period", "unbounded"}
-    cohorts : {"first_time", "recurring"}
-        First-time: a user's cohort is the period of their first start event.
-        Recurring: a user belongs to every period in which they did the start event.
-    start_events, return_events : str or list of str, optional
-        What starts a cohort and what counts as a return (default: any event).
-        A return in the start period counts for period 0.
-    segment : str, optional
-        Event column to break cohorts down by (value on the member's start event;
-        missing values become ``"(missing)"``).  Attach user-table properties with
-        ``io.attach_user_properties`` first.
+    {cohort_definition}
     max_periods : int, optional
         Largest k (default: the longest observable).
-    start, end : str or Timestamp, optional
-        Report cohorts whose period starts in ``[start, end)``; events at or after
-        ``end`` are ignored (``end`` is then the data end), events before ``start``
-        still decide who is new.
-    tz : str
-    clock : {"calendar", "rolling"}
-        "rolling": period k is the window ``[start + k·24h, start + (k+1)·24h)``
-        after each user's first start (7·24h for weeks); first-time cohorts only.
-    include_partial : bool, default False
-        Count periods still in progress at the data end instead of censoring them.
-    alpha : float, default 0.05
-        The Wilson intervals have level ``1 - alpha``.
+    {cohort_options}
+    {alpha_wilson}
 
     Returns
     -------
@@ -316,19 +288,9 @@ def retention_matrix(
 
 
 def retention_definition(
-    events,
-    period: str = "week",
-    kind: str = "n_period",
-    *,
-    cohorts: str = "first_time",
-    start_events=None,
-    return_events=None,
-    segment: str | None = None,
-    end=None,
-    tz: str = "UTC",
-    clock: str = "calendar",
-    include_partial: bool = False,
-    alpha: float = 0.05,
+    events, period: str = "week", kind: str = "n_period", *,
+    cohorts: str = "first_time", start_events=None, return_events=None, segment: str | None = None,
+    end=None, tz: str = "UTC", clock: str = "calendar", include_partial: bool = False, alpha: float = 0.05,
     **_ignored,
 ) -> RetentionDefinition:
     """What :func:`retention_matrix` with the same options counts: data end, censoring, clock.
@@ -379,27 +341,28 @@ def retention_table(matrix: pd.DataFrame, values: str = "rate") -> pd.DataFrame:
     return table
 
 
+@fill_doc
 def bracket_retention(
-    events: pd.DataFrame,
-    brackets: Sequence[tuple[int, int]] = ((1, 1), (2, 7), (8, 30)),
-    period: str = "day",
-    *,
-    cohorts: str = "first_time",
-    start_events=None,
-    return_events=None,
-    segment: str | None = None,
-    start=None,
-    end=None,
-    tz: str = "UTC",
-    clock: str = "calendar",
-    include_partial: bool = False,
-    alpha: float = 0.05,
+    events: pd.DataFrame, brackets: Sequence[tuple[int, int]] = ((1, 1), (2, 7), (8, 30)), period: str = "day", *,
+    cohorts: str = "first_time", start_events=None, return_events=None, segment: str | None = None,
+    start=None, end=None, tz: str = "UTC", clock: str = "calendar", include_partial: bool = False, alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Share of each cohort active at least once inside each bracket of periods.
 
     A bracket ``(first, last)`` covers periods ``first..last`` after the cohort
     period; a cohort is eligible for it once its last period is observed.
-    Parameters as in :func:`retention_matrix`.
+
+    Parameters
+    ----------
+    events : DataFrame or EventLog
+        Canonical events, full history if possible.
+    brackets : sequence of (int, int)
+        ``(first, last)`` period numbers of each bracket, both included.
+    period : {"day", "week", "month"}
+        Calendar periods in ``tz`` (weeks start on Monday).
+    {cohort_definition}
+    {cohort_options}
+    {alpha_wilson}
 
     Returns
     -------
