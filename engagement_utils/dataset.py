@@ -43,9 +43,10 @@ Top level: :data:`TOP_LEVEL_KEYS`.  Events options: :data:`EVENTS_OPTIONS`
 (``preset`` selects an export preset of :mod:`engagement_utils.presets`;
 the others are those of :func:`engagement_utils.sources.load_source`).
 Options of the other inputs: :data:`TABLE_OPTIONS` (those of the
-``io.load_*`` loaders and of ``experiments.load_experiment_users``;
-``experiment_summary`` takes ``column_map`` only).  An unknown key is an error in the shared option
-format, naming the key path and the closest allowed key.
+``io.load_*`` loaders and of ``experiments.load_experiment_users``);
+``experiment_summary`` takes :data:`SUMMARY_OPTIONS`.  An unknown key is an
+error in the shared option format, naming the key path and the closest
+allowed key.
 """
 
 from __future__ import annotations
