@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from engagement_utils.dataset import DataSetError, load_dataset
 from engagement_utils.experiments import (NO_EXPERIMENT, analyze_experiment, experiment_sections, load_experiment,
@@ -88,10 +89,9 @@ def test_experiment_tables_stand_without_events_only_for_the_ab_report(tmp_path)
 
 
 def test_summary_yaml_folds_users_and_kinds_into_columns(tmp_path):
+    rows = [{"variant": variant, "metric": "converted", "n": 1000, "sum": hits} for variant, hits in (("control", 100), ("b", 130))]
     path = tmp_path / "s.yml"
-    path.write_text("users: {control: 1000, b: 1010}\nmetrics: {converted: binary}\n"
-                    "rows:\n  - {variant: control, metric: converted, n: 1000, sum: 100}\n"
-                    "  - {variant: b, metric: converted, n: 1000, sum: 130}\n")
+    path.write_text(yaml.safe_dump({"users": {"control": 1000, "b": 1010}, "metrics": {"converted": "binary"}, "rows": rows}))
     table = load_experiment_summary(path)
     assert table["users"].tolist() == [1000, 1010] and table["kind"].tolist() == ["binary", "binary"]
     exp = load_experiment({"experiment_summary": path})
