@@ -158,3 +158,13 @@ def test_funnel_steps_use_the_funnel_step_syntax():
         describe_dataset({"events": ECOM, "funnel_steps": ["home", "view[[x"]})
     ds = load_dataset({"events": ECOM, "funnel_steps": ["home", "catalog | search", "nothing_like_it"]})
     assert profile(ds).absent_role_events == {"funnel_steps": ["nothing_like_it"]}
+
+
+def test_data_overview_window_on_a_description_without_events_gives_the_clear_error():
+    # 00 applies its date window before loading; a description with only an experiment
+    # table must still reach load_dataset's message, not a KeyError on 'events'.
+    from engagement_utils import overview
+
+    description = overview.with_window({"experiment_summary": "data/examples/ab_summary.csv"}, start="2024-01-01")
+    with pytest.raises(DataSetError, match="no 'events'.*03_ab_test"):
+        load_dataset(description)
