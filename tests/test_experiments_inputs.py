@@ -62,7 +62,7 @@ def test_a_data_set_without_an_experiment_says_so_once_and_skips_every_section()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("engagement_utils.display.show_note", lambda *a, **k: shown.append(a))
         assert not any(sections.ok(name) for name in ("Verdict", "Results", "Retention after assignment", "Power"))
-    assert shown == [] and sections.key_number() == {"Skipped sections": "A/B test"}
+    assert shown == [] and sections.key_number() == {"Skipped sections": "A/B test (needs an experiment)"}
 
 
 def test_input_shapes_name_what_they_skip():

@@ -143,7 +143,7 @@ def test_no_experiment_is_said_in_one_line(built, name):
     """No other data set names assignments: 03 says so once, names the fix, and skips every section quietly."""
     _, pages = built[name]
     header = key_numbers(pages["03_ab_test"])
-    assert header == {"Experiment": "none in this data set", "Skipped sections": "A/B test"}
+    assert header == {"Experiment": "none in this data set", "Skipped sections": "A/B test (needs an experiment)"}
     text = page_text(pages["03_ab_test"])
     assert text.count("No experiment in this data set: it names no assignments") == 1
     assert "add an `assignments:` input (user_id, experiment, variant[, assigned_at])" in text

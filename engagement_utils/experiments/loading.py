@@ -171,7 +171,7 @@ def experiment_sections(exp: ExperimentData) -> ExperimentSections:
     --------
     >>> s = experiment_sections(ExperimentData("none", None, text=[NO_EXPERIMENT]))
     >>> s.ok("Results"), s.skipped, s.key_number()
-    (False, ['A/B test'], {'Skipped sections': 'A/B test'})
+    (False, ['A/B test'], {'Skipped sections': 'A/B test (needs an experiment)'})
     >>> s = experiment_sections(ExperimentData("summary", None, experiment="x"))
     >>> s.skipped
     ['Over the course of the test', 'Retention after assignment']
