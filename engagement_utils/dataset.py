@@ -2,8 +2,9 @@
 
 A *data-set description* is a small mapping (a YAML file or a dict) naming
 the inputs of a run — ``events`` (required) and optionally ``users``,
-``assignments``, ``spend``, ``surveys`` — each with its ``path`` and its own
-loading options, plus the event roles every notebook shares, the report
+``assignments``, ``spend``, ``surveys`` and the experiment tables
+``experiment_users`` / ``experiment_summary`` — each with its ``path`` and its
+own loading options, plus the event roles every notebook shares, the report
 timezone, the data end and the currency::
 
     name: ecom clickstream
@@ -38,6 +39,14 @@ With ``engine: ibis`` the table must already be canonical (``user_id``,
 apply (the date window and ``drop_duplicates`` run in the engine); the other
 inputs (users, assignments, ...) are small and load into pandas as usual.
 
+An A/B test can also come without an event log, as one row per assigned user
+(``experiment_users``) or as per-arm summary statistics (``experiment_summary``,
+CSV or YAML); a description naming one of those may leave out ``events``, and
+then only the A/B test report (03) runs on it::
+
+    name: checkout test (warehouse summary)
+    experiment_summary: data/examples/ab_summary.csv
+
 Whatever the description does not name is **absent**: :func:`load_dataset`
 returns ``None`` for it, never a demo file.  Relative paths are resolved
 against the project root (the folder holding ``pyproject.toml``), so a
@@ -49,8 +58,10 @@ Top level: :data:`TOP_LEVEL_KEYS`.  Events options: :data:`EVENTS_OPTIONS`
 (``preset`` selects an export preset of :mod:`engagement_utils.presets`;
 the others are those of :func:`engagement_utils.sources.load_source`).
 Options of the other inputs: :data:`TABLE_OPTIONS` (those of the
-``io.load_*`` loaders).  An unknown key is an error in the shared option
-format, naming the key path and the closest allowed key.
+``io.load_*`` loaders and of ``experiments.load_experiment_users``);
+``experiment_summary`` takes :data:`SUMMARY_OPTIONS`.  An unknown key is an
+error in the shared option format, naming the key path and the closest
+allowed key.
 """
 
 from __future__ import annotations
@@ -79,6 +90,8 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "EVENTS_OPTIONS",
     "TABLE_OPTIONS",
+    "SUMMARY_OPTIONS",
+    "EXPERIMENT_INPUTS",
     "PROJECT_ROOT",
     "describe_dataset",
     "load_dataset",
@@ -90,8 +103,11 @@ __all__ = [
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 """The folder holding ``pyproject.toml``: relative paths in a description start here."""
 
-INPUTS = ("events", "users", "assignments", "spend", "surveys")
-"""The inputs a description can name; only ``events`` is required."""
+INPUTS = ("events", "users", "assignments", "spend", "surveys", "experiment_users", "experiment_summary")
+"""The inputs a description can name; only ``events`` is required (unless an experiment table is named)."""
+
+EXPERIMENT_INPUTS = ("experiment_users", "experiment_summary")
+"""Experiment tables that stand without an event log: one row per user, per-arm summaries (notebook 03)."""
 
 ROLES = ("conversion_events", "cart_events", "checkout_events", "funnel_steps",
          "start_events", "return_events", "active_events")
@@ -107,9 +123,15 @@ ENGINE_EVENTS_OPTIONS = ("path", "engine", "connection", "table", "memory_limit"
 """The events options that apply with ``engine: ibis`` (``path``: a Parquet file or glob, read by DuckDB;
 or ``connection`` (``backend`` + the keys of ``ibis.<backend>.connect``) and ``table``)."""
 TABLE_OPTIONS = ("path", "column_map", "timestamp_format")
+SUMMARY_OPTIONS = ("path", "column_map")
 
-_LOADERS = {"users": io.load_users, "assignments": io.load_assignments,
-            "spend": io.load_spend, "surveys": io.load_surveys}
+
+def _loaders() -> dict:
+    from .experiments import loading  # experiments imports io and the analyses: only when a description is loaded
+
+    return {"users": io.load_users, "assignments": io.load_assignments, "spend": io.load_spend,
+            "surveys": io.load_surveys, "experiment_users": loading.load_experiment_users,
+            "experiment_summary": loading.load_experiment_summary}
 
 
 class DataSetError(ValueError):
@@ -173,11 +195,15 @@ class DataSet:
 
     Attributes
     ----------
-    events : DataFrame or engines.IbisEvents
+    events : DataFrame, engines.IbisEvents or None
         The canonical events frame (``io.load_events``); with ``events.engine: ibis`` an
-        :class:`~engagement_utils.engines.IbisEvents` (never loaded into pandas).
+        :class:`~engagement_utils.engines.IbisEvents` (never loaded into pandas); None only for
+        a description that names an experiment table and no events, loaded with ``events_required=False``.
     users, assignments, spend, surveys : DataFrame or None
         The canonical tables, or None when not described.
+    experiment_users, experiment_summary : DataFrame or None
+        The experiment tables (``experiments.load_experiment_users`` /
+        ``load_experiment_summary``), or None when not described.
     roles : EventRoles
         Event roles shared by every notebook.
     tz, end, currency, name
@@ -186,11 +212,13 @@ class DataSet:
         What was loaded, from where.
     """
 
-    events: Any  # DataFrame, or engines.IbisEvents with events.engine: ibis
+    events: Any  # DataFrame, engines.IbisEvents with events.engine: ibis, or None (experiment tables only)
     users: pd.DataFrame | None
     assignments: pd.DataFrame | None
     spend: pd.DataFrame | None
     surveys: pd.DataFrame | None
+    experiment_users: pd.DataFrame | None
+    experiment_summary: pd.DataFrame | None
     roles: EventRoles
     tz: str
     end: pd.Timestamp | None
@@ -264,7 +292,7 @@ def _input_spec(name: str, raw: Any, root: Path, problems: list[str]) -> InputSp
     if not isinstance(raw, Mapping):
         problems.append(f"{name}: expected a path or a mapping with 'path' and loading options, got {raw!r}")
         return None
-    allowed = EVENTS_OPTIONS if name == "events" else TABLE_OPTIONS
+    allowed = EVENTS_OPTIONS if name == "events" else SUMMARY_OPTIONS if name == "experiment_summary" else TABLE_OPTIONS
     problems += _unknown(raw, allowed, f"dataset.{name}")
     if name == "events" and (raw.get("engine", "memory") != "memory" or _engine_keys(raw)):
         return _engine_spec(raw, root, problems)
@@ -375,7 +403,7 @@ def describe_dataset(description: Any, *, root: str | os.PathLike | None = None)
     Traceback (most recent call last):
     ...
     engagement_utils.dataset.DataSetError: 2 problem(s) in data-set description:
-      - The 'dataset' parameter must be one of {'name', 'events', 'users', 'assignments', 'spend', 'surveys', 'conversion_events', 'cart_events', 'checkout_events', 'funnel_steps', 'start_events', 'return_events', 'active_events', 'tz', 'end', 'currency'}; got 'evnts' — did you mean 'events'?
+      - The 'dataset' parameter must be one of {'name', 'events', 'users', 'assignments', 'spend', 'surveys', 'experiment_users', 'experiment_summary', 'conversion_events', 'cart_events', 'checkout_events', 'funnel_steps', 'start_events', 'return_events', 'active_events', 'tz', 'end', 'currency'}; got 'evnts' — did you mean 'events'?
       - no 'events': a data set needs an event log, e.g. events: {path: data/my_events.csv}
     """
     raw, label, _ = _read(description)
@@ -387,7 +415,7 @@ def describe_dataset(description: Any, *, root: str | os.PathLike | None = None)
             spec = _input_spec(name, raw[name], root, problems)
             if spec is not None:
                 inputs[name] = spec
-        elif name == "events":
+        elif name == "events" and not any(raw.get(table) is not None for table in EXPERIMENT_INPUTS):
             problems.append("no 'events': a data set needs an event log, e.g. events: {path: data/my_events.csv}")
     roles = {}
     for role in ROLES:
@@ -447,7 +475,7 @@ def load_events_input(spec: InputSpec):
     return sources.load_source(spec.path, **options)
 
 
-def load_dataset(description: Any, *, root: str | os.PathLike | None = None) -> DataSet:
+def load_dataset(description: Any, *, root: str | os.PathLike | None = None, events_required: bool = True) -> DataSet:
     """Load every input a description names; the others are ``None``.
 
     Parameters
@@ -456,6 +484,9 @@ def load_dataset(description: Any, *, root: str | os.PathLike | None = None) -> 
         See :func:`describe_dataset`.
     root : path, optional
         Folder relative input paths start from (default :data:`PROJECT_ROOT`).
+    events_required : bool, default True
+        False accepts a description that names an experiment table and no events
+        (``events`` is then None); only the A/B test report reads such a data set.
 
     Returns
     -------
@@ -464,7 +495,8 @@ def load_dataset(description: Any, *, root: str | os.PathLike | None = None) -> 
     Raises
     ------
     DataSetError
-        A bad description (see :func:`describe_dataset`).
+        A bad description (see :func:`describe_dataset`), or one without events when
+        ``events_required``.
     io.DataValidationError
         An input that does not load (missing file, missing column, ...).
 
@@ -475,16 +507,27 @@ def load_dataset(description: Any, *, root: str | os.PathLike | None = None) -> 
     (['events'], True, ['purchase'])
     >>> sorted(ds.events["platform"].cat.categories)
     ['desktop', 'mobile', 'tablet']
+    >>> load_dataset({"experiment_summary": "data/examples/ab_summary.csv"})
+    Traceback (most recent call last):
+    ...
+    engagement_utils.dataset.DataSetError: 1 problem(s) in data-set description:
+      - no 'events': this report needs an event log, e.g. events: {path: data/my_events.csv}; the description names only experiment_summary, which the A/B test report (03_ab_test) reads without events
     """
     if not isinstance(description, DataSetDescription):
         description = describe_dataset(description, root=root)
+    if events_required and "events" not in description.inputs:
+        named = ", ".join(name for name in EXPERIMENT_INPUTS if name in description.inputs)
+        raise DataSetError([f"no 'events': this report needs an event log, e.g. events: {{path: data/my_events.csv}}; "
+                            f"the description names only {named}, which the A/B test report (03_ab_test) reads without events"],
+                           description.source)
     tables = {name: None for name in INPUTS}
+    loaders = _loaders()
     for name, spec in description.inputs.items():
         if name == "events":
             tables[name] = load_events_input(spec)
             if spec.options.get("engine", "memory") != "memory":
                 tables[name] = tables[name].with_tz(description.tz)
         else:
-            tables[name] = _LOADERS[name](spec.path, **spec.options)
+            tables[name] = loaders[name](spec.path, **spec.options)
     return DataSet(**tables, roles=description.roles, tz=description.tz, end=description.end,
                    currency=description.currency, name=description.name, description=description)

@@ -255,6 +255,8 @@ def with_window(description, *, start=None, end=None):
 
     if not isinstance(description, DataSetDescription):
         description = describe_dataset(description)
+    if "events" not in description.inputs:  # load_dataset then says what is missing and which report reads the rest
+        return description
     spec = description.inputs["events"]
     window = {"start": start, "end": end if end is not None else description.end}
     options = {**spec.options, **{k: pd.Timestamp(v) for k, v in window.items() if v is not None}}

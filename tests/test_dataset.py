@@ -8,7 +8,7 @@ import pytest
 from engagement_utils import io
 from engagement_utils.data_profile import profile
 from engagement_utils.dataset import (
-    INPUTS, PROJECT_ROOT, ROLES, DataSetError, describe_dataset, load_dataset,
+    EXPERIMENT_INPUTS, INPUTS, PROJECT_ROOT, ROLES, DataSetError, describe_dataset, load_dataset,
 )
 
 DESCRIPTIONS = PROJECT_ROOT / "reports" / "params" / "datasets"
@@ -89,7 +89,7 @@ def test_roles_accept_a_name_or_a_list_and_end_is_utc():
 
 def test_demo_description_loads_the_demo_files(demo_dir):
     ds = load_dataset(DESCRIPTIONS / "demo.yml")
-    assert ds.inputs() == list(INPUTS)
+    assert ds.inputs() == [name for name in INPUTS if name not in EXPERIMENT_INPUTS]
     assert ds.events.equals(io.load_events(PROJECT_ROOT / "data/demo/events.parquet"))
     assert ds.users.equals(io.load_users(PROJECT_ROOT / "data/demo/users.csv"))
     assert set(ds.assignments["experiment"]) == {"checkout_redesign"}
@@ -127,7 +127,7 @@ NEW_PARAMS = ["ecom.yml"] + [f"preset_{name}.yml" for name in ("ga4", "amplitude
 
 @pytest.mark.parametrize("name", NEW_PARAMS)
 def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
-    """Valid for the runner once the notebooks declare `dataset` (the only new parameter)."""
+    """Valid for the runner: every notebook declares `dataset`, and each file builds all five."""
     from engagement_utils.reports import load_params_file
     from engagement_utils.schemas import SCHEMAS
 
@@ -140,8 +140,7 @@ def test_parameter_files_name_a_loadable_dataset_and_declared_parameters(name):
         assert nb in notebooks and set(values) <= set(SCHEMAS[nb]), nb
     ds = load_dataset(params["parameters"]["dataset"])
     assert profile(ds).absent_role_events == {}
-    if name.startswith("preset_"):
-        assert notebooks == ["00_data_overview", "01_cohort_retention", "02_engagement_overview", "04_personas"]
+    assert notebooks == sorted(SCHEMAS)
 
 
 def test_with_roles_overrides_only_what_is_given():
@@ -159,3 +158,13 @@ def test_funnel_steps_use_the_funnel_step_syntax():
         describe_dataset({"events": ECOM, "funnel_steps": ["home", "view[[x"]})
     ds = load_dataset({"events": ECOM, "funnel_steps": ["home", "catalog | search", "nothing_like_it"]})
     assert profile(ds).absent_role_events == {"funnel_steps": ["nothing_like_it"]}
+
+
+def test_data_overview_window_on_a_description_without_events_gives_the_clear_error():
+    # 00 applies its date window before loading; a description with only an experiment
+    # table must still reach load_dataset's message, not a KeyError on 'events'.
+    from engagement_utils import overview
+
+    description = overview.with_window({"experiment_summary": "data/examples/ab_summary.csv"}, start="2024-01-01")
+    with pytest.raises(DataSetError, match="no 'events'.*03_ab_test"):
+        load_dataset(description)

@@ -94,7 +94,7 @@ def test_note_is_escaped_and_kind_checked(shown):
 
 def test_suppress_small_groups_masks_numbers_and_flags_rows():
     frame = pd.DataFrame({"channel": ["ads", "seo", "tv"], "users": [120, 4, 10], "rate": [0.3, 0.5, 0.2]})
-    out = disp.suppress_small_groups(frame, "users", threshold=10)
+    out = disp.suppress_small_groups(frame, "users", min_group_size=10)
     assert out["suppressed"].tolist() == [False, True, False]
     assert out.loc[1, ["users", "rate"]].isna().all()
     assert out.loc[1, "channel"] == "seo"  # labels stay
@@ -107,11 +107,11 @@ def test_suppress_small_groups_options():
     only_rate = disp.suppress_small_groups(frame, "users", columns=["rate"], flag_column="hidden")
     assert only_rate["users"].tolist() == [3, 50] and np.isnan(only_rate.loc[0, "rate"])
     assert only_rate["hidden"].tolist() == [True, False]
-    assert not disp.suppress_small_groups(frame, "users", threshold=0)["suppressed"].any()
+    assert not disp.suppress_small_groups(frame, "users", min_group_size=0)["suppressed"].any()
     with pytest.raises(ValueError, match="not in the frame"):
         disp.suppress_small_groups(frame, "n_users")
-    with pytest.raises(ValueError, match="threshold"):
-        disp.suppress_small_groups(frame, "users", threshold=-1)
+    with pytest.raises(ValueError, match="min_group_size"):
+        disp.suppress_small_groups(frame, "users", min_group_size=-1)
 
 
 HOSTILE = ['<img src=x onerror="document.body.dataset.pwned=1">', "[x](javascript:alert(1))", "![x](x)",

@@ -1,12 +1,12 @@
-"""Every shipped parameter file builds the data overview (00) and cohort retention (01) reports.
+"""Every shipped parameter file builds the data overview (00), cohort retention (01) and A/B test (03) reports.
 
 Issue 12: any export, every report, and never a number that is not the data's
 own.  The report runner (the ``engagement-report`` CLI) runs on each file of
-``reports/params/`` for notebooks 00 and 01, into temporary folders, two runs
+``reports/params/`` for notebooks 00, 01 and 03, into temporary folders, two runs
 at a time (about a minute and a half on 2 cores: the demo and the retail export
 take longest, the preset fixtures are tiny).  Each report must build, show its
 key numbers, and -- unless it is the demo's -- contain no figure computed from
-the demo files.
+the demo files; 03 on a data set without assignments says so in one line.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import pytest
 from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parents[1]
-# the parameter files of whole data sets (ab_*.yml hold experiment tables for 03 only,
-# tested in tests/test_experiments_notebook.py)
+# the parameter files of whole data sets (ab_*.yml describe experiment tables without events,
+# for 03 only: their inputs are tested in tests/test_experiments_inputs.py)
 PARAMS = sorted(p for p in (ROOT / "reports" / "params").glob("*.yml") if not p.name.startswith("ab_"))
-NOTEBOOKS = ("00_data_overview", "01_cohort_retention")
+NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "03_ab_test")
 # the preset fixtures are tiny, so they also build 02 and 04 here (demo, retail and ecom build
 # those in nbval and tests/test_report_datasets_24.py)
 PRESET_NOTEBOOKS = NOTEBOOKS + ("02_engagement_overview", "04_personas")
@@ -83,9 +83,11 @@ def demo_figures(built) -> dict[str, str]:
     """The demo's headline figures, as its own reports show them."""
     _, pages = built["demo.yml"]
     overview, cohorts = key_numbers(pages["00_data_overview"]), key_numbers(pages["01_cohort_retention"])
+    experiment = key_numbers(pages["03_ab_test"])
     return {"Events": overview["Events"], "Users": overview["Users"], "Period": overview["Period"],
             "Rows read": overview["Rows removed while loading"].split(" of ")[-1],
-            "Users in cohorts": cohorts["Users in cohorts"]}
+            "Users in cohorts": cohorts["Users in cohorts"], "Experiment": experiment["Experiment"],
+            "Assigned users": experiment["Users"].split(" in ")[0]}
 
 
 def test_every_parameter_file_is_shipped_and_tested():
@@ -121,6 +123,9 @@ def test_no_demo_number_in_reports_on_other_data(built, demo_figures, name):
         for figure in (demo_figures["Events"], demo_figures["Rows read"], f"{demo_figures['Users']} users"):
             assert figure not in text, figure
         assert "data/demo/" not in text and "datasets/demo.yml" not in text
+    experiment = page_text(pages["03_ab_test"])
+    for figure in (demo_figures["Experiment"], f"{demo_figures['Assigned users']} users"):
+        assert figure not in experiment, figure
 
 
 @pytest.mark.parametrize("name", [p.name for p in PARAMS if p.name != "demo.yml"])
@@ -131,6 +136,28 @@ def test_missing_inputs_are_named_once_and_listed_in_the_header(built, name):
     assert "users-table checks" in overview["Skipped sections"]
     text = page_text(pages["00_data_overview"])
     assert text.count("Users-table checks: skipped; needs a users table") == 1
+
+
+@pytest.mark.parametrize("name", [p.name for p in PARAMS if p.name != "demo.yml"])
+def test_no_experiment_is_said_in_one_line(built, name):
+    """No other data set names assignments: 03 says so once, names the fix, and skips every section quietly."""
+    _, pages = built[name]
+    header = key_numbers(pages["03_ab_test"])
+    assert header == {"Experiment": "none in this data set", "Skipped sections": "A/B test (needs an experiment)"}
+    text = page_text(pages["03_ab_test"])
+    assert text.count("No experiment in this data set: it names no assignments") == 1
+    assert "add an `assignments:` input (user_id, experiment, variant[, assigned_at])" in text
+    notes = BeautifulSoup(pages["03_ab_test"], "html.parser").find_all(string=re.compile(r"skipped|Not shown"))
+    assert not notes, notes
+
+
+def test_demo_experiment_key_numbers(built):
+    """The demo's checkout_redesign test, as notebooks/03_ab_test.ipynb stores it (nbval)."""
+    _, pages = built["demo.yml"]
+    assert key_numbers(pages["03_ab_test"]) == {
+        "Experiment": "checkout_redesign", "Input": "events", "Assigned": "2024-03-01 to 2024-03-30",
+        "Users": "3,016 in 2 variants", "Sample ratio": "ok (p = 0.94)", "14-day conversion": "30.3% → 36.3%",
+        "Primary metrics improved": "1 of 2"}
 
 
 def test_demo_reports_skip_nothing(built):

@@ -1,4 +1,4 @@
-"""Reports 02 and 04 on data sets other than the demo: each builds, shows its key numbers,
+"""Reports 02, 03 and 04 on data sets other than the demo: each builds, shows its key numbers,
 says what it skipped and never shows a figure of the demo files (issue 12)."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from engagement_utils.notebook import project_root
 
 ROOT = project_root(Path(__file__).parent)
 NOTEBOOKS = ["02_engagement_overview", "04_personas"]
-DEMO_FIGURES = ("NPS is", "1,145 answers", "5,000 users", "in_app_message_shown shown", "acquires users most cheaply")
+DEMO_FIGURES = ("NPS is", "1,145 answers", "5,000 users", "in_app_message_shown shown", "acquires users most cheaply",
+                "checkout_redesign", "3,016")
 
 
 def text_of(page: str) -> str:
@@ -50,12 +51,27 @@ def minimal_log(folder: Path) -> Path:
     return path
 
 
+def minimal_assignments(log: Path) -> Path:
+    """An experiment on the minimal log: each user assigned at their first event, half to a treatment."""
+    events = pd.read_csv(log)
+    users = events.groupby("user_id", sort=True)["timestamp"].min().rename("assigned_at").reset_index()
+    variant = np.random.default_rng(3).permutation(np.repeat(["control", "treatment"], len(users) // 2 + 1))[:len(users)]
+    path = log.parent / "assignments.csv"
+    users.assign(experiment="basket_button", variant=variant).to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("datasets24")
     exports = {"notebook_parameters": {"04_personas": {"export_dir": str(tmp / "exports")}}}
     description = tmp / "minimal_dataset.yml"
-    description.write_text(yaml.safe_dump({"name": "minimal log", "events": {"path": str(minimal_log(tmp))}}))
+    log = minimal_log(tmp)
+    description.write_text(yaml.safe_dump({"name": "minimal log", "events": {"path": str(log)}}))
+    experiment = tmp / "minimal_experiment.yml"
+    experiment.write_text(yaml.safe_dump({"name": "minimal log with an experiment", "events": {"path": str(log)},
+                                          "assignments": {"path": str(minimal_assignments(log))},
+                                          "conversion_events": "pay"}))
     ecom = yaml.safe_load((ROOT / "reports/params/ecom.yml").read_text())
     return {
         "ecom": build(tmp, {"parameters": ecom["parameters"],
@@ -65,13 +81,16 @@ def built(tmp_path_factory):
         "retail": build(tmp, {"parameters": {"dataset": "reports/params/datasets/online_retail.yml"}, **exports}, "retail",
                         ["04_personas"]),
         "minimal": build(tmp, {"parameters": {"dataset": str(description)}, **exports}, "minimal"),
+        # 03 on a data set that is not the demo's but has assignments (the shipped ones have none)
+        "minimal_ab": build(tmp, {"parameters": {"dataset": str(experiment)}}, "minimal_ab", ["03_ab_test"]),
     }
 
 
-@pytest.mark.parametrize("data, notebook", [(d, n) for d in ("ecom", "minimal") for n in NOTEBOOKS] + [("retail", "04_personas")])
+@pytest.mark.parametrize("data, notebook", [(d, n) for d in ("ecom", "minimal") for n in NOTEBOOKS]
+                         + [("retail", "04_personas"), ("minimal_ab", "03_ab_test")])
 def test_builds_with_key_numbers_and_no_demo_figure(built, data, notebook):
     page = text_of((built[data] / f"{notebook}.html").read_text())
-    assert "Key numbers" in page and "Skipped sections" in page
+    assert "Key numbers" in page and ("Skipped sections" in page or notebook == "03_ab_test")
     assert "Traceback" not in page and "Error" not in page.replace("payment_error", "").replace("error_page", "")
     for figure in DEMO_FIGURES:
         assert figure not in page, f"{data} {notebook}: demo figure {figure!r}"
@@ -111,3 +130,12 @@ def test_retail_personas_score_buyers_in_its_currency(built):
     page = text_of((built["retail"] / "04_personas.html").read_text())
     assert "RFM segments" in page and "RFM segments skipped" not in page
     assert "£" in page
+
+
+def test_experiment_on_other_data_uses_its_own_ids_and_measures_no_revenue(built):
+    page = text_of((built["minimal_ab"] / "03_ab_test.html").read_text())
+    assert "120 users assigned to basket_button" in page and "120 in 2 variants" in page
+    assert ("Revenue metrics (revenue_14d, pre_revenue_28d) are not measured rather than read as 0: the experiment "
+            "needs a revenue column") in page
+    assert "revenue per user" not in page
+    assert "Retention after assignment skipped" not in page and "No experiment" not in page

@@ -87,9 +87,7 @@ def hostile_reports(tmp_path_factory):
              "spend": "spend.csv", "surveys": "surveys.csv"}
     description = yaml.safe_load((ROOT / "reports" / "params" / "datasets" / "demo.yml").read_text(encoding="utf-8"))
     description.update({name: {"path": str(data / file)} for name, file in files.items()}, name=HOSTILE["img"])
-    # 00, 01, 02 and 04 read the data set; 03 reads its experiment inputs from its own paths
-    params = {"dataset": description, "events_path": str(data / files["events"]),
-              "assignments_path": str(data / files["assignments"])}
+    params = {"dataset": description}  # every notebook reads the data set, 03 its events and assignments
     params_file = work / "hostile.yml"
     params_file.write_text(yaml.safe_dump({"parameters": {**params, **extra}}))
     out = work / "reports"

@@ -23,6 +23,7 @@ SECOND_NAMES = {
     "active_event": "active_events",
     "min_group": "min_group_size",
     "small_group_threshold": "min_group_size",
+    "threshold": "min_group_size",
     "method_correction": "correction",
     "ci_method": "method",
     "cohort_period": "period",

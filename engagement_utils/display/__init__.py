@@ -21,6 +21,7 @@ Example notebook cell::
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
@@ -158,13 +159,23 @@ def show_table(
     display(HTML(table_html(df, caption=caption, max_rows=max_rows, float_format=float_format, **options)))
 
 
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+
+def _inline_code(escaped: str) -> str:
+    # Notes name parameters and columns in backticks; after escaping, the span can only be text.
+    return _BACKTICKED.sub(r"<code>\1</code>", escaped)
+
+
 def note_html(text: str, kind: str = "info") -> str:
-    """The escaped HTML of :func:`show_note`.
+    """The escaped HTML of :func:`show_note`; text in backticks reads as code (a parameter, a column).
 
     Examples
     --------
     >>> "&lt;b&gt;" in note_html("<b>")
     True
+    >>> "set <code>segment</code>" in note_html("set `segment`"), "<code>&lt;b&gt;</code>" in note_html("`<b>`")
+    (True, True)
     """
     if kind not in _NOTE_STYLES:
         raise ValueError(f"kind must be one of {', '.join(map(repr, _NOTE_STYLES))}, got {kind!r}")
@@ -172,7 +183,7 @@ def note_html(text: str, kind: str = "info") -> str:
     return (
         f'<div class="engagement-note engagement-note-{kind}" '
         f'style="{_NOTE_STYLES[kind]}padding:0.5em 0.8em;margin:0.5em 0;overflow-wrap:anywhere">'
-        f"<strong>{label}:</strong> {html.escape(str(text))}</div>"
+        f"<strong>{label}:</strong> {_inline_code(html.escape(str(text)))}</div>"
     )
 
 

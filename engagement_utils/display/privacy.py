@@ -84,11 +84,11 @@ def small_group_mask(frame: pd.DataFrame, count_column: str | None, min_group_si
 def suppress_small_groups(
     frame: pd.DataFrame,
     count_column: str,
-    threshold: int = MIN_GROUP_SIZE,
+    min_group_size: int = MIN_GROUP_SIZE,
     columns: list[str] | None = None,
     flag_column: str = "suppressed",
 ) -> pd.DataFrame:
-    """Mask the numbers of groups smaller than a threshold before showing them.
+    """Mask the numbers of groups smaller than ``min_group_size`` before showing them.
 
     :func:`~engagement_utils.display.show_table` does this by itself for
     frames with a user-count column; use this to mask other columns, or to
@@ -100,8 +100,8 @@ def suppress_small_groups(
         One row per group with a count of users (or sessions) per row.
     count_column : str
         The column holding the group size.
-    threshold : int
-        Rows with ``count_column < threshold`` are masked; 0 disables.
+    min_group_size : int
+        Rows with ``count_column < min_group_size`` are masked; 0 disables.
     columns : list of str, optional
         Columns to mask; default: every numeric column, the count included
         (a tiny count alone can identify people).
@@ -117,7 +117,7 @@ def suppress_small_groups(
     Raises
     ------
     ValueError
-        If a column is missing or ``threshold`` is negative.
+        If a column is missing or ``min_group_size`` is negative.
 
     Examples
     --------
@@ -127,14 +127,14 @@ def suppress_small_groups(
     0     ads  120.0   0.3       False
     1     seo    NaN   NaN        True
     """
-    if threshold < 0:
-        raise ValueError(f"threshold must be 0 or more, got {threshold}")
+    if min_group_size < 0:
+        raise ValueError(f"min_group_size must be 0 or more, got {min_group_size}")
     missing = [c for c in [count_column, *(columns or [])] if c not in frame.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the frame; available: {list(frame.columns)}")
     if columns is None:
         columns = list(frame.select_dtypes("number").columns)
-    small = frame[count_column] < threshold
+    small = frame[count_column] < min_group_size
     out = frame.copy()
     out[columns] = out[columns].mask(small)
     out[flag_column] = small.to_numpy()

@@ -45,6 +45,9 @@ FONT_STACK = (
 # conventional "remove-cell"/"remove-output" tags for notebook authors.
 _DROPPED_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 _DROPPED_OUTPUT_TAGS = {"remove-output"}
+# A markdown cell tagged "section:<name>" introduces that section; when the run skipped the
+# section (the "Skipped sections" key number), the heading and its intro would stand empty.
+SECTION_TAG = "section:"
 
 _REMOTE_RESOURCE = re.compile(
     r"<(?:script|link|img|iframe|embed|object|source|audio|video)\b[^>]*?"
@@ -300,13 +303,36 @@ def _report_header(
     )
 
 
+def skipped_section_names(blocks: list[tuple[str, dict[str, str]]]) -> set[str]:
+    """Lower-cased names of the sections a run skipped, from its ``"Skipped sections"`` key numbers.
+
+    The value reads ``"A (needs x); B (needs y)"`` (:func:`engagement_utils.overview.skipped_list`).
+
+    Examples
+    --------
+    >>> sorted(skipped_section_names([("Key numbers", {"Skipped sections": "A/B test (needs an experiment); Paths"})]))
+    ['a/b test', 'paths']
+    """
+    names = set()
+    for _, values in blocks:
+        for entry in values.get(SKIPPED_SECTIONS, "").split("; "):
+            name = entry.split(" (", 1)[0].strip().lower()
+            if name and name != "none":
+                names.add(name)
+    return names
+
+
 def _report_body(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Copy of an executed notebook keeping only what a reader should see."""
     nb = copy.deepcopy(nb)
+    skipped = skipped_section_names(key_number_blocks(nb))
     kept = []
     for cell in nb.cells:
         tags = set(cell.metadata.get("tags", []))
         if tags & _DROPPED_CELL_TAGS:
+            continue
+        if cell.cell_type == "markdown" and any(
+                tag.startswith(SECTION_TAG) and tag[len(SECTION_TAG):].strip().lower() in skipped for tag in tags):
             continue
         if cell.cell_type == "code":
             cell.outputs = [
