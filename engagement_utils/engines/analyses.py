@@ -472,7 +472,7 @@ def user_features(src: IbisEvents, *, end=None, window=None, tz: str | None = No
     import ibis
 
     from ..core import as_utc
-    from ..personas.features import SESSION_FEATURES, SESSION_MODES, UserFeatures
+    from ..personas.features import SESSION_FEATURES, SESSION_MODES, UserFeatures, order_columns
     from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration
     from ..validation import as_event_list
     from .timezones import period_ordinal, utc_instant
@@ -555,18 +555,8 @@ def user_features(src: IbisEvents, *, end=None, window=None, tz: str | None = No
                   "the events have no browsing events (only conversions and events with revenue) or session_id: "
                   "sessions of a purchase-only log would only restate orders")
         omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
-    orders = per_user["orders"].to_numpy(np.int64)
-    out["orders"] = orders
-    if has_revenue:
-        out["revenue"] = revenue_by_user(before.filter(in_window), out.index)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
-    else:
-        omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
-    out["converted"] = orders > 0
-    if not conversion:
-        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
-        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
+    revenue = revenue_by_user(before.filter(in_window), out.index) if has_revenue else None
+    out = order_columns(out, per_user["orders"].to_numpy(np.int64), revenue, conversion, omitted)
     if "channel" in t.columns:
         out["channels_reached"] = per_user["channels_reached"].to_numpy(np.int64)
     else:

@@ -15,7 +15,7 @@ from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration, sessioniz
 from ..validation import as_event_list, check_option
 
 __all__ = ["SESSION_FEATURES", "SESSION_MODES", "UserFeatures", "user_features", "omitted_features", "feature_table", "as_log",
-           "conversion_mask"]
+           "conversion_mask", "order_columns"]
 
 DAY = pd.Timedelta(days=1)
 SESSION_FEATURES = ("sessions", "mean_session_s", "events_per_session", "bounce_rate")
@@ -145,6 +145,30 @@ def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice,
         out["mean_session_s"] = np.bincount(scodes, weights=sessions["duration_s"].to_numpy(), minlength=n) / n_sessions
         out["events_per_session"] = np.bincount(scodes, weights=sessions["n_events"].to_numpy(), minlength=n) / n_sessions
         out["bounce_rate"] = np.bincount(scodes, weights=sessions["bounce"].to_numpy(dtype=float), minlength=n) / n_sessions
+
+
+def order_columns(out: pd.DataFrame, orders: np.ndarray, revenue: np.ndarray | None, conversion: tuple,
+                  omitted: dict[str, str]) -> pd.DataFrame:
+    """``out`` with ``orders``, ``revenue``, ``aov`` and ``converted`` (None revenue: no revenue column; no
+    ``conversion`` events: no order columns), the reasons added to ``omitted``; shared by both engines.
+
+    Examples
+    --------
+    >>> order_columns(pd.DataFrame(index=["a", "b"]), np.array([2, 0]), np.array([10.0, 0.0]), ("purchase",), {})["aov"].tolist()
+    [5.0, nan]
+    """
+    out["orders"] = orders
+    if revenue is not None:
+        out["revenue"] = revenue
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
+    else:
+        omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
+    out["converted"] = orders > 0
+    if not conversion:
+        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
+        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
+    return out
 
 
 def user_features(
@@ -307,17 +331,9 @@ def user_features(
         orders = _per_user_distinct(wcode[is_order], order_code, n) + np.bincount(wcode[is_order][order_code < 0], minlength=n)
     else:
         orders = np.bincount(wcode[is_order], minlength=n)
-    out["orders"] = orders
-    if "revenue" in frame.columns:
-        out["revenue"] = np.bincount(wcode, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[rows]), minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
-    else:
-        omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
-    out["converted"] = orders > 0
-    if not conversion:
-        out = out.drop(columns=[c for c in ("orders", "aov", "converted") if c in out.columns])
-        omitted.update(dict.fromkeys(("orders", "converted"), "no conversion events are set (conversion_events)"))
+    revenue = (np.bincount(wcode, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[rows]), minlength=n)
+               if "revenue" in frame.columns else None)
+    out = order_columns(out, orders, revenue, conversion, omitted)
     if "channel" in frame.columns:
         out["channels_reached"] = _per_user_distinct(wcode, pd.factorize(frame["channel"])[0][rows], n)
     else:
