@@ -198,19 +198,21 @@ def test_render_html_hides_code_and_plumbing_and_embeds_figures():
 
 
 def test_render_html_drops_the_headings_of_sections_the_run_skipped():
-    def section(title, name):
+    def section(title, *names):
         cell = new_markdown_cell(f"## {title}\n\nWhat {title} shows.")
-        cell.metadata["tags"] = [f"section:{name}"]
+        cell.metadata["tags"] = [f"section:{name}" for name in names]
         return cell
 
     key = new_code_cell("show_key_numbers(...)", outputs=[new_output(
         "display_data", data={"text/plain": "x"},
         metadata={KEY_NUMBERS_METADATA: {"Experiment": "none", "Skipped sections": "A/B test (needs an experiment)"}})])
     nb = new_notebook(cells=[new_markdown_cell("# Test report"), key, section("Verdict", "A/B test"),
-                             section("Paths", "Paths"), new_markdown_cell("## Methods")])
+                             section("Paths", "Paths"), section("Costs and power", "A/B test", "Power"),
+                             new_markdown_cell("## Methods")])
     text = BeautifulSoup(reports.render_html(nb, name="03"), "html.parser").get_text(" ")
     assert "Verdict" not in text and "What Verdict shows" not in text
     assert "What Paths shows" in text and "Methods" in text  # not skipped, or not tagged
+    assert "What Costs and power shows" in text  # one of its two sections is still shown
 
 
 def test_render_html_is_reproducible_despite_random_cell_ids():

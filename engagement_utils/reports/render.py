@@ -45,8 +45,8 @@ FONT_STACK = (
 # conventional "remove-cell"/"remove-output" tags for notebook authors.
 _DROPPED_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell"}
 _DROPPED_OUTPUT_TAGS = {"remove-output"}
-# A markdown cell tagged "section:<name>" introduces that section; when the run skipped the
-# section (the "Skipped sections" key number), the heading and its intro would stand empty.
+# A markdown cell tagged "section:<name>" (one tag per section it introduces) is left out when
+# the run skipped all of them (the "Skipped sections" key number): it would head nothing.
 SECTION_TAG = "section:"
 
 _REMOTE_RESOURCE = re.compile(
@@ -331,9 +331,9 @@ def _report_body(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         tags = set(cell.metadata.get("tags", []))
         if tags & _DROPPED_CELL_TAGS:
             continue
-        if cell.cell_type == "markdown" and any(
-                tag.startswith(SECTION_TAG) and tag[len(SECTION_TAG):].strip().lower() in skipped for tag in tags):
-            continue
+        sections = {tag[len(SECTION_TAG):].strip().lower() for tag in tags if tag.startswith(SECTION_TAG)}
+        if cell.cell_type == "markdown" and sections and sections <= skipped:
+            continue  # a heading over several sections stays while any of them is shown
         if cell.cell_type == "code":
             cell.outputs = [
                 output
