@@ -113,3 +113,13 @@ def test_02_engine_sections_equal_memory(reports):
     for name in MEMORY_ONLY_02:
         assert duckdb.count(f"{name} skipped: needs the events loaded in memory") == 1, name
         assert f"{name} skipped" not in memory
+
+
+def test_the_ab_test_on_an_engine_source_says_what_to_do_instead():
+    # 03 has no engine version: the error names the two ways that work (memory, or tables from the warehouse).
+    from engagement_utils.experiments import load_experiment
+
+    description = {"events": {"path": "data/demo/events.parquet", "engine": "ibis", "memory_limit": "1GB"},
+                   "assignments": "data/demo/assignments.csv", "conversion_events": "purchase"}
+    with pytest.raises(ValueError, match=r"engine: memory.*experiment_users"):
+        load_experiment(description)

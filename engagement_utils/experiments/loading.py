@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import io
+from ..core import engine_of
 from ..data_profile import missing_for, profile, requires
 from ..engagement_report import Sections
 from ..io.validate import Checker
@@ -350,6 +351,11 @@ def load_experiment(
     if ds.assignments is None:
         return ExperimentData("none", None, text=[NO_EXPERIMENT], tz=tz, end=end_ts)
     experiment = _assignments_of(ds.assignments, experiment)
+    if engine_of(ds.events) != "memory":
+        raise ValueError(
+            "03_ab_test computes its per-user metrics from events in memory and has no engine version yet; set "
+            "`engine: memory` in the data-set description's events block, or compute one row per assigned user "
+            "(or per-arm summaries) in the warehouse and name it as `experiment_users:` (`experiment_summary:`)")
     if not ds.roles.conversion_events:
         raise ValueError("no conversion events: the converted, purchases and revenue metrics count them; set "
                          "`conversion_events:` in the data-set description (or the notebook's conversion_events parameter)")
