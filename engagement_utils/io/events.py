@@ -198,7 +198,9 @@ def finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: n
         frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
     else:
         attrs = dict(frame.attrs)
-        identity = len(order) == len(frame) and bool(len(order) == 0 or (order[0] == 0 and np.all(np.diff(order) == 1)))
+        head = order[: 1 << 16]
+        identity = len(order) == len(frame) and bool(np.array_equal(head, np.arange(len(head)))) \
+            and bool(np.all(np.diff(order) == 1))
         columns = list(frame.columns)
         if identity:
             frame = pd.DataFrame({col: frame.pop(col).array for col in columns}, copy=False)
