@@ -241,6 +241,18 @@ class EventLog:
                 f"The {parameter!r} parameter names event(s) {unknown} that do not occur in column 'event'{suggestion} "
                 f"Events present: {shown}"
             )
+        if isinstance(event.dtype, pd.CategoricalDtype):
+            # The matching categories' codes compared with the rows' codes (-1, missing, matches none).
+            wanted = np.flatnonzero(event.cat.categories.astype(str).isin(listed))
+            codes = event.cat.codes.to_numpy()
+            if len(wanted) == 0:
+                return np.zeros(len(codes), dtype=bool)
+            if len(wanted) <= 8:
+                mask = codes == wanted[0]
+                for code in wanted[1:]:
+                    mask |= codes == code
+                return mask
+            return np.isin(codes, wanted)
         return event.isin(listed).to_numpy()
 
     def check_column(self, column: str, parameter: str = "segment") -> None:
