@@ -89,6 +89,11 @@ def as_utc(value, name: str = "end") -> pd.Timestamp:
 
 def _utc_ns(timestamps: pd.Series) -> np.ndarray:
     ts = pd.Series(timestamps)
+    if isinstance(ts.dtype, pd.DatetimeTZDtype) and ts.dtype.unit == "ns":
+        # Aware timestamps are stored as UTC nanoseconds: a read-only view, not three copies.
+        ns = ts.array.asi8.view()
+        ns.flags.writeable = False
+        return ns
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
