@@ -10,6 +10,10 @@ per user over 180 days, generated with ``engagement_utils.demo`` and its
 * ``sessionize``, ``active_users``, ``funnel`` (4 steps);
 * ``experiment_users`` + ``analyze_experiment``; ``user_features`` + ``segment_users``.
 
+Each analysis runs on two package routes from the file: in memory
+(``io.load_events(file, columns=..., cache=False)`` + the call) and on the engine
+(``engines.duckdb_parquet(file)`` handed to the engine analyses; ``package_duckdb``).
+
 Where a common alternative exists it is timed in the same run on the same
 in-memory frame: (1) the pandas recipe tutorials teach and (2) the same query
 in DuckDB SQL.  Every baseline's output is compared with the package's output;
@@ -47,7 +51,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from engagement_utils import demo, io
+from engagement_utils import demo, engines, io
+from engagement_utils.engines import analyses as engine_analyses, ibis_scans
 from engagement_utils.experiments import analyze_experiment, experiment_users
 from engagement_utils.funnels import funnel
 from engagement_utils.metrics import active_users
@@ -266,6 +271,7 @@ FEATURE_COLUMNS = ["recency_days", "tenure_days", "active_days", "events", "sess
 
 def check_user_features(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
     """The per-user columns the peers compute, user by user (revenue to 1e-6)."""
+    project = getattr(project, "table", project)  # user_features returns a UserFeatures (its .table)
     mine = project.set_index(project.index.astype(str)).sort_index()
     base = baseline.set_index(baseline.index.astype(str)).sort_index()
     if not mine.index.equals(base.index):
@@ -273,6 +279,72 @@ def check_user_features(project: pd.DataFrame, baseline: pd.DataFrame) -> bool:
     exact = [c for c in FEATURE_COLUMNS if c != "revenue"]
     return bool(np.array_equal(mine[exact].to_numpy(float), base[exact].to_numpy(float))
                 and np.allclose(mine["revenue"].to_numpy(float), base["revenue"].to_numpy(float), atol=1e-6))
+
+
+# --------------------------------------------------------------------------- the package on the engine
+
+
+def engine_source(path: Path, columns: list[str] | None = ()) -> engines.IbisEvents:
+    """The engine route: ``engines.duckdb_parquet(path)``, the analysis' columns, exact duplicate rows dropped.
+
+    ``load_events(path, columns=columns)`` keeps ``user_id, timestamp, event`` and ``columns``
+    (None: all) and drops rows equal on all of those; the engine reads the file as it is, so
+    the same ``SELECT DISTINCT`` is added here (without it the 10M log's 21 duplicate rows
+    count twice).  Nothing else is validated on this route: ids, event names and timestamps
+    are used as the file holds them (no stripping, no null or type checks).
+    """
+    src = engines.duckdb_parquet(path)
+    table = src.table
+    if columns is not None:
+        table = table.select(*[c for c in table.columns if c in {"user_id", "timestamp", "event", *columns}])
+    return engines.IbisEvents(table.distinct(), src.tz, src.backend, src.connection)
+
+
+def engine_sessions(path: Path) -> pd.DataFrame:
+    """One row per session (user, start, end, events), scanned by the engine (``ibis_scans.session_expr``)."""
+    s = ibis_scans.session_expr(engine_source(path, ["screen", "platform", "revenue"]), SESSION_TIMEOUT)
+    return ibis_scans.execute(s.select("user_id", "start", "end", "n_events"))
+
+
+def engine_experiment(path: Path, context: dict) -> pd.DataFrame:
+    """Per assigned user on the engine, then the conversion test from per-arm sums (as notebook 03 would)."""
+    users = engine_analyses.experiment_users(engine_source(path, ["revenue"]), context["assignments"](), EXPERIMENT,
+                                             window="14D")
+    control = context["control"]
+    engine_analyses.experiment_summary(users, "converted", control=control, kind="binary")
+    engine_analyses.experiment_summary(users, "events", control=control, kind="mean")
+    return users.select("user_id", "variant").execute()
+
+
+def check_experiment_users(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
+    """Users per variant only: the engine counts ``[assigned_at, assigned_at + 14 days)``, the package
+    calendar days from the assignment day (and censors users not observed for all of them)."""
+    mine = project.groupby("variant", observed=True).size().sort_index()
+    theirs = engine.groupby("variant").size().sort_index()
+    return bool(list(map(str, mine.index)) == list(map(str, theirs.index)) and np.array_equal(mine.to_numpy(), theirs.to_numpy()))
+
+
+def engine_user_features(path: Path) -> pd.DataFrame:
+    """Per-user features on the engine with the package's default end (the last event + 1 day)."""
+    src = engine_source(path, None)
+    _, last = ibis_scans.data_bounds(src)
+    return ibis_scans.user_features(src, end=last + pd.Timedelta(days=1)).set_index("user_id")
+
+
+def same_retention(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
+    columns = ["cohort", "period", "cohort_size", "eligible", "retained"]
+    def key(frame):
+        return frame[columns].astype({"cohort": "datetime64[ns]"}).sort_values(["cohort", "period"], ignore_index=True)
+    return bool(key(project).equals(key(engine)))
+
+
+def same_active_users(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
+    return all(np.array_equal(project[c].to_numpy(float), engine[c].to_numpy(float), equal_nan=True)
+               for c in ("dau", "wau", "mau")) and len(project) == len(engine)
+
+
+def same_funnel(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
+    return check_funnel(project, engine)
 
 
 # --------------------------------------------------------------------------- the run
@@ -288,6 +360,8 @@ class Analysis:
     check: Callable[[object, object], bool] | None = None
     peers: dict[str, Callable[[Path], object]] = field(default_factory=dict)  # peer name -> f(path)
     pandas: Callable[[pd.DataFrame], object] | None = None  # the pandas recipe on pandas_read's frame
+    engine: Callable[[Path, dict], object] | None = None  # the package on engines.duckdb_parquet(path)
+    engine_check: Callable[[object, object], bool] | None = None  # package in memory vs package on the engine
 
 
 @dataclass
@@ -330,21 +404,26 @@ def analyses(paths: dict[str, Path], con) -> list[Analysis]:
     return [
         Analysis("retention_day", lambda ev, c: retention_matrix(ev, "day", "n_period"), [], check_retention,
                  {"polars": peers.polars_retention, "duckdb": lambda p: peers.duckdb_retention(con, p)},
-                 lambda ev: pandas_retention(ev, "day", "n_period")),
+                 lambda ev: pandas_retention(ev, "day", "n_period"),
+                 # retention_matrix dispatches on the source itself (core.scans.engine_of)
+                 lambda p, c: retention_matrix(engine_source(p), "day", "n_period"), same_retention),
         Analysis("active_users", lambda ev, c: active_users(ev), [], check_active_users,
                  {"polars": peers.polars_active_users, "duckdb": lambda p: peers.duckdb_active_users(con, p)},
-                 pandas_active_users),
+                 pandas_active_users, lambda p, c: engine_analyses.active_users(engine_source(p)), same_active_users),
         Analysis("funnel_4_steps", lambda ev, c: funnel(ev, steps, FUNNEL_WINDOW), [], check_funnel,
                  {"polars": lambda p: peers.polars_funnel(p, steps), "duckdb": lambda p: peers.duckdb_funnel(con, p, steps)},
-                 lambda ev: pandas_funnel(ev.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True))),
+                 lambda ev: pandas_funnel(ev.sort_values(["user_id", "timestamp"], kind="stable", ignore_index=True)),
+                 lambda p, c: engine_analyses.funnel(engine_source(p), steps, FUNNEL_WINDOW), same_funnel),
         Analysis("sessionize", lambda ev, c: sessionize(ev), ["screen", "platform", "revenue"], check_sessions,
                  {"polars": peers.polars_sessions, "duckdb": lambda p: peers.duckdb_sessions(con, p)},
-                 pandas_sessions),
+                 pandas_sessions, lambda p, c: engine_sessions(p), check_sessions),
         Analysis("experiment", lambda ev, c: package_experiment(ev, c["assignments"]()), ["revenue"], check_experiment,
                  {"polars": lambda p: peers.polars_experiment(p, paths["assignments"], EXPERIMENT),
-                  "duckdb": lambda p: peers.duckdb_experiment(con, p, paths["assignments"], EXPERIMENT)}),
+                  "duckdb": lambda p: peers.duckdb_experiment(con, p, paths["assignments"], EXPERIMENT)},
+                 None, engine_experiment, check_experiment_users),
         Analysis("user_features", lambda ev, c: user_features(ev), None, check_user_features,
-                 {"polars": peers.polars_user_features, "duckdb": lambda p: peers.duckdb_user_features(con, p)}),
+                 {"polars": peers.polars_user_features, "duckdb": lambda p: peers.duckdb_user_features(con, p)},
+                 None, lambda p, c: engine_user_features(p), check_user_features),
     ]
 
 
@@ -358,8 +437,10 @@ def bench_size(n_events: int, repeat: int, only: set[str] | None, cache: Path, f
     info = {"events": len(events), "users": int(events["user_id"].nunique()), "days": DAYS, "frame_mb": round(frame_mb, 1)}
     log(f"\n== {info['events']:,} events, {info['users']:,} users, {DAYS} days; event frame {frame_mb:,.0f} MiB in memory ==")
     con = peers.connect()
-    context = {"assignments": lambda: io.load_assignments(paths["assignments"])}
-    warm_context = {"assignments": (lambda a: (lambda: a))(io.load_assignments(paths["assignments"]))}
+    assignments = io.load_assignments(paths["assignments"])
+    control = str(sorted(assignments.loc[assignments["experiment"] == EXPERIMENT, "variant"].astype(str).unique())[0])
+    context = {"assignments": lambda: io.load_assignments(paths["assignments"]), "control": control}
+    warm_context = {"assignments": (lambda a: (lambda: a))(assignments), "control": control}
     results = []
 
     def run(result: Result, mode: str, fn: Callable[[], object], peak: bool = False):
@@ -395,6 +476,10 @@ def bench_size(n_events: int, repeat: int, only: set[str] | None, cache: Path, f
         for fmt in formats:
             run(result, f"package_{fmt}", lambda: analysis.package(io.load_events(paths[fmt], columns=cols, cache=False), context),
                 peak=fmt == "parquet")
+        if analysis.engine is not None and "parquet" in formats:
+            value = run(result, "package_duckdb", lambda: analysis.engine(paths["parquet"], context), peak=True)
+            result.equal["package_duckdb"] = bool(analysis.engine_check(mine, value))
+            del value
         io.load_events(paths["parquet"], columns=cols)  # the first notebook of a run writes the cache entry
         run(result, "package_cached", lambda: analysis.package(io.load_events(paths["parquet"], columns=cols), context), peak=True)
         for peer, fn in analysis.peers.items():
@@ -423,8 +508,8 @@ def table(info: dict, results: list[Result]) -> str:
     header = (f"{info['events']:,} events / {info['users']:,} users / {info['days']} days "
               f"(event frame {info['frame_mb']:,.0f} MiB); seconds are medians; ratio = package / faster peer (goal ≤ 1)")
     rows = [header, "",
-            "| analysis | warm | pkg Parquet | pkg cached | Polars PQ | DuckDB PQ | ratio PQ | ratio cached | pkg CSV | Polars CSV | DuckDB CSV | ratio CSV | pandas PQ | peak/frame warm · PQ · cached | peers equal |",
-            "|---|" + "---:|" * 13 + "---|"]
+            "| analysis | warm | pkg Parquet | pkg cached | pkg engine | Polars PQ | DuckDB PQ | ratio PQ | ratio cached | ratio engine | pkg CSV | Polars CSV | DuckDB CSV | ratio CSV | pandas PQ | peak/frame warm · PQ · cached · engine | peers equal |",
+            "|---|" + "---:|" * 15 + "---|"]
 
     def sec(r, m):
         return f"{r.seconds[m]:.2f}" if m in r.seconds else "—"
@@ -435,20 +520,21 @@ def table(info: dict, results: list[Result]) -> str:
     for r in results:
         if r.name.startswith("load_"):
             fmt = r.name[5:]
-            cells = [r.name, "—", sec(r, "package"), sec(r, "cached"), sec(r, "polars") if fmt == "parquet" else "—",
+            cells = [r.name, "—", sec(r, "package"), sec(r, "cached"), "—", sec(r, "polars") if fmt == "parquet" else "—",
                      sec(r, "duckdb") if fmt == "parquet" else "—",
                      f"{r.seconds['package'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if fmt == "parquet" else "—",
                      f"{r.seconds['cached'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if "cached" in r.seconds else "—",
-                     sec(r, "package") if fmt == "csv" else "—", sec(r, "polars") if fmt == "csv" else "—",
+                     "—", sec(r, "package") if fmt == "csv" else "—", sec(r, "polars") if fmt == "csv" else "—",
                      sec(r, "duckdb") if fmt == "csv" else "—",
                      f"{r.seconds['package'] / min(r.seconds['polars'], r.seconds['duckdb']):.2f}" if fmt == "csv" else "—",
-                     sec(r, "pandas"), f"— · {peak(r, 'package')} · {peak(r, 'cached')}"]
+                     sec(r, "pandas"), f"— · {peak(r, 'package')} · {peak(r, 'cached')} · —"]
         else:
-            cells = [r.name, sec(r, "warm"), sec(r, "package_parquet"), sec(r, "package_cached"), sec(r, "polars_parquet"),
-                     sec(r, "duckdb_parquet"), _ratio(r, "package_parquet", "parquet"), _ratio(r, "package_cached", "parquet"),
+            cells = [r.name, sec(r, "warm"), sec(r, "package_parquet"), sec(r, "package_cached"), sec(r, "package_duckdb"),
+                     sec(r, "polars_parquet"), sec(r, "duckdb_parquet"), _ratio(r, "package_parquet", "parquet"),
+                     _ratio(r, "package_cached", "parquet"), _ratio(r, "package_duckdb", "parquet"),
                      sec(r, "package_csv"), sec(r, "polars_csv"), sec(r, "duckdb_csv"), _ratio(r, "package_csv", "csv"),
                      sec(r, "pandas_parquet"),
-                     f"{peak(r, 'warm')} · {peak(r, 'package_parquet')} · {peak(r, 'package_cached')}"]
+                     f"{peak(r, 'warm')} · {peak(r, 'package_parquet')} · {peak(r, 'package_cached')} · {peak(r, 'package_duckdb')}"]
         cells.append(", ".join(f"{m}: {'yes' if ok else 'NO'}" for m, ok in r.equal.items()) or "—")
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -91,7 +91,8 @@ def assign_sessions(events: "pd.DataFrame | EventLog", timeout="30min", max_dura
     given = None
     if "session_id" in out.columns and not rebuild:
         given = pd.factorize(out["session_id"])[0]
-    starts = session_starts(log.user_code[order], log.ns[order], timeout.value, limit, given)
+    code, ns = (log.user_code, log.ns) if identity else (log.user_code[order], log.ns[order])
+    starts = session_starts(code, ns, timeout.value, limit, given)
     out["session_id"] = np.cumsum(starts) - 1
     return out
 

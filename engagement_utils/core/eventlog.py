@@ -89,6 +89,11 @@ def as_utc(value, name: str = "end") -> pd.Timestamp:
 
 def _utc_ns(timestamps: pd.Series) -> np.ndarray:
     ts = pd.Series(timestamps)
+    if isinstance(ts.dtype, pd.DatetimeTZDtype) and ts.dtype.unit == "ns":
+        # Aware timestamps are stored as UTC nanoseconds: a read-only view, not three copies.
+        ns = ts.array.asi8.view()
+        ns.flags.writeable = False
+        return ns
     if isinstance(ts.dtype, pd.DatetimeTZDtype):
         ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     return ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
@@ -247,6 +252,18 @@ class EventLog:
                 f"The {parameter!r} parameter names event(s) {unknown} that do not occur in column 'event'{suggestion} "
                 f"Events present: {shown}"
             )
+        if isinstance(event.dtype, pd.CategoricalDtype):
+            # The matching categories' codes compared with the rows' codes (-1, missing, matches none).
+            wanted = np.flatnonzero(event.cat.categories.astype(str).isin(listed))
+            codes = event.cat.codes.to_numpy()
+            if len(wanted) == 0:
+                return np.zeros(len(codes), dtype=bool)
+            if len(wanted) <= 8:
+                mask = codes == wanted[0]
+                for code in wanted[1:]:
+                    mask |= codes == code
+                return mask
+            return np.isin(codes, wanted)
         return event.isin(listed).to_numpy()
 
     def check_column(self, column: str, parameter: str = "segment") -> None:

@@ -137,14 +137,17 @@ def _load_events(source, *, column_map, start, end, timestamp_format, drop_dupli
     report = LoadReport(source=describe_source(source), rows_read=len(frame), warnings=list(check.warnings))
     events = check.frame
     del frame  # the working frame is consumed by finish
+    clean = {"user_id", "event"}  # categoricals whose every category occurs (validation made them so)
     for col in events.columns:
         if col in ("user_id", "timestamp", "event", "revenue"):
             continue
         values = events[col]
         if col in encoded and isinstance(values.dtype, pd.CategoricalDtype):
             events[col] = sorted_categorical(values, str(values.cat.categories.dtype))
+            clean.add(col)
         elif values.dtype == object or isinstance(values.dtype, pd.StringDtype):
             events[col] = values.astype("category")
+            clean.add(col)
     # One stable (user, time) order serves the duplicate search and the final sort: exact
     # duplicates share user and timestamp, so only rows in runs of equal (user, time) keys
     # are compared on every column, in original order within the run (keep="first").
@@ -163,7 +166,8 @@ def _load_events(source, *, column_map, start, end, timestamp_format, drop_dupli
         report.rows_outside_window = int((~inside).sum())
         order = order[inside]
     check.raise_if_any()
-    return finish(events, ["user_id", "timestamp"], report, order=order)
+    # Dropping exact duplicates keeps one row of each, so only the date window can leave a category unused.
+    return finish(events, ["user_id", "timestamp"], report, order=order, all_used=clean if inside is None else ())
 
 
 def _duplicated_in_order(events: pd.DataFrame, user: np.ndarray, ts: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -181,18 +185,22 @@ def _duplicated_in_order(events: pd.DataFrame, user: np.ndarray, ts: np.ndarray,
     return duplicated
 
 
-def finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: np.ndarray | None = None) -> pd.DataFrame:
+def finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: np.ndarray | None = None,
+           all_used=()) -> pd.DataFrame:
     """Rows stably sorted by ``sort_by``, or taken at ``order`` (positions already in that order).
 
     With ``order`` the loader's own working ``frame`` is consumed column by column, so
     the sorted copy never coexists with the whole unsorted frame (peak memory); when
-    ``order`` keeps every row in place, no column is copied.
+    ``order`` keeps every row in place, no column is copied.  Categorical columns lose
+    unused categories, except those in ``all_used`` (known to have none).
     """
     if order is None:
         frame = frame.sort_values(sort_by, kind="stable").reset_index(drop=True)
     else:
         attrs = dict(frame.attrs)
-        identity = len(order) == len(frame) and bool(len(order) == 0 or (order[0] == 0 and np.all(np.diff(order) == 1)))
+        head = order[: 1 << 16]
+        identity = len(order) == len(frame) and bool(np.array_equal(head, np.arange(len(head)))) \
+            and bool(np.all(np.diff(order) == 1))
         columns = list(frame.columns)
         if identity:
             frame = pd.DataFrame({col: frame.pop(col).array for col in columns}, copy=False)
@@ -200,7 +208,8 @@ def finish(frame: pd.DataFrame, sort_by: list[str], report: LoadReport, order: n
             frame = pd.DataFrame({col: frame.pop(col).array.take(order) for col in columns}, copy=False)
         frame.attrs.update(attrs)
     for col in frame.columns:
-        if isinstance(frame[col].dtype, pd.CategoricalDtype) and not all_categories_used(frame[col].array):
+        if col not in all_used and isinstance(frame[col].dtype, pd.CategoricalDtype) \
+                and not all_categories_used(frame[col].array):
             frame[col] = frame[col].cat.remove_unused_categories()
     report.rows_loaded = len(frame)
     frame.attrs["load_report"] = report.as_dict()

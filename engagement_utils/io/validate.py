@@ -171,6 +171,8 @@ def parse_timestamps(values: pd.Series, fmt: str | None, forms: list | None = No
     [Timestamp('2024-01-01 08:00:00+0000', tz='UTC')]
     """
     if isinstance(values.dtype, pd.DatetimeTZDtype):
+        if values.dtype.unit == "ns" and str(values.dtype.tz) == "UTC":
+            return values  # already canonical (a Parquet file's UTC nanoseconds): no copy
         return values.dt.tz_convert("UTC").dt.as_unit("ns")
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values.dt.tz_localize("UTC").dt.as_unit("ns")
