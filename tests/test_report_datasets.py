@@ -146,7 +146,8 @@ def test_no_experiment_is_said_in_one_line(built, name):
     assert header == {"Experiment": "none in this data set", "Skipped sections": "A/B test (needs an experiment)"}
     text = page_text(pages["03_ab_test"])
     assert text.count("No experiment in this data set: it names no assignments") == 1
-    assert "add an `assignments:` input (user_id, experiment, variant[, assigned_at])" in text
+    assert "add an <code>assignments:</code> input (user_id, experiment, variant[, assigned_at])" in pages["03_ab_test"]
+    assert "Verdict" not in text and "Sample ratio check" not in text  # the skipped sections' headings are left out
     notes = BeautifulSoup(pages["03_ab_test"], "html.parser").find_all(string=re.compile(r"skipped|Not shown"))
     assert not notes, notes
 
