@@ -480,3 +480,36 @@ def test_failing_line_is_the_raising_one_not_the_setup_import():
     assert locate_failure(setup) == "events = load_source(p.events_path)"
     traceback = ["\x1b[0;31mValueError\x1b[0m  Traceback", "Cell \x1b[0;32mIn[3], line 6\x1b[0m", "----> 6 events"]
     assert locate_failure(setup, traceback) == "events = load_source(p.events_path)"
+
+
+def test_a_kernel_that_dies_at_start_up_is_started_again(monkeypatch):
+    # Another process can take the port a kernel picked; nothing ran, so the runner starts it again.
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args)
+        if len(calls) < 3:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return "executed"
+
+    monkeypatch.setattr(reports.run.papermill, "execute_notebook", flaky)
+    assert reports.run._execute_with_kernel_retry("nb.ipynb") == "executed" and len(calls) == 3
+
+
+def test_a_kernel_that_keeps_dying_or_fails_otherwise_is_reported(monkeypatch):
+    def dead(*args, **kwargs):
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(reports.run.papermill, "execute_notebook", dead)
+    with pytest.raises(RuntimeError, match="kernel_info"):
+        reports.run._execute_with_kernel_retry("nb.ipynb")
+    calls = []
+
+    def other(*args, **kwargs):
+        calls.append(args)
+        raise RuntimeError("some other failure")
+
+    monkeypatch.setattr(reports.run.papermill, "execute_notebook", other)
+    with pytest.raises(RuntimeError, match="other failure"):
+        reports.run._execute_with_kernel_retry("nb.ipynb")
+    assert len(calls) == 1

@@ -300,6 +300,25 @@ def _record_failure(result: NotebookResult, job: Job, executed_index: int, sourc
 # ---------------------------------------------------------------- running
 
 
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"
+KERNEL_START_ATTEMPTS = 3
+
+
+def _execute_with_kernel_retry(*args, **kwargs):
+    """``papermill.execute_notebook``, started again when the kernel dies before running any cell.
+
+    jupyter_client picks free TCP ports by binding and releasing them, so a kernel started
+    at the same moment by another process can take one first ("Address already in use").
+    Nothing has run then, so starting again is safe; any later failure is reported as is.
+    """
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            return papermill.execute_notebook(*args, **kwargs)
+        except RuntimeError as exc:
+            if KERNEL_START_FAILURE not in str(exc) or attempt == KERNEL_START_ATTEMPTS:
+                raise
+
+
 def _run_one(job: Job, workdir: Path, output_dir: Path, cwd: Path, cell_progress: bool,
              timeout: float | None) -> NotebookResult:
     started = time.perf_counter()
@@ -313,7 +332,7 @@ def _run_one(job: Job, workdir: Path, output_dir: Path, cwd: Path, cell_progress
         fingerprint=fingerprint(job.effective_parameters(), inputs), inputs=inputs,
     )
     try:
-        executed = papermill.execute_notebook(
+        executed = _execute_with_kernel_retry(
             str(job.path),
             str(executed_path),
             parameters=job.parameters,
