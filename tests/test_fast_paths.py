@@ -206,3 +206,27 @@ def test_csv_timestamps_parse_like_pandas_whichever_parser_runs(tmp_path, stamps
     ev = load_events(path)
     assert ev["timestamp"].dtype == "datetime64[ns, UTC]"
     assert ev["timestamp"].tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("ids", [pd.Categorical(["u2", "u1", None, "u3", "u2"]), pd.Series(["u2", "u1", "u9", "u3", "u2"]),
+                                 pd.Categorical([2, 1, 9, 3, 2])])
+def test_experiment_owner_matches_an_object_index_lookup(ids):
+    # _owner hashes the assigned ids in Arrow; the reference is pandas' object-index lookup
+    from engagement_utils.experiments.metrics import _owner
+
+    assigned = np.array(["u3", "u2", "7"], dtype=object)
+    codes, categories = pd.factorize(pd.Series(ids)) if not isinstance(ids, pd.Categorical) else (ids.codes, ids.categories)
+    expected = pd.Index(assigned).get_indexer(pd.Index(categories).astype(object))
+    expected = np.where(np.asarray(codes) >= 0, expected[np.asarray(codes)], -1)
+    assert _owner(pd.DataFrame({"user_id": ids}), assigned).tolist() == expected.tolist()
+
+
+def test_summaries_keep_every_segment_variant_cell_in_sorted_order():
+    from engagement_utils.experiments import summarize
+
+    users = pd.DataFrame({"variant": ["b", "control", "b", "control", "b"], "segment": ["web", "ios", None, "web", "web"],
+                          "converted": [1.0, 0.0, 1.0, np.nan, 0.0]})
+    table = summarize(users, ["converted"], segment="segment").table
+    assert table[["segment", "variant", "n", "sum_y"]].values.tolist() == [
+        ["(missing)", "b", 1, 1.0], ["(missing)", "control", 0, 0.0], ["ios", "b", 0, 0.0], ["ios", "control", 1, 0.0],
+        ["web", "b", 2, 1.0], ["web", "control", 0, 0.0]]

@@ -25,6 +25,8 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import stats as sps
 
 from .. import periods
@@ -53,9 +55,10 @@ def _assigned(assignments: pd.DataFrame, experiment: str) -> pd.DataFrame:
         raise ValueError(f"some users appear more than once in experiment {experiment!r}; load assignments with io.load_assignments, which rejects this")
     if chosen["assigned_at"].isna().any():
         raise ValueError(f"{int(chosen['assigned_at'].isna().sum())} assignment(s) have no 'assigned_at'; fill or drop them")
-    at = pd.to_datetime(chosen["assigned_at"], utc=True)
+    # `.array`, not `.to_numpy()`: a tz-aware column would become one Timestamp object per user.
+    at = pd.to_datetime(chosen["assigned_at"], utc=True).array
     return pd.DataFrame({"user_id": chosen["user_id"].astype(object).to_numpy(),
-                         "variant": chosen["variant"].astype(str).to_numpy(), "assigned_at": at.to_numpy()})
+                         "variant": chosen["variant"].astype(str).to_numpy(), "assigned_at": at})
 
 
 def _owner(events: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
@@ -65,8 +68,21 @@ def _owner(events: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
         codes, categories = ids.cat.codes.to_numpy(), ids.cat.categories
     else:
         codes, categories = pd.factorize(ids)
-    position = pd.Index(user_ids).get_indexer(pd.Index(categories).astype(object))
+    try:
+        wanted, present = pa.array(user_ids), pa.array(categories)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: compare as Python objects
+        wanted = present = None
+    if wanted is not None and _text_or_same(wanted.type, present.type):
+        # Arrow hashes the assigned ids once and probes every category: half the time of an object index
+        position = pc.index_in(present, value_set=wanted).fill_null(-1).to_numpy().astype(np.intp)
+    else:  # ids of different types never match (Arrow would cast 1 to "1")
+        position = pd.Index(user_ids).get_indexer(pd.Index(categories).astype(object))
     return np.where(codes >= 0, position[codes], -1)
+
+
+def _text_or_same(a, b) -> bool:
+    text = (pa.types.is_string, pa.types.is_large_string)
+    return a == b or (any(t(a) for t in text) and any(t(b) for t in text))
 
 
 def _counts(owner: np.ndarray, mask: np.ndarray, n: int, weights=None) -> np.ndarray:
