@@ -88,12 +88,14 @@ def period_ordinal(timestamps: pd.Series, period: str = "day", tz: str = "UTC") 
     local = to_local(timestamps, tz)
     if local.isna().any():
         raise ValueError("timestamps contain missing values; load the events with load_events first")
-    ns = local.to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    days = ns // _NS_PER_DAY
+    # a view, and the week's arithmetic in place: at 10M events each temporary is 80 MB
+    days = local.to_numpy(dtype="datetime64[ns]").view(np.int64) // _NS_PER_DAY
     if period == "day":
         return days
     if period == "week":
-        return (days + _WEEK_SHIFT_DAYS) // 7
+        days += _WEEK_SHIFT_DAYS
+        days //= 7
+        return days
     months = local.dt.year.to_numpy(dtype=np.int64) * 12 + local.dt.month.to_numpy(dtype=np.int64) - 1
     return months - 1970 * 12
 

@@ -75,7 +75,10 @@ def pack_keys(code: np.ndarray, offset: np.ndarray) -> np.ndarray:
     >>> bool(np.all(np.diff(k) > 0))
     True
     """
-    return np.asarray(code, dtype=np.int64) * KEY_SPAN + (np.asarray(offset, dtype=np.int64) + _KEY_SHIFT)
+    keys = np.asarray(code, dtype=np.int64) * KEY_SPAN  # a new array: the rest is added in place (one 8-byte column, not three)
+    keys += offset
+    keys += _KEY_SHIFT
+    return keys
 
 
 def unpack_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -219,7 +219,7 @@ def assign_cohorts(
         "first_seen": pd.to_datetime(members.start_ns, utc=True),
     })
     for name in properties:
-        out[name] = events[name].iloc[log.rows[members.row]].to_numpy()
+        out[name] = events[name].iloc[log.frame_rows(members.row)].to_numpy()
     return out
 
 

@@ -60,13 +60,17 @@ class RetentionLog:
     ordinal: np.ndarray  # per kept event: calendar period ordinal in tz
     is_start: np.ndarray
     is_return: np.ndarray
-    rows: np.ndarray  # positions of the kept events in the event frame
+    rows: np.ndarray | None  # positions of the kept events in the event frame (None: every event is kept)
     period: str
     tz: str
     end: pd.Timestamp  # data end: explicit (exclusive) or the last event timestamp
     end_ns: int  # exclusive end in UTC nanoseconds
     first_incomplete: int  # first calendar period not fully observed
     last_observed: int  # calendar period holding the last observed instant
+
+    def frame_rows(self, positions: np.ndarray) -> np.ndarray:
+        """Positions in the event frame of the kept events at ``positions``."""
+        return positions if self.rows is None else self.rows[positions]
 
 
 def prepare_log(events, period: str, tz: str, start_events, return_events, end) -> RetentionLog:
@@ -84,7 +88,8 @@ def prepare_log(events, period: str, tz: str, start_events, return_events, end) 
     sel = _rows(keep)
     return RetentionLog(
         users=log.users, code=log.user_code[sel], ns=log.ns[sel], ordinal=log.ordinal(period)[sel],
-        is_start=is_start[sel], is_return=is_return[sel], rows=np.flatnonzero(keep), period=period, tz=tz,
+        is_start=is_start[sel], is_return=is_return[sel], rows=None if isinstance(sel, slice) else np.flatnonzero(keep),
+        period=period, tz=tz,
         end=data_end, end_ns=end_ns,
         # the period holding the last event is still in progress; an explicit end is exclusive,
         # so in both cases the first incomplete period is the one holding `data_end`
@@ -248,7 +253,7 @@ def build_cohorts(events, *, period, tz, cohorts, start_events, return_events, s
     if seg is None:
         seg_code, seg_names = np.zeros(len(members.code), np.int64), None
     else:
-        seg_code = seg.codes[log.rows[members.row]]
+        seg_code = seg.codes[log.frame_rows(members.row)]
         used, seg_code = dense_codes(seg_code)
         seg_names = np.asarray(seg.labels, dtype=object)[used]
     n_seg = 1 if seg_names is None else len(seg_names)
