@@ -160,6 +160,7 @@ def _load_events(source, *, column_map, start, end, timestamp_format, drop_dupli
         if report.duplicates_dropped:
             report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
             order = order[~duplicated]
+    del user, ts  # views of two columns: they would keep the unsorted columns alive while finish sorts
     inside = check.window("timestamp", start, end)
     if inside is not None:
         inside = inside[order]
