@@ -74,10 +74,11 @@ def _owner(events: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
         wanted = present = None
     if wanted is not None and _text_or_same(wanted.type, present.type):
         # Arrow hashes the assigned ids once and probes every category: half the time of an object index
-        position = pc.index_in(present, value_set=wanted).fill_null(-1).to_numpy().astype(np.intp)
+        position = pc.index_in(present, value_set=wanted).fill_null(-1).to_numpy()
     else:  # ids of different types never match (Arrow would cast 1 to "1")
         position = pd.Index(user_ids).get_indexer(pd.Index(categories).astype(object))
-    return np.where(codes >= 0, position[codes], -1)
+    # one int32 per event, and a trailing -1 that a missing id's code (-1) picks
+    return np.append(position, -1).astype(np.int32)[codes]
 
 
 def _text_or_same(a, b) -> bool:
