@@ -188,8 +188,8 @@ def funnel(
     log = as_log(events)
     seg = log.segment(segment) if segment is not None else None
     order = log.time_order()
-    masks = [_step_mask(log, s)[order] for s in steps]
-    entry, elapsed = funnel_reach_times(log.user_code[order], log.ns[order], masks, window.value, ordering)
+    masks = [log.in_time_order(_step_mask(log, s)) for s in steps]
+    entry, elapsed = funnel_reach_times(log.in_time_order(log.user_code), log.in_time_order(log.ns), masks, window.value, ordering)
     n_steps = len(steps)
     long = pd.DataFrame({
         "step": np.tile(np.arange(1, n_steps + 1), len(entry)),

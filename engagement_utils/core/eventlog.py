@@ -162,6 +162,7 @@ class EventLog:
         self._ordinals: dict[str, np.ndarray] = {}
         self._segments: dict[str, Segment] = {}
         self._order: np.ndarray | None = None
+        self._identity: bool | None = None  # whether time_order() is the identity
 
     @classmethod
     def of(cls, events: "pd.DataFrame | EventLog", tz: str = "UTC") -> "EventLog":
@@ -231,6 +232,13 @@ class EventLog:
         if self._order is None:
             self._order = order_by(self.user_code, self.ns)
         return self._order
+
+    def in_time_order(self, values: np.ndarray) -> np.ndarray:
+        """Per-event ``values`` in :meth:`time_order`: the array itself (no copy) when the frame is canonical."""
+        order = self.time_order()
+        if self._identity is None:
+            self._identity = bool(np.array_equal(order, np.arange(len(order))))
+        return values if self._identity else values[order]
 
     def event_mask(self, names: str | Iterable[str] | None, parameter: str) -> np.ndarray:
         """Rows whose event is one of ``names`` (every row when None).
