@@ -157,8 +157,8 @@ def session_table(
     no_conversions = isinstance(conversion_events, (list, tuple)) and len(conversion_events) == 0  # none set
     is_conversion = (np.zeros(len(event), dtype=bool) if no_conversions
                      else event.isin(as_event_list(conversion_events, "conversion_events")).to_numpy())
-    n_views = session_sums(first, is_view.astype(np.int64))
-    converted = session_sums(first, is_conversion.astype(np.int64)) > 0
+    n_views = session_sums(first, is_view, np.int64)  # summed as int64 without an 8-byte copy per event
+    converted = session_sums(first, is_conversion, np.int64) > 0
     duration_s = (end - start).dt.total_seconds().to_numpy()
     if "screen" in events.columns:
         screen = events["screen"]
@@ -178,7 +178,8 @@ def session_table(
         "engaged": (duration_s >= engaged_min_seconds) | (n_views >= engaged_min_views) | converted,
     })
     if "revenue" in events.columns:
-        table["revenue"] = session_sums(first, np.nan_to_num(events["revenue"].to_numpy(dtype=float)))
+        revenue = events["revenue"].to_numpy(dtype=float, copy=True)
+        table["revenue"] = session_sums(first, np.nan_to_num(revenue, copy=False))
     keep = list(keep)
     missing = [c for c in keep if c not in events.columns]
     if missing:

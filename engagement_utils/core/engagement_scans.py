@@ -66,15 +66,16 @@ def session_starts(code: np.ndarray, ns: np.ndarray, timeout_ns: int, max_ns: in
     return starts
 
 
-def session_sums(first: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Sum of ``values`` over each session (sessions are the runs of rows starting at ``first``).
+def session_sums(first: np.ndarray, values: np.ndarray, dtype=None) -> np.ndarray:
+    """Sum of ``values`` over each session (sessions are the runs of rows starting at ``first``), in ``dtype``.
 
     Examples
     --------
-    >>> session_sums(np.array([0, 2]), np.array([1, 1, 0, 1])).tolist()
+    >>> session_sums(np.array([0, 2]), np.array([True, True, False, True]), np.int64).tolist()
     [2, 1]
     """
-    return np.add.reduceat(values, first) if len(first) else np.zeros(0, dtype=np.asarray(values).dtype)
+    dtype = np.asarray(values).dtype if dtype is None else dtype
+    return np.add.reduceat(values, first, dtype=dtype) if len(first) else np.zeros(0, dtype=dtype)
 
 
 def distinct_per_session(codes: np.ndarray, first: np.ndarray, n_events: np.ndarray) -> np.ndarray:
