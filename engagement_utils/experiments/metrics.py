@@ -17,6 +17,12 @@ assignment day):
 A post-assignment value is NaN (censored) when its window has not been fully
 observed at the data end, never 0.  Assigned users without any event are
 kept, with zero activity.
+
+Events on an engine (an :class:`engagement_utils.engines.IbisEvents`, e.g. ``engine: ibis`` in
+a data set's events block) are scanned there: :func:`experiment_users` dispatches to
+:func:`engagement_utils.engines.experiment_scans.experiment_users`, which returns the same frame
+(:func:`experiment_frame` finishes both), and :func:`retention_by_variant` reads the engine's
+retention flags.
 """
 
 from __future__ import annotations
@@ -112,8 +118,8 @@ def experiment_users(
     ----------
     assignments : DataFrame
         From :func:`engagement_utils.io.load_assignments` (needs ``assigned_at``).
-    events : DataFrame
-        Canonical events (all history, so pre-period covariates are complete).
+    events : DataFrame or IbisEvents
+        Canonical events (all history, so pre-period covariates are complete), in memory or on an engine.
     experiment : str
         Experiment id in ``assignments["experiment"]``.
     metrics : sequence of str, optional
@@ -135,6 +141,7 @@ def experiment_users(
     Returns
     -------
     DataFrame
+        The same on every engine (an engine source's scans run there; see the module docstring).
         ``user_id, variant, assigned_at`` and the metric columns described in
         the module docstring, in assignment order.  ``attrs["experiment"]``
         records the definitions used.
