@@ -243,3 +243,10 @@ def test_load_experiment_on_the_engine_equals_memory():
     without = load_experiment({"events": {"path": "data/demo/events.parquet", "engine": "ibis"}, **base},
                               analysed=["converted_14d"], end="2024-04-01")
     assert without.users["converted_14d"].isna().any() and without.end == pd.Timestamp("2024-04-01", tz="UTC")
+
+
+@pytest.mark.parametrize("groups", [["sessions"], ["retention"], ["conversion"], ["activity"], []])
+def test_one_metric_group_at_a_time(source, groups):
+    """Each group alone (and none) gives the in-memory columns: no scan depends on another group's."""
+    out = compare(source, "duckdb", "adversarial", conversion_events=["purchase"], tz="Europe/Berlin", metrics=groups, **SMALL)
+    assert list(out.columns[:3]) == ["user_id", "variant", "assigned_at"] and (len(out.columns) > 3) == bool(groups)
