@@ -181,7 +181,7 @@ def run_op(engine: str, op: str, data: Path, memory_limit: str, threads: int) ->
                 users = (j.assign(revenue=np.where(inside, j["revenue"].fillna(0), 0.0))
                          .groupby(["user_id", "variant"])["revenue"].sum().reset_index())
             else:
-                users = analyses.experiment_users(src, assignments, "exp_scale", window="14D")
+                users = analyses.rolling_experiment_users(src, assignments, "exp_scale", window="14D")
             result = analyses.experiment_summary(users, "revenue", control="control")
         wall = time.time() - started
     return {"engine": engine, "op": op, "wall_s": round(wall, 2), "load_s": round(loaded, 2),

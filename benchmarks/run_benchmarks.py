@@ -308,8 +308,8 @@ def engine_sessions(path: Path) -> pd.DataFrame:
 
 def engine_experiment(path: Path, context: dict) -> pd.DataFrame:
     """Per assigned user on the engine, then the conversion test from per-arm sums (as notebook 03 would)."""
-    users = engine_analyses.experiment_users(engine_source(path, ["revenue"]), context["assignments"](), EXPERIMENT,
-                                             window="14D")
+    users = engine_analyses.rolling_experiment_users(engine_source(path, ["revenue"]), context["assignments"](), EXPERIMENT,
+                                                     window="14D")
     control = context["control"]
     engine_analyses.experiment_summary(users, "converted", control=control, kind="binary")
     engine_analyses.experiment_summary(users, "events", control=control, kind="mean")

@@ -243,7 +243,7 @@ def test_experiment_summary_equal(sources, engine, demo):
     assignments = io.load_assignments("data/demo/assignments.csv")
     experiment = str(assignments["experiment"].iloc[0])
     assignments = assignments[assignments["user_id"].astype(str).isin(frame["user_id"].astype(str).unique())]
-    users = analyses.experiment_users(src, assignments, experiment, window="14D")
+    users = analyses.rolling_experiment_users(src, assignments, experiment, window="14D")
     # the reference: the same per-user table in pandas
     a = assignments[assignments["experiment"] == experiment].copy()
     a["user_id"] = a["user_id"].astype(str)

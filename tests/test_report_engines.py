@@ -1,15 +1,16 @@
-"""Notebooks 00, 01, 02 and 04 on the DuckDB engine build the same reports as in memory (issue 15).
+"""Notebooks 00 to 04 on the DuckDB engine build the same reports as in memory (issue 15).
 
-The report runner builds 00_data_overview, 01_cohort_retention, 02_engagement_overview and 04_personas
-twice on the demo data, two
+The report runner builds 00_data_overview, 01_cohort_retention, 02_engagement_overview, 03_ab_test and
+04_personas twice on the demo data, two
 runs at a time: from ``reports/params/demo.yml`` (events loaded into pandas) and from
 ``reports/params/engines/demo_duckdb.yml`` (the data-set description's ``events.engine: ibis``:
 every scan runs in DuckDB over the Parquet file).  The key numbers and every sentence, table
 cell and note of the two reports must be equal; only the run's metadata (build time, input
 fingerprint, data-set path, export folder) differ.  02's key numbers are all computed on the engine
 and equal; its sections without an engine version are one line each on the engine.  04's personas are fitted on all 5,000 users on both engines
-(fewer than ``personas.FIT_USERS``), from user features computed in DuckDB.  About two and a half
-minutes on 2 cores.
+(fewer than ``personas.FIT_USERS``), from user features computed in DuckDB.  03's per-user
+experiment metrics come back from DuckDB as one row per assigned user: the verdict, key numbers and
+results table are those of the in-memory run.  About three minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ pytest.importorskip("ibis", reason="engine tests need the engines extra: pip ins
 
 from test_report_datasets import CLI, ROOT, key_numbers, page_text  # noqa: E402
 
-NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "02_engagement_overview", "04_personas")
-EQUAL_PAGES = ("00_data_overview", "01_cohort_retention", "04_personas")
+NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "02_engagement_overview", "03_ab_test", "04_personas")
+EQUAL_PAGES = ("00_data_overview", "01_cohort_retention", "03_ab_test", "04_personas")
 MEMORY_ONLY_02 = ["Active days per week", "Churn", "Session durations", "Time spent and returning visitors",
                   "Conversion over time", "Cart abandonment", "Event paths", "Paths from checkout by segment",
                   "Checkout loops by segment", "Screen flow", "Acquisition cost", "Message reach",
                   "Messaging channels and onboarding"]
-WAREHOUSE_NOTEBOOKS = ["00_data_overview", "01_cohort_retention"]
+WAREHOUSE_NOTEBOOKS = list(NOTEBOOKS)
 RUNS = {"memory": ROOT / "reports" / "params" / "demo.yml",
         "duckdb": ROOT / "reports" / "params" / "engines" / "demo_duckdb.yml"}
 METADATA = re.compile(r"Built \S+ \S+ UTC · inputs fingerprint \w+|\"?reports/params/(?:engines/)?datasets/\w+\.yml\"?"
@@ -45,7 +46,7 @@ def reports(tmp_path_factory, demo_dir):
 
     def run(name):
         params = RUNS[name]
-        # demo.yml lists every notebook: both runs build the engine's three
+        # both parameter files list every notebook
         env = {**os.environ, "JUPYTER_PREFER_ENV_PATH": "1"}
         return subprocess.run([str(CLI), "--params", str(params), "--output-dir", str(base / name), *NOTEBOOKS],
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -57,7 +58,7 @@ def reports(tmp_path_factory, demo_dir):
             for name, completed in runs.items()}
 
 
-def test_both_engines_build_00_01_02_and_04(reports):
+def test_both_engines_build_every_notebook(reports):
     for name, (run, pages) in reports.items():
         assert run.returncode == 0, (name, run.stdout[-2000:] + run.stderr[-2000:])
         assert set(pages) == set(NOTEBOOKS), name
@@ -79,6 +80,8 @@ def test_key_numbers_are_equal(reports, notebook):
         assert memory["Events"] == "533,014" and memory["Rows removed while loading"] == "1 of 533,015"
     elif notebook == "01_cohort_retention":
         assert memory["Users in cohorts"] == "5,000"
+    elif notebook == "03_ab_test":
+        assert memory["Experiment"] == "checkout_redesign" and memory["Input"] == "events"
     elif notebook == "04_personas":
         assert memory["Users"] == "5,000" and memory["Personas"].startswith("4 ")
 
@@ -93,7 +96,7 @@ def test_every_table_and_sentence_is_equal(reports, notebook):
 
 
 def test_the_warehouse_example_is_a_valid_run():
-    """The documented warehouse files parse (not run: no credentials): 00 and 01 on a BigQuery table; the demo runs 00, 01, 04."""
+    """The documented warehouse files parse (not run: no credentials): every notebook on a BigQuery table, as the demo."""
     from engagement_utils.dataset import describe_dataset
     from engagement_utils.reports.config import load_params_file
 
@@ -115,11 +118,21 @@ def test_02_engine_sections_equal_memory(reports):
         assert f"{name} skipped" not in memory
 
 
-def test_the_ab_test_on_an_engine_source_says_what_to_do_instead():
-    # 03 has no engine version: the error names the two ways that work (memory, or tables from the warehouse).
-    from engagement_utils.experiments import load_experiment
+def _results_table(page: str) -> list[list[str]]:
+    """03's results table (the first table after the "Results" heading), cell texts by row."""
+    from bs4 import BeautifulSoup
 
-    description = {"events": {"path": "data/demo/events.parquet", "engine": "ibis", "memory_limit": "1GB"},
-                   "assignments": "data/demo/assignments.csv", "conversion_events": "purchase"}
-    with pytest.raises(ValueError, match=r"engine: memory.*experiment_users"):
-        load_experiment(description)
+    heading = next(h for h in BeautifulSoup(page, "html.parser").find_all("h2") if h.get_text(strip=True).startswith("Results"))
+    table = heading.find_next("table")
+    return [[cell.get_text(" ", strip=True) for cell in row.find_all(["th", "td"])] for row in table.find_all("tr")]
+
+
+def test_03_verdict_and_results_equal_memory(reports):
+    """03 on the engine: the same verdict and results table (the whole page: ``EQUAL_PAGES``)."""
+    memory, duckdb = (reports[name][1]["03_ab_test"] for name in RUNS)
+    rows = _results_table(memory)
+    assert len(rows) > 5 and rows == _results_table(duckdb)
+    for page in (memory, duckdb):
+        text = " ".join(page_text(page).split())
+        assert "Treatment raised 14-day conversion from 29.9% to 36.7%" in text
+        assert "Share of users active on each calendar day after their assignment day" in text

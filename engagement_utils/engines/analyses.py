@@ -24,9 +24,11 @@ from ..stats import wilson_ci
 from ..validation import check_alpha, check_option
 from . import ibis_scans
 from .connect import IbisEvents
+from .experiment_scans import experiment_users  # 03's per-user metrics (calendar days), as experiments.experiment_users
 
 __all__ = ["retention_matrix", "retention_definition", "bracket_retention", "user_retention", "active_users", "lifecycle", "keys_as_events", "session_summary", "funnel",
-           "funnel_from_reach", "experiment_users", "experiment_summary", "assign_personas"]
+           "funnel_from_reach", "experiment_users", "rolling_experiment_users", "experiment_summary",
+           "assign_personas"]
 
 _ACTIVE, _BOUND = "active", "(bound)"
 
@@ -348,9 +350,13 @@ def funnel(src: IbisEvents, steps: Sequence, window="7D", *, ordering: str = "se
     return funnel_from_reach(reach, steps, segment=segment is not None, alpha=alpha)
 
 
-def experiment_users(src: IbisEvents, assignments, experiment: str, *, conversion_events=("purchase",),
-                     window="14D"):
+def rolling_experiment_users(src: IbisEvents, assignments, experiment: str, *, conversion_events=("purchase",),
+                             window="14D"):
     """Per assigned user (an Ibis table): ``user_id, variant, converted, revenue, events`` in ``[assigned_at, + window)``.
+
+    A rolling window from the assignment instant, left in the engine (the benchmarks' route to
+    :func:`experiment_summary`); not 03's definitions: :func:`experiment_users` (calendar days
+    from the assignment day, censored, every metric group) returns the in-memory frame.
 
     ``assignments`` is a frame (copied into the engine) or an Ibis table with
     ``user_id, experiment, variant, assigned_at``.  Users without events in the window get 0.

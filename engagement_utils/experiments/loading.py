@@ -9,7 +9,9 @@ shapes; the first named in this order is used:
    :func:`load_experiment_users`): a ``variant`` column, metric columns and optionally
    ``assigned_at`` and pre-period covariates;
 3. ``assignments`` with the ``events`` — per-user metrics measured from each user's
-   assignment (:func:`experiment_users`).
+   assignment (:func:`experiment_users`).  The events may be in memory or on an engine
+   (``engine: ibis`` in the events block): the scans then run there and the same per-user
+   frame comes back, so every section reads the same.
 
 Shapes 2 and 3 give a per-user frame, shape 1 :class:`Summaries`; :func:`analyze_experiment`
 takes either and computes everything from the same sufficient statistics. A data set that
@@ -26,7 +28,6 @@ from pathlib import Path
 import pandas as pd
 
 from .. import io
-from ..core import engine_of
 from ..data_profile import missing_for, profile, requires
 from ..engagement_report import Sections
 from ..io.validate import Checker
@@ -65,7 +66,10 @@ class ExperimentData:
         The experiment id the report is about (None without an experiment).
     users : DataFrame or None
         The per-user frame (shapes events and per_user).
-    events, assignments : DataFrame or None
+    events : DataFrame, IbisEvents or None
+        Shape events only: the events in memory, or the engine source they stay in
+        (:class:`engagement_utils.engines.IbisEvents`; retention after assignment scans it there).
+    assignments : DataFrame or None
         Shape events only: sections that need events are shown only when these exist.
     text : list of str
         Sentences about the input: its shape, the data end, censored users (or that there is none).
@@ -82,7 +86,7 @@ class ExperimentData:
     data: object
     experiment: str | None = None
     users: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
+    events: object = None  # a DataFrame or an engines.IbisEvents
     assignments: pd.DataFrame | None = None
     text: list = field(default_factory=list)
     left_out: dict = field(default_factory=dict)
@@ -351,11 +355,6 @@ def load_experiment(
     if ds.assignments is None:
         return ExperimentData("none", None, text=[NO_EXPERIMENT], tz=tz, end=end_ts)
     experiment = _assignments_of(ds.assignments, experiment)
-    if engine_of(ds.events) != "memory":
-        raise ValueError(
-            "03_ab_test computes its per-user metrics from events in memory and has no engine version yet; set "
-            "`engine: memory` in the data-set description's events block, or compute one row per assigned user "
-            "(or per-arm summaries) in the warehouse and name it as `experiment_users:` (`experiment_summary:`)")
     if not ds.roles.conversion_events:
         raise ValueError("no conversion events: the converted, purchases and revenue metrics count them; set "
                          "`conversion_events:` in the data-set description (or the notebook's conversion_events parameter)")

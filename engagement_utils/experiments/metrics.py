@@ -17,6 +17,12 @@ assignment day):
 A post-assignment value is NaN (censored) when its window has not been fully
 observed at the data end, never 0.  Assigned users without any event are
 kept, with zero activity.
+
+Events on an engine (an :class:`engagement_utils.engines.IbisEvents`, e.g. ``engine: ibis`` in
+a data set's events block) are scanned there: :func:`experiment_users` dispatches to
+:func:`engagement_utils.engines.experiment_scans.experiment_users`, which returns the same frame
+(:func:`experiment_frame` finishes both), and :func:`retention_by_variant` reads the engine's
+retention flags.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from scipy import stats as sps
 
 from .. import periods
 from .._arrays import distinct
+from ..core import engine_of
 from ..retention import user_retention
 from ..sessions import sessionize
 from ..stats import wilson_ci
@@ -42,7 +49,19 @@ METRIC_GROUPS = ("conversion", "retention", "activity", "sessions", "revenue")
 _NS_PER_MIN = 60 * 10**9
 
 
-def _assigned(assignments: pd.DataFrame, experiment: str) -> pd.DataFrame:
+def assigned_users(assignments: pd.DataFrame, experiment: str) -> pd.DataFrame:
+    """The users of ``experiment`` in assignment order: ``user_id`` (object), ``variant`` (text), ``assigned_at`` (UTC).
+
+    The first columns of :func:`experiment_users` on every engine; a missing ``assigned_at``,
+    an unknown experiment or a user assigned twice is a ``ValueError`` naming the fix.
+
+    Examples
+    --------
+    >>> asg = pd.DataFrame({"user_id": ["a", "b"], "experiment": "x", "variant": ["control", "b"],
+    ...     "assigned_at": ["2024-01-02 10:00", "2024-01-02 12:00"]})
+    >>> assigned_users(asg, "x")["assigned_at"].dt.hour.tolist()
+    [10, 12]
+    """
     missing = [c for c in ("user_id", "experiment", "variant", "assigned_at") if c not in assignments.columns]
     if missing:
         fix = " (add each user's assignment timestamp as 'assigned_at')" if missing == ["assigned_at"] else ""
@@ -116,8 +135,8 @@ def experiment_users(
     ----------
     assignments : DataFrame
         From :func:`engagement_utils.io.load_assignments` (needs ``assigned_at``).
-    events : DataFrame
-        Canonical events (all history, so pre-period covariates are complete).
+    events : DataFrame or IbisEvents
+        Canonical events (all history, so pre-period covariates are complete), in memory or on an engine.
     experiment : str
         Experiment id in ``assignments["experiment"]``.
     metrics : sequence of str, optional
@@ -139,6 +158,7 @@ def experiment_users(
     Returns
     -------
     DataFrame
+        The same on every engine (an engine source's scans run there; see the module docstring).
         ``user_id, variant, assigned_at`` and the metric columns described in
         the module docstring, in assignment order.  ``attrs["experiment"]``
         records the definitions used.
@@ -155,14 +175,18 @@ def experiment_users(
     >>> u[["variant", "converted_14d", "retained_d1", "events_14d", "pre_events_28d"]].values.tolist()
     [['control', 1.0, 1.0, 2.0, 1.0], ['b', 0.0, 0.0, 1.0, 0.0]]
     """
-    groups = [check_option("metrics", g, METRIC_GROUPS) for g in (METRIC_GROUPS if metrics is None else metrics)]
-    for name, value in (("conversion_days", conversion_days), ("window_days", window_days), ("pre_period_days", pre_period_days)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name}={value!r} must be a whole number of days >= 1")
+    if engine_of(events) == "ibis":
+        from ..engines import experiment_scans
+
+        return experiment_scans.experiment_users(
+            assignments, events, experiment, metrics=metrics, conversion_events=conversion_events,
+            conversion_days=conversion_days, retention_days=retention_days, window_days=window_days,
+            pre_period_days=pre_period_days, tz=tz, end=end)
+    groups = metric_groups(metrics, conversion_days=conversion_days, window_days=window_days, pre_period_days=pre_period_days)
     for column in ("user_id", "timestamp", "event"):
         if column not in events.columns:
             raise ValueError(f"events lack column {column!r}; load them with io.load_events")
-    users = _assigned(assignments, experiment)
+    users = assigned_users(assignments, experiment)
     n = len(users)
     assign_day = periods.period_ordinal(users["assigned_at"], "day", tz)
     assign_ns = users["assigned_at"].to_numpy(dtype="datetime64[ns]").view(np.int64)
@@ -194,17 +218,7 @@ def experiment_users(
     pre = ~after & (rel_day >= -pre_period_days)
     is_conversion = ev["event"].isin(list(conversion_events)).to_numpy()
 
-    out = users.copy()
-    columns: dict[str, np.ndarray] = {}
-    window_open = assign_day + window_days - 1 >= first_incomplete
-    if "conversion" in groups:
-        conversion_open = assign_day + conversion_days - 1 >= first_incomplete
-        hits = _counts(owner, after & (rel_day < conversion_days) & is_conversion, n)
-        columns[f"converted_{conversion_days}d"] = np.where(conversion_open, np.nan, (hits > 0).astype(float))
-    if flags is not None:
-        for column in flags.columns.drop(["user_id", "anchor"]):
-            columns[column] = flags[column].to_numpy()
-        del flags
+    hits = _counts(owner, after & (rel_day < conversion_days) & is_conversion, n) if "conversion" in groups else None
     windowed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     if "activity" in groups:
         windowed["events"] = (_counts(owner, post, n), _counts(owner, pre, n))
@@ -227,10 +241,73 @@ def experiment_users(
         minutes = sessions["duration_s"].to_numpy(dtype=float) / 60
         windowed["sessions"] = (_counts(s_owner, s_post, n), _counts(s_owner, s_pre, n))
         windowed["time_in_app_min"] = (_counts(s_owner, s_post, n, minutes), _counts(s_owner, s_pre, n, minutes))
+    return experiment_frame(users, experiment, first_incomplete, conversions=hits, flags=flags, windowed=windowed,
+                            conversion_events=conversion_events, conversion_days=conversion_days, window_days=window_days,
+                            pre_period_days=pre_period_days, tz=tz)
+
+
+def metric_groups(metrics: Sequence[str] | None, *, conversion_days: int, window_days: int, pre_period_days: int) -> list[str]:
+    """The metric groups to compute (default all of :data:`METRIC_GROUPS`), after checking the day counts.
+
+    Examples
+    --------
+    >>> metric_groups(["conversion"], conversion_days=14, window_days=14, pre_period_days=28)
+    ['conversion']
+    """
+    groups = [check_option("metrics", g, METRIC_GROUPS) for g in (METRIC_GROUPS if metrics is None else metrics)]
+    for name, value in (("conversion_days", conversion_days), ("window_days", window_days), ("pre_period_days", pre_period_days)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name}={value!r} must be a whole number of days >= 1")
+    return groups
+
+
+def experiment_frame(
+    users: pd.DataFrame,
+    experiment: str,
+    first_incomplete: int,
+    *,
+    conversions: np.ndarray | None,
+    flags: pd.DataFrame | None,
+    windowed: dict,
+    conversion_events: Sequence[str],
+    conversion_days: int,
+    window_days: int,
+    pre_period_days: int,
+    tz: str,
+) -> pd.DataFrame:
+    """The frame :func:`experiment_users` returns, from per-user counts in assignment order (every engine ends here).
+
+    ``users`` is :func:`assigned_users`' frame; ``conversions`` the conversion events per user
+    in the conversion window (None: not computed); ``flags`` :func:`~engagement_utils.retention.user_retention`'s
+    frame anchored at the assignments; ``windowed`` maps a metric name to its (post-window, pre-period)
+    arrays.  A post-assignment value whose window ends on or after the day ``first_incomplete``
+    (a day ordinal) is censored: NaN.
+
+    Examples
+    --------
+    >>> users = pd.DataFrame({"user_id": ["a", "b"], "variant": ["control", "b"],
+    ...     "assigned_at": pd.to_datetime(["2024-01-01 10:00", "2024-01-09 10:00"], utc=True)})
+    >>> first_incomplete = int(periods.period_ordinal(pd.Series(pd.to_datetime(["2024-01-15"], utc=True)), "day", "UTC")[0])
+    >>> out = experiment_frame(users, "x", first_incomplete, conversions=np.array([2.0, 0.0]), flags=None,
+    ...     windowed={"events": (np.array([5.0, 3.0]), np.array([0.0, 1.0]))}, conversion_events=["purchase"],
+    ...     conversion_days=7, window_days=7, pre_period_days=28, tz="UTC")
+    >>> out[["converted_7d", "events_7d", "pre_events_28d"]].values.tolist()
+    [[1.0, 5.0, 0.0], [nan, nan, 1.0]]
+    """
+    assign_day = periods.period_ordinal(users["assigned_at"], "day", tz)
+    columns: dict[str, np.ndarray] = {}
+    if conversions is not None:
+        conversion_open = assign_day + conversion_days - 1 >= first_incomplete
+        columns[f"converted_{conversion_days}d"] = np.where(conversion_open, np.nan, (conversions > 0).astype(float))
+    if flags is not None:
+        for column in flags.columns.drop(["user_id", "anchor"]):
+            columns[column] = flags[column].to_numpy()
+    window_open = assign_day + window_days - 1 >= first_incomplete
     for name, (post_values, _) in windowed.items():
         columns[f"{name}_{window_days}d"] = np.where(window_open, np.nan, post_values)
     for name, (_, pre_values) in windowed.items():
         columns[f"pre_{name}_{pre_period_days}d"] = pre_values
+    out = users.copy()
     out = pd.concat([out, pd.DataFrame(columns, index=out.index)], axis=1)
     out.attrs["experiment"] = {
         "experiment": experiment, "tz": tz, "conversion_events": list(conversion_events),
@@ -328,7 +405,10 @@ def retention_by_variant(
 
     Day k is the k-th calendar day after the assignment day (retention's
     ``user_retention`` with the assignment as anchor); users whose day k is
-    not yet complete are left out of that day's denominator.
+    not yet complete are left out of that day's denominator.  With ``events`` on an engine
+    (:class:`engagement_utils.engines.IbisEvents`) ``user_retention`` scans there and returns
+    the same flags (the distinct user × day offsets come back, not the events), so the table
+    is the same.
 
     Returns
     -------
@@ -344,7 +424,7 @@ def retention_by_variant(
     >>> retention_by_variant(asg, ev, "x", days=(1, 2))[["variant", "day", "users", "rate"]].values.tolist()
     [['b', 1, 1, 0.0], ['b', 2, 1, 0.0], ['control', 1, 1, 1.0], ['control', 2, 1, 0.0]]
     """
-    users = _assigned(assignments, experiment)
+    users = assigned_users(assignments, experiment)
     flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
                            tz=tz, end=end)
     value_columns = list(flags.columns.drop(["user_id", "anchor"]))
