@@ -369,6 +369,8 @@ class ProposedFunnel:
 
 
 _MAX_CANDIDATES = 30
+MAX_CANDIDATES = _MAX_CANDIDATES
+"""How many events (those with most users) may become steps of a proposed funnel; the engine version reads it too."""
 
 
 def propose_funnel(events: pd.DataFrame, max_steps: int = 4, *, from_events=None, to_events=None) -> ProposedFunnel:
@@ -391,6 +393,12 @@ def propose_funnel(events: pd.DataFrame, max_steps: int = 4, *, from_events=None
     >>> f.steps, f.table["users"].tolist()
     (['home', 'view', 'buy'], [4, 3, 1])
     """
+    from .core import engine_of
+
+    if engine_of(events) == "ibis":  # the greedy step counts in the engine, the same proposal
+        from .engines.path_scans import propose_funnel as on_engine
+
+        return on_engine(events, max_steps, from_events=from_events, to_events=to_events)
     max_steps = check_positive_int(max_steps, "max_steps", minimum=2)
     names = pd.Index(events["event"].cat.categories.astype(str))
     user = events["user_id"].cat.codes.to_numpy().astype(np.int64)

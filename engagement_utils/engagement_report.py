@@ -319,13 +319,13 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
         "Time spent and returning visitors": memory,
         "Conversion": requires(roles=["conversion_events"]),
         "Conversion over time": requires(roles=["conversion_events"]) + memory,
-        **({"Proposed funnel": memory} if proposing else {}),
+        **({"Proposed funnel": ()} if proposing else {}),
         "Funnel by segment": by,
         "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by + memory,
-        "Event paths": memory,
-        "Paths from checkout by segment": requires(roles=["checkout_events"]) + by + memory,
-        "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by + memory,
-        "Screen flow": (requires(event_columns=[path_column]) if path_column != "event" else ()) + memory,
+        "Event paths": (),
+        "Paths from checkout by segment": requires(roles=["checkout_events"]) + by,
+        "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by,
+        "Screen flow": requires(event_columns=[path_column]) if path_column != "event" else (),
         "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]) + memory,
         "Survey scores": requires(inputs=["surveys"]),
         "Message reach": by + memory,
@@ -406,6 +406,10 @@ def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: in
     DataFrame
         ``segment, users, path, steps, sessions, share`` (share of the group's sessions that reach ``from_events``).
     """
+    if engine_of(log) == "ibis":  # one engine pass over (segment, user) sessions, the same table
+        from .engines.path_scans import paths_by_segment as on_engine
+
+        return on_engine(log, segment, from_events, length=length, top=top, timeout=timeout, min_group_size=min_group_size)
     from .funnels import top_paths
 
     frame = log.frame

@@ -306,6 +306,9 @@ def _codes_of(labels: list[str], names, parameter: str, column: str) -> np.ndarr
     return np.array([labels.index(name) for name in listed], dtype=np.int64)
 
 
+anchor_codes = _codes_of  # the same check and message for the engine's paths (engines.path_scans)
+
+
 def top_paths(
     events: "pd.DataFrame | EventLog",
     from_events=None,
@@ -342,6 +345,11 @@ def top_paths(
     >>> top_paths(ev, from_events="open", length=2)[["path", "sessions", "share"]].values.tolist()
     [['open → buy', 2, 0.6666666666666666], ['open → (exit)', 1, 0.3333333333333333]]
     """
+    if engine_of(events) == "ibis":  # sessions and item tuples counted in the engine, the same table
+        from .engines.path_scans import top_paths as on_engine
+
+        return on_engine(events, from_events, to_events, length, top, column=column, timeout=timeout,
+                         collapse_repeats=collapse_repeats)
     if length < 1 or top < 1:
         raise ValueError(f"length and top must be at least 1, got length={length}, top={top}")
     sid, codes, labels = _session_sequences(events, column, timeout, collapse_repeats)
@@ -406,6 +414,10 @@ def transitions(
     >>> transitions(ev)[["source", "target", "transitions", "share"]].values.tolist()
     [['(entry)', 'home', 1, 1.0], ['home', 'product', 1, 1.0], ['product', '(exit)', 1, 1.0]]
     """
+    if engine_of(events) == "ibis":  # pair counts in the engine, the same table
+        from .engines.path_scans import transitions as on_engine
+
+        return on_engine(events, column=column, timeout=timeout, collapse_repeats=collapse_repeats)
     sid, codes, labels = _session_sequences(events, column, timeout, collapse_repeats)
     n = len(labels)
     new = np.r_[True, sid[1:] != sid[:-1]] if len(sid) else np.array([], dtype=bool)
@@ -444,6 +456,10 @@ def exit_rates(
     >>> exit_rates(ev)[["item", "occurrences", "exits", "exit_rate"]].values.tolist()
     [['product', 1, 1, 1.0], ['home', 2, 1, 0.5]]
     """
+    if engine_of(events) == "ibis":  # occurrences and exits counted in the engine, the same table
+        from .engines.path_scans import exit_rates as on_engine
+
+        return on_engine(events, column=column, timeout=timeout, alpha=alpha)
     sid, codes, labels = _session_sequences(events, column, timeout, collapse_repeats=False)
     last = np.r_[sid[1:] != sid[:-1], True] if len(sid) else np.array([], dtype=bool)
     occurrences = np.bincount(codes, minlength=len(labels))
@@ -494,6 +510,10 @@ def checkout_loops(
     >>> checkout_loops(ev, "shipping", "cart")[["checkout_sessions", "loop_sessions", "loop_rate"]].values.tolist()
     [[2.0, 1.0, 0.5]]
     """
+    if engine_of(events) == "ibis":  # sessions per (segment,) period counted in the engine, the same table
+        from .engines.path_scans import checkout_loops as on_engine
+
+        return on_engine(events, checkout_events, cart_events, segment=segment, period=period, timeout=timeout, alpha=alpha)
     period = periods.check_period(period)
     log = as_log(events)
     frame = assign_sessions(log, timeout=timeout)

@@ -7,7 +7,8 @@ runs at a time: from ``reports/params/demo.yml`` (events loaded into pandas) and
 every scan runs in DuckDB over the Parquet file).  The key numbers and every sentence, table
 cell and note of the two reports must be equal; only the run's metadata (build time, input
 fingerprint, data-set path, export folder) differ.  02's key numbers are all computed on the engine
-and equal; its sections without an engine version are one line each on the engine.  04's personas are fitted on all 5,000 users on both engines
+and equal; its paths, checkout loops and screen flow are the memory run's (tables, notes and figures); its sections
+without an engine version are one line each on the engine.  04's personas are fitted on all 5,000 users on both engines
 (fewer than ``personas.FIT_USERS``), from user features computed in DuckDB.  03's per-user
 experiment metrics come back from DuckDB as one row per assigned user: the verdict, key numbers and
 results table are those of the in-memory run.  About three minutes on 2 cores.
@@ -29,9 +30,9 @@ from test_report_datasets import CLI, ROOT, key_numbers, page_text  # noqa: E402
 NOTEBOOKS = ("00_data_overview", "01_cohort_retention", "02_engagement_overview", "03_ab_test", "04_personas")
 EQUAL_PAGES = ("00_data_overview", "01_cohort_retention", "03_ab_test", "04_personas")
 MEMORY_ONLY_02 = ["Active days per week", "Churn", "Session durations", "Time spent and returning visitors",
-                  "Conversion over time", "Cart abandonment", "Event paths", "Paths from checkout by segment",
-                  "Checkout loops by segment", "Screen flow", "Acquisition cost", "Message reach",
+                  "Conversion over time", "Cart abandonment", "Acquisition cost", "Message reach",
                   "Messaging channels and onboarding"]
+PATH_SECTIONS_02 = ["Event paths", "Paths from checkout by segment", "Checkout loops by segment", "Screen flow"]
 WAREHOUSE_NOTEBOOKS = list(NOTEBOOKS)
 RUNS = {"memory": ROOT / "reports" / "params" / "demo.yml",
         "duckdb": ROOT / "reports" / "params" / "engines" / "demo_duckdb.yml"}
@@ -116,6 +117,30 @@ def test_02_engine_sections_equal_memory(reports):
     for name in MEMORY_ONLY_02:
         assert duckdb.count(f"{name} skipped: needs the events loaded in memory") == 1, name
         assert f"{name} skipped" not in memory
+    for name in PATH_SECTIONS_02:
+        assert f"{name} skipped" not in duckdb and f"{name} skipped" not in memory
+
+
+def _paths_and_flow(page: str) -> tuple[str, list[str]]:
+    """02's "Paths and flow" section: its text, and its figures (base64 PNGs)."""
+    start = page.index("<h2>Paths and flow</h2>")
+    # the next heading, or a later section's skip line (a heading whose sections are all skipped is left out)
+    ends = [page.find(mark, start + 1) for mark in ("<h2", '<div class="engagement-note engagement-note-warning')]
+    html = page[start:min(end for end in ends if end > 0)]
+    return " ".join(page_text(html).split()), re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+
+
+def test_02_paths_and_flow_on_the_engine_are_the_memory_run(reports):
+    """Event paths, paths from checkout, checkout loops and screen flow: the same tables, notes and figures."""
+    (memory, memory_figures), (duckdb, duckdb_figures) = (_paths_and_flow(reports[name][1]["02_engagement_overview"])
+                                                          for name in RUNS)
+    for caption in ("Most frequent event paths from the first funnel step (within sessions)",
+                    "Top paths from begin_checkout by platform", "Exit rate per screen",
+                    "app_open → screen_view → screen_view → screen_view 4 42,524 45.3%",
+                    "'checkout' has the highest exit rate"):
+        assert caption in duckdb, caption
+    assert memory == duckdb
+    assert len(duckdb_figures) == 2 and duckdb_figures == memory_figures  # checkout loops, screen flow
 
 
 def _results_table(page: str) -> list[list[str]]:
