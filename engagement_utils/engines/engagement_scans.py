@@ -32,16 +32,17 @@ from . import ibis_scans
 from .connect import IbisEvents
 from .timezones import period_ordinal, utc_instant
 
-__all__ = ["OTHER_EVENT", "day_extremes_expr", "day_extremes", "check_events", "active_days_distribution", "engagement_rate", "churn",
-           "conversion_by_period", "cpa_cac", "interaction_rates", "user_outcomes", "session_periods",
-           "session_durations", "visit_tables"]
+__all__ = ["OTHER_EVENT", "day_extremes_expr", "day_extremes", "check_events", "active_days_distribution",
+           "engagement_rate", "churn", "conversion_by_period", "cpa_cac", "interaction_rates", "user_outcomes",
+           "session_periods", "session_durations", "visit_tables"]
 
 
 OTHER_EVENT = "(other)"
 """The name :func:`day_extremes` gives the events an analysis does not name (their days and times still count)."""
 
 
-def day_extremes_expr(src: IbisEvents, *, properties: Sequence[str] = (), end=None, kept_events: Sequence[str] | None = None):
+def day_extremes_expr(src: IbisEvents, *, properties: Sequence[str] = (), end=None,
+                      kept_events: Sequence[str] | None = None):
     """Per user × event × local day (in ``src.tz``) before ``end``: the first and the last event's timestamp.
 
     One row per distinct timestamp (``user_id, event, timestamp``) and the ``properties`` of the
@@ -87,7 +88,7 @@ def day_extremes(src: IbisEvents, *, properties: Sequence[str] = (), end=None,
 
 
 def check_events(src: IbisEvents, *checks: tuple[str, object]) -> list[str]:
-    """The event names of ``checks`` (``(parameter, a name or a list)``, in order), checked against the table's as in memory.
+    """The event names of ``checks`` (``(parameter, a name or a list)``, in order), checked as in memory.
 
     An unknown name is the in-memory error (``EventLog.event_mask``'s words, naming the
     parameter and the events present); returns every listed name (for :func:`day_extremes`).
