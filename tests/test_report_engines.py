@@ -125,6 +125,11 @@ def test_02_engine_sections_equal_memory(reports):
     # outside the paths section the two pages are the same text: every table cell, note and reading
     same = [METADATA.sub("<run>", PATHS_02.sub("<paths>", text.replace(skipped, "none"))) for text in (memory, duckdb)]
     assert same[0] == same[1]
+    # and every figure (session durations from the engine's histogram too) is the same image, byte for byte
+    memory_figures, engine_figures = (re.findall(r'<img[^>]+src="([^"]+)"', reports[name][1]["02_engagement_overview"])
+                                      for name in RUNS)
+    assert len(engine_figures) == len(memory_figures) - 2  # the checkout loops and the screen flow
+    assert set(engine_figures) <= set(memory_figures)
 
 
 def test_the_ab_test_on_an_engine_source_says_what_to_do_instead():
