@@ -31,7 +31,7 @@ from .validation import as_event_list
 
 __all__ = ["key_numbers", "funnel_table", "plural", "run_dataset", "Sections", "breakdown_column", "segment_labels",
            "path_column_of", "overview_sections", "present_interactions", "comparison_strata", "paths_by_segment",
-           "latest_complete", "visits_per_period", "BY_SEGMENT", "no_segment_line", "interactions_line",
+           "latest_complete", "visits_per_period", "session_durations", "BY_SEGMENT", "no_segment_line", "interactions_line",
            *engagement_narrative.__all__]
 
 
@@ -48,10 +48,13 @@ def latest_complete(active: pd.DataFrame) -> pd.DataFrame:
     return complete[complete["date"] == complete["date"].max()].drop(columns="date").reset_index(drop=True)
 
 
-def visits_per_period(sessions: pd.DataFrame, period: str, *, tz: str, end, last: int = 6) -> pd.DataFrame:
+def visits_per_period(sessions: pd.DataFrame, period: str, *, tz: str, end=None, last: int = 6,
+                      timeout="30min") -> pd.DataFrame:
     """Time in app and returning visitor rate for the last ``last`` complete periods.
 
-    ``end`` is the data end (a period holding it is incomplete and left out).
+    ``end`` is the data end (a period holding it is incomplete and left out; None: the last
+    event).  ``sessions`` is a session table, or an engine source (sessions cut with ``timeout``
+    and summed per user × period in the engine, :func:`engines.engagement_scans.visit_tables`).
 
     Returns
     -------
@@ -65,13 +68,38 @@ def visits_per_period(sessions: pd.DataFrame, period: str, *, tz: str, end, last
     >>> visits_per_period(s, "week", tz="UTC", end=pd.Timestamp("2024-01-08 12:00", tz="UTC")).values.tolist()
     [[Timestamp('2024-01-01 00:00:00'), 1.0, 2.0, 3.0, 1.0]]
     """
+    if engine_of(sessions) == "ibis":  # sessions summed per user × period in the engine
+        from .engines.engagement_scans import visit_tables
+
+        spent, returning, end = visit_tables(sessions, period, tz=tz, end=end, timeout=timeout)
+    else:
+        spent = time_in_app(sessions, period, tz=tz)
+        returning = returning_visitor_rate(sessions, period, tz=tz)
+        end = sessions["end"].max() if end is None else end
     incomplete = pd.Timestamp(periods.ordinal_to_start([periods.first_incomplete_ordinal(end, period, tz)], period)[0])
-    spent = time_in_app(sessions, period, tz=tz)
-    returning = returning_visitor_rate(sessions, period, tz=tz)
     out = spent.merge(returning[["period_start", "returning_rate"]], on="period_start")
     out = out[out["period_start"] < incomplete].tail(last).reset_index(drop=True)
     out["median_minutes_per_user"] = out["median_time_per_user_s"] / 60
     return out[["period_start", "active_users", "sessions", "median_minutes_per_user", "returning_rate"]]
+
+
+def session_durations(sessions: pd.DataFrame, timeout="30min") -> pd.DataFrame:
+    """The session durations :func:`plots.plot_session_durations` draws: ``duration_s`` (and ``sessions``, a count per duration).
+
+    A session table gives its ``duration_s`` column; an engine source gives the sessions per
+    distinct duration (cut with ``timeout`` in the engine, :func:`engines.engagement_scans.session_durations`),
+    which draw the same histogram.
+
+    Examples
+    --------
+    >>> session_durations(pd.DataFrame({"duration_s": [0.0, 5.0], "user_id": ["a", "b"]})).columns.tolist()
+    ['duration_s']
+    """
+    if engine_of(sessions) == "ibis":
+        from .engines.engagement_scans import session_durations as on_engine
+
+        return on_engine(sessions, timeout)
+    return sessions[["duration_s"]]
 
 
 def key_numbers(active: pd.DataFrame, session_stats: pd.DataFrame, funnel: pd.DataFrame | None,
@@ -280,13 +308,12 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
     With the event ``log``, the active-days distribution also needs one complete week, and
     the lifecycle one complete ``period``, and churn more than ``churn_days`` of history.
     ``proposing``: the data set sets no funnel steps, so a funnel is proposed from the events.
-    On an engine (``prof.engine == "ibis"``) the sections without an engine version need the
-    events in memory (``requires(engine="memory")``) and are skipped with one line each.
+    Every section has an engine version (``prof.engine == "ibis"``); a section that does not
+    would declare ``requires(engine="memory")`` and be skipped there with one line.
     """
     from .data_profile import requires
     from .metrics import complete_periods
 
-    memory = requires(engine="memory")
     if log is not None and engine_of(log) == "ibis":
         log = _bounds_log(log)  # the checks below read only the data span
 
@@ -310,26 +337,26 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
     if not interactions:
         extra.setdefault("Message reach", []).insert(0, interactions_line(prof))
     return Sections({
-        "Active days per week": memory,
+        "Active days per week": (),
         "Lifecycle": (),
-        "Churn": memory,
+        "Churn": (),
         "Active users by segment": by,
         "Sessions by segment": by,
-        "Session durations": memory,
-        "Time spent and returning visitors": memory,
+        "Session durations": (),
+        "Time spent and returning visitors": (),
         "Conversion": requires(roles=["conversion_events"]),
-        "Conversion over time": requires(roles=["conversion_events"]) + memory,
+        "Conversion over time": requires(roles=["conversion_events"]),
         **({"Proposed funnel": ()} if proposing else {}),
         "Funnel by segment": by,
-        "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by + memory,
+        "Cart abandonment": requires(roles=["cart_events", "conversion_events"]) + by,
         "Event paths": (),
         "Paths from checkout by segment": requires(roles=["checkout_events"]) + by,
         "Checkout loops by segment": requires(roles=["checkout_events", "cart_events"]) + by,
         "Screen flow": requires(event_columns=[path_column]) if path_column != "event" else (),
-        "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]) + memory,
+        "Acquisition cost": requires(inputs=["spend", "users"], roles=["conversion_events"]),
         "Survey scores": requires(inputs=["surveys"]),
-        "Message reach": by + memory,
-        "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]) + memory,
+        "Message reach": by,
+        "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
     }, prof, extra)
 
 

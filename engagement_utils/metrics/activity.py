@@ -172,6 +172,11 @@ def active_days_distribution(
     [[1.0, 1.0, 1.0], [2.0, 1.0, 0.5]]
     """
     check_option("period", period, ("week", "month"))
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import active_days_distribution as on_engine
+
+        return on_engine(events, period, tz=tz, active_events=active_events, include_partial=include_partial,
+                         per_period=per_period)
     log = as_log(events, tz)
     mask = log.event_mask(active_events, "active_events")
     code, day = unpack_keys(activity_keys(log, "day", mask))
@@ -230,6 +235,11 @@ def engagement_rate(
     [[1.0, 1.0, 1.0], [2.0, 2.0, 1.0]]
     """
     check_option("period", period, periods.PERIODS)
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import engagement_rate as on_engine
+
+        return on_engine(events, users, period, active_events=active_events, segment=segment, tz=tz,
+                         include_partial=include_partial, alpha=alpha)
     log = as_log(events, tz)
     mask = log.event_mask(active_events, "active_events")
     people = user_frame(log, users, [segment] if segment else [])

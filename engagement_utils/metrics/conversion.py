@@ -169,6 +169,10 @@ def conversion_by_period(
     [[2.0, 1.0, 0.5], [1.0, 0.0, 0.0]]
     """
     period = periods.check_period(period)
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import conversion_by_period as on_engine
+
+        return on_engine(events, conversion_events, period, tz=tz, end=end, include_partial=include_partial, alpha=alpha)
     log = as_log(events, tz)
     active = unpack_keys(activity_keys(log, period))[1]
     converted = unpack_keys(activity_keys(log, period, log.event_mask(conversion_events, "conversion_events")))[1]
@@ -275,6 +279,10 @@ def churn(
     days = check_positive_int(inactive_days, "inactive_days")
     if period is not None:
         check_option("period", period, periods.PERIODS)
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import churn as on_engine
+
+        return on_engine(events, days, end, users=users, segment=segment, period=period, tz=tz, alpha=alpha)
     log = as_log(events, tz)
     end_ts, end_ns = log.data_end(end)
     seen = log.ns < end_ns
@@ -356,6 +364,11 @@ def cpa_cac(
     for col in ("date", "channel", "cost"):
         if col not in spend.columns:
             raise ValueError(f"spend has no column {col!r}; load it with io.load_spend (columns date, channel, cost)")
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import cpa_cac as on_engine
+
+        return on_engine(spend, events, conversion_events, users=users, pooled=pooled, channel_column=channel_column,
+                         period=period, tz=tz)
     log = as_log(events, tz)
     people = user_frame(log, users, [channel_column])
     people = people[people["first_seen"].notna()].reset_index(drop=True)

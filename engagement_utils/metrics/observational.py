@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from .. import periods
 from .._arrays import distinct
-from ..core import EventLog, segment_labels, sorted_labels
+from ..core import EventLog, engine_of, segment_labels, sorted_labels
 from ..inputs import as_log, check_column
 from ..retention import user_retention
 from ..stats import wilson_ci
@@ -77,6 +77,12 @@ def user_outcomes(
     if int(horizon_days) < 2:
         raise ValueError(f"The 'horizon_days' parameter must be a whole number >= 2; got {horizon_days!r}")
     h = int(horizon_days)
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import user_outcomes as on_engine
+
+        return on_engine(events, users, properties=properties, retention_days=retention_days,
+                         conversion_events=conversion_events, conversion_days=conversion_days, horizon_days=h, tz=tz,
+                         end=end)
     log = as_log(events, tz)
     people = user_frame(log, users, list(properties))
     people = people[people["first_seen"].notna()].reset_index(drop=True)
@@ -309,6 +315,10 @@ def interaction_rates(
     [['ios', 2.0, 1.0, 0.5]]
     """
     interactions = DEFAULT_INTERACTIONS if interactions is None else interactions
+    if engine_of(events) == "ibis":  # per user × event × day extremes from the engine
+        from ..engines.engagement_scans import interaction_rates as on_engine
+
+        return on_engine(events, users, segment=segment, interactions=interactions, alpha=alpha)
     log = as_log(events)
     people = user_frame(log, users, [segment])
     people["segment"] = segment_labels(people[segment])

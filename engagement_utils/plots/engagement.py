@@ -146,10 +146,14 @@ def plot_funnel(steps: pd.DataFrame, ax: Axes | None = None) -> Axes:
 
 
 def plot_session_durations(sessions: pd.DataFrame, ax: Axes | None = None, clip_s: float = 3600.0) -> Axes:
-    """Histogram of session durations in minutes (zero-length sessions shown in the first bin, long ones clipped)."""
+    """Histogram of session durations in minutes (zero-length sessions shown in the first bin, long ones clipped).
+
+    A ``sessions`` column, when present, counts the sessions of each row's duration (an engine's histogram).
+    """
     ax = ax or plt.subplots()[1]
     minutes = np.minimum(sessions["duration_s"].to_numpy(dtype=float), clip_s) / 60
-    ax.hist(minutes, bins=40, color=sns.color_palette()[0])
+    weights = sessions["sessions"].to_numpy(dtype=float) if "sessions" in sessions.columns else None
+    ax.hist(minutes, bins=40, weights=weights, color=sns.color_palette()[0])
     ax.set_xlabel(f"session duration (minutes; longer than {clip_s / 60:.0f} shown at the right edge)")
     ax.set_ylabel("sessions")
     ax.set_title("Session duration")
