@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from ._arrays import distinct_per_code
 from .core import as_utc, engine_of
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
@@ -409,16 +410,6 @@ def _text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     return merged[np.where(raw < 0, len(text) - 1, raw)], pd.Index(names, dtype=object)
 
 
-def _distinct_users_per_code(value_code: np.ndarray, user_code: np.ndarray, n_values: int, n_users: int) -> np.ndarray:
-    """Number of distinct users among the rows of each value code (``groupby(value).user.nunique()``)."""
-    if n_values * n_users <= 2 ** 28:  # a bitmap of (value, user) pairs
-        seen = np.zeros(n_values * n_users, dtype=bool)
-        seen[value_code * n_users + user_code] = True
-        return seen.reshape(n_values, n_users).sum(axis=1)
-    pairs = np.unique(value_code.astype(np.int64) * n_users + user_code)
-    return np.bincount(pairs // n_users, minlength=n_values)
-
-
 def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: int = 5, timeout="30min",
                      min_group_size: int = 10) -> pd.DataFrame:
     """Top paths from ``from_events`` per value of the events column ``segment`` (groups of at least ``min_group_size`` users).
@@ -432,7 +423,7 @@ def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: in
 
     frame = log.frame
     value_code, names = _text_codes(frame[segment])
-    users = pd.Series(_distinct_users_per_code(value_code, log.user_code, len(names), log.n_users), index=names)
+    users = pd.Series(distinct_per_code(value_code, log.user_code, len(names), log.n_users), index=names)
     users = users[users > 0]
     parts = []
     for value in sorted(users.index[users >= min_group_size]):  # a handful of segment values

@@ -17,7 +17,8 @@ import pytest
 
 from engagement_utils import funnels, retention
 from engagement_utils.core import EventLog
-from engagement_utils.engagement_report import _distinct_users_per_code, _text_codes, paths_by_segment
+from engagement_utils._arrays import distinct_per_code
+from engagement_utils.engagement_report import _text_codes, paths_by_segment
 from engagement_utils.funnels import _unique_rows
 from engagement_utils.metrics.people import user_frame
 from engagement_utils.personas import persona_outcomes
@@ -127,8 +128,8 @@ def test_paths_by_segment_groups_and_user_counts_match_string_grouping():
         assert names.take(codes).tolist() == values.tolist()
         want = frame.groupby(values.to_numpy(), observed=True)["user_id"].nunique()
         log = EventLog(frame)
-        for n_values in (len(names), 2 ** 29):  # the bitmap, and the sort for many values
-            got = _distinct_users_per_code(codes, log.user_code, n_values, log.n_users)[:len(names)]
+        for n_values in (len(names), 2 ** 28):  # the bitmap, and the sort for many values
+            got = distinct_per_code(codes, log.user_code, n_values, log.n_users)[:len(names)]
             assert dict(zip(names, got)) == want.to_dict()
     got = paths_by_segment(EventLog(frame), "platform", "add_to_cart", length=3, top=50, min_group_size=1)
     for value, part in got.groupby("segment"):
@@ -172,3 +173,50 @@ def test_silhouette_scores_of_several_labelings_equal_sklearn_to_the_last_bit():
         with sklearn.config_context(working_memory=memory):
             assert silhouette_scores(X, sets, block_rows=50) == [silhouette_score(X, labels) for labels in sets]
     assert silhouette_scores(X, []) == []
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_overview_counts_match_groupby_definitions(shuffled):
+    from engagement_utils import overview
+
+    frame = _random_log(19, n_events=1500)
+    if shuffled:  # not in canonical order: the general path of distinct()
+        frame = frame.sample(frac=1, random_state=1).reset_index(drop=True)
+    per_day = overview.events_per_period(frame, "day")
+    day = frame["timestamp"].dt.floor("D").dt.tz_localize(None)
+    want = frame.groupby(day)["user_id"].nunique()
+    got = per_day.set_index("period")["users"]
+    assert got[got > 0].to_dict() == {k: v for k, v in want.to_dict().items()}
+    mix = overview.value_mix(frame, "screen")
+    values = frame["screen"].astype(object).where(frame["screen"].notna(), "(missing)")
+    assert dict(zip(mix["value"], mix["users"])) == frame.groupby(values)["user_id"].nunique().to_dict()
+    users = pd.DataFrame({"user_id": ["u000", "u001", "nobody", "u002"]})
+    ids = frame["user_id"].astype(object)
+    assert overview.user_table_checks(frame, users) == {
+        "event rows of users missing from the user table": int((~ids.isin(set(users["user_id"]))).sum()),
+        "users in the user table without events": int((~users["user_id"].isin(set(ids))).sum())}
+    as_text = frame.assign(user_id=ids)  # not categorical: the per-row path
+    assert overview.user_table_checks(as_text, users) == overview.user_table_checks(frame, users)
+
+
+@pytest.mark.parametrize("unit", ["us", "ns"])
+def test_retention_by_variant_equals_the_retention_of_timestamp_object_anchors(unit):
+    from engagement_utils.experiments.metrics import retention_by_variant
+    from engagement_utils.retention import user_retention
+
+    frame = _random_log(23, n_events=1200)
+    ids = pd.Index(frame["user_id"].cat.categories)
+    rng = np.random.default_rng(23)
+    asg = pd.DataFrame({"user_id": ids, "experiment": "x", "variant": rng.choice(["control", "b"], len(ids)),
+                        "assigned_at": (pd.Timestamp("2024-01-01 08:00:00.123456", tz="UTC")
+                                        + pd.to_timedelta(rng.integers(0, 48 * 60, len(ids)), unit="min")).as_unit(unit)})
+    got = retention_by_variant(asg, frame, "x", days=(0, 1, 2))
+    # the old definition: the anchors as one Timestamp object per user
+    anchor = pd.Series(pd.to_datetime(asg["assigned_at"], utc=True).to_numpy(), index=pd.Index(asg["user_id"].astype(object)))
+    flags = user_retention(frame, days=(0, 1, 2), anchor=anchor)
+    for day, column in zip((0, 1, 2), [c for c in flags.columns if c not in ("user_id", "anchor")]):
+        values = pd.DataFrame({"variant": asg["variant"].to_numpy(), "retained": flags[column].to_numpy()}).dropna()
+        want = values.groupby("variant")["retained"].agg(["count", "sum"])
+        rows = got[got["day"] == day].set_index("variant")
+        assert rows["users"].to_dict() == want["count"].to_dict()
+        assert rows["retained"].to_dict() == want["sum"].astype(np.int64).to_dict()

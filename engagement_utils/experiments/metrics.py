@@ -55,7 +55,8 @@ def _assigned(assignments: pd.DataFrame, experiment: str) -> pd.DataFrame:
         raise ValueError(f"{int(chosen['assigned_at'].isna().sum())} assignment(s) have no 'assigned_at'; fill or drop them")
     at = pd.to_datetime(chosen["assigned_at"], utc=True)
     return pd.DataFrame({"user_id": chosen["user_id"].astype(object).to_numpy(),
-                         "variant": chosen["variant"].astype(str).to_numpy(), "assigned_at": at.to_numpy()})
+                         # .array: aware timestamps stay an array, not one Timestamp object per user
+                         "variant": chosen["variant"].astype(str).to_numpy(), "assigned_at": at.array})
 
 
 def _owner(events: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
@@ -158,7 +159,7 @@ def experiment_users(
     # arrays below exist, and the per-event arrays are freed before sessionizing.
     flags = None
     if "retention" in groups:
-        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
+        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
                                tz=tz, end=end)
 
     owner = _owner(events, users["user_id"].to_numpy())
@@ -328,7 +329,7 @@ def retention_by_variant(
     [['b', 1, 1, 0.0], ['b', 2, 1, 0.0], ['control', 1, 1, 1.0], ['control', 2, 1, 0.0]]
     """
     users = _assigned(assignments, experiment)
-    flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
+    flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
                            tz=tz, end=end)
     value_columns = list(flags.columns.drop(["user_id", "anchor"]))
     long = flags[value_columns].set_axis(list(days), axis=1).assign(variant=users["variant"].to_numpy())

@@ -143,6 +143,8 @@ def summarize(
     seg = segment_labels(users[segment]).astype(str) if segment is not None else np.full(len(users), ALL_USERS, dtype=object)
     if segment is not None and segment not in users.columns:
         raise ValueError(f"segment column {segment!r} is not in the data")
+    # the distinct values, not a Python iteration over every user's (per metric)
+    levels = [sorted(set(pd.unique(seg))), sorted(set(labels.unique()))]
     frames = []
     for spec in specs:
         columns = [spec.numerator, spec.denominator] if spec.kind == "ratio" else [spec.name]
@@ -170,7 +172,7 @@ def summarize(
                               "sum_d": d, "sum_d2": d * d, "sum_yd": y * d})
         sums = parts.groupby(["segment", "variant"], sort=True).sum()
         # every (segment, variant) pair is present, with n = 0 where no user has a value
-        full = pd.MultiIndex.from_product([sorted(set(seg)), sorted(set(labels))], names=["segment", "variant"])
+        full = pd.MultiIndex.from_product(levels, names=["segment", "variant"])
         sums = sums.reindex(full, fill_value=0).reset_index()
         sums["n"] = sums["n"].astype(np.int64)
         frames.append(sums.assign(metric=spec.name, kind=spec.kind, covariate=covariate,
