@@ -21,7 +21,7 @@ from engagement_utils._arrays import distinct_per_code
 from engagement_utils.engagement_report import _text_codes, paths_by_segment
 from engagement_utils.funnels import _unique_rows
 from engagement_utils.metrics.people import user_frame
-from engagement_utils.personas import persona_outcomes
+from engagement_utils.personas import persona_outcomes, user_features
 from engagement_utils.personas.clusters import silhouette_scores
 from engagement_utils.sessions import assign_sessions
 
@@ -220,3 +220,40 @@ def test_retention_by_variant_equals_the_retention_of_timestamp_object_anchors(u
         rows = got[got["day"] == day].set_index("variant")
         assert rows["users"].to_dict() == want["count"].to_dict()
         assert rows["retained"].to_dict() == want["sum"].astype(np.int64).to_dict()
+
+
+@pytest.mark.parametrize("variant", ["canonical", "shuffled", "session_id", "us", "window"])
+def test_user_feature_sessions_equal_the_session_table(variant):
+    from engagement_utils.sessions import sessionize
+
+    frame = _random_log(29, n_events=2000)
+    frame["timestamp"] = frame["timestamp"] + pd.to_timedelta(np.random.default_rng(29).integers(0, 10**9, len(frame)), unit="ns")
+    frame = frame.sort_values(["user_id", "timestamp"], kind="stable").reset_index(drop=True)
+    options = {}
+    if variant == "shuffled":
+        frame = frame.sample(frac=1, random_state=3).reset_index(drop=True)
+    if variant == "session_id":
+        frame["session_id"] = (frame.index // 7).astype(str)
+    if variant == "us":
+        frame["timestamp"] = frame["timestamp"].dt.as_unit("us")
+    if variant == "window":
+        options = {"end": "2024-01-05", "window": "2D"}
+    got = user_features(frame, **options).table
+    log = EventLog(frame)
+    ns = log.ns
+    end = pd.Timestamp(options["end"], tz="UTC").value if options else ns.max() + 86_400 * 10**9
+    start = end - pd.Timedelta(options["window"]).value if options else np.iinfo(np.int64).min
+    rows = np.flatnonzero((ns >= start) & (ns < end))
+    columns = [c for c in ("user_id", "timestamp", "event", "session_id") if c in frame.columns]
+    sessions = sessionize(frame[columns].iloc[rows]).sessions
+    codes = pd.Categorical(sessions["user_id"], categories=log.users).codes.astype(np.int64)
+    n = log.n_users
+    count = np.bincount(codes, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = pd.DataFrame({
+            "sessions": count,
+            "mean_session_s": np.bincount(codes, weights=sessions["duration_s"].to_numpy(), minlength=n) / count,
+            "events_per_session": np.bincount(codes, weights=sessions["n_events"].to_numpy(), minlength=n) / count,
+            "bounce_rate": np.bincount(codes, weights=sessions["bounce"].to_numpy(dtype=float), minlength=n) / count,
+        }, index=pd.Index(log.users, name="user_id")).loc[got.index]
+    pd.testing.assert_frame_equal(got[list(want.columns)], want, check_exact=True)
