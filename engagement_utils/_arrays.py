@@ -47,9 +47,33 @@ def distinct(values: np.ndarray) -> np.ndarray:
     ([1, 4, 9], [1, 3])
     """
     values = np.asarray(values)
-    if len(values) > 1 and bool(np.all(values[1:] >= values[:-1])):
-        return values[np.r_[True, values[1:] != values[:-1]]]
+    if len(values) > 1:
+        step = values[1:] != values[:-1]
+        if bool(np.all(values[1:] >= values[:-1])):
+            return values[np.r_[True, step]]
+        # Runs of equal values (a user's events of one day and segment) are dropped before the
+        # sort or hash: the same distinct values from a much shorter array.
+        values = values[np.r_[True, step]]
     return np.unique(values)
+
+
+def distinct_per_code(value_code: np.ndarray, user_code: np.ndarray, n_values: int, n_users: int) -> np.ndarray:
+    """Number of distinct users among the rows of each value code (``groupby(value).user.nunique()``).
+
+    A bitmap of (value, user) pairs when it is small (at most 128 MiB), else the distinct pairs.
+
+    Examples
+    --------
+    >>> distinct_per_code(np.array([0, 0, 1, 0]), np.array([0, 0, 0, 1]), 3, 2).tolist()
+    [2, 1, 0]
+    """
+    value_code, user_code = np.asarray(value_code, dtype=np.int64), np.asarray(user_code, dtype=np.int64)
+    if n_values * n_users <= 2 ** 27:
+        seen = np.zeros(n_values * n_users, dtype=bool)
+        seen[value_code * n_users + user_code] = True
+        return seen.reshape(n_values, n_users).sum(axis=1)
+    pairs = distinct(user_code * n_values + value_code)  # user-major: canonical rows come in runs of a user
+    return np.bincount(pairs % n_values, minlength=n_values)
 
 
 def order_by(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from . import periods
+from ._arrays import distinct_per_code
 from .core import as_utc, engine_of
 from .metrics import returning_visitor_rate
 from .sessions import time_in_app
@@ -424,6 +425,18 @@ def comparison_strata(prof, candidates: Sequence[str] = ("platform", "acquisitio
     return [c for c in candidates if c in have]
 
 
+def _text_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Per row, the code of ``values.astype("string").fillna("(missing)")``, and those texts (one per code).
+
+    The texts are made per distinct value, not per row.
+    """
+    raw, uniques = pd.factorize(values)
+    text = pd.Series(uniques).astype("string").to_numpy(dtype=object, na_value="(missing)")
+    text = np.r_[text, np.array(["(missing)"], dtype=object)]
+    merged, names = pd.factorize(text)  # distinct values with the same text are one group
+    return merged[np.where(raw < 0, len(text) - 1, raw)], pd.Index(names, dtype=object)
+
+
 def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: int = 5, timeout="30min",
                      min_group_size: int = 10) -> pd.DataFrame:
     """Top paths from ``from_events`` per value of the events column ``segment`` (groups of at least ``min_group_size`` users).
@@ -440,11 +453,12 @@ def paths_by_segment(log, segment: str, from_events, *, length: int = 4, top: in
     from .funnels import top_paths
 
     frame = log.frame
-    values = frame[segment].astype("string").fillna("(missing)")
-    users = frame.groupby(values.to_numpy(), observed=True)["user_id"].nunique()
+    value_code, names = _text_codes(frame[segment])
+    users = pd.Series(distinct_per_code(value_code, log.user_code, len(names), log.n_users), index=names)
+    users = users[users > 0]
     parts = []
     for value in sorted(users.index[users >= min_group_size]):  # a handful of segment values
-        paths = top_paths(frame.loc[(values == value).to_numpy()], from_events, length=length, top=top, timeout=timeout)
+        paths = top_paths(frame.loc[value_code == names.get_loc(value)], from_events, length=length, top=top, timeout=timeout)
         if len(paths):
             parts.append(paths.assign(segment=value, users=int(users[value])))
     columns = ["segment", "users", "path", "steps", "sessions", "share"]

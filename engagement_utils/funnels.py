@@ -276,17 +276,50 @@ def cart_abandonment(
 
 
 def _session_sequences(events, column: str, timeout, collapse_repeats: bool):
-    """Session index per row, integer item codes per row and the item labels (missing: "(missing)")."""
+    """Session index per row, integer item codes per row and the item labels (missing: "(missing)").
+
+    The codes are the log's cached :meth:`EventLog.segment` codes (no per-row strings); their
+    order is not the labels' sort order, which no caller relies on (results are sorted by label).
+    """
     log = as_log(events)
     if column not in log.frame.columns:
         log.check_column(column, "column")
     with_ids = assign_sessions(log, timeout=timeout)
     sid = with_ids["session_id"].to_numpy()
-    codes, labels = pd.factorize(pd.Series(segment_labels(with_ids[column])), sort=True)
+    if log.has_column(column):
+        item = log.segment(column, "column")
+        codes = log.in_time_order(item.codes)
+        labels = item.labels
+    else:  # a column with no value at all: every item is "(missing)"
+        codes, labels = pd.factorize(pd.Series(segment_labels(with_ids[column])), sort=True)
     if collapse_repeats and len(codes):
         keep = np.r_[True, (sid[1:] != sid[:-1]) | (codes[1:] != codes[:-1])]
         sid, codes = sid[keep], codes[keep]
     return sid, codes.astype(np.int64), [str(v) for v in labels]
+
+
+def _unique_rows(matrix: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(matrix, axis=0, return_counts=True)`` for small integers in ``[low, high]``, rows in some order.
+
+    Each row is packed into one int64 (its values as digits of base ``high - low + 1``), so the
+    distinct rows come from a 1-d ``np.unique`` instead of a sort of row records.
+    """
+    base = high - low + 1
+    width = matrix.shape[1]
+    if width == 0 or base ** width >= 2 ** 62:
+        return np.unique(matrix, axis=0, return_counts=True)
+    weights = base ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    keys, counts = np.unique((matrix.astype(np.int64) - low) @ weights, return_counts=True)
+    return keys[:, None] // weights[None, :] % base + low, counts
+
+
+def _rows_with(values: pd.Series, names, parameter: str) -> np.ndarray:
+    """Rows whose value (as text) is one of ``names``; a categorical is matched on its categories, not per row."""
+    listed = as_event_list(names, parameter)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        wanted = np.flatnonzero(values.cat.categories.astype(str).isin(listed))
+        return np.isin(values.cat.codes.to_numpy(), wanted)
+    return values.astype(str).isin(listed).to_numpy()
 
 
 def _first_in_session(sid: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -386,7 +419,7 @@ def top_paths(
     if n_anchored == 0:
         return pd.DataFrame({"path": pd.Series(dtype=object), "steps": pd.Series(dtype=np.int64),
                              "sessions": pd.Series(dtype=np.int64), "share": pd.Series(dtype=float)})
-    rows, counts = np.unique(matrix, axis=0, return_counts=True)
+    rows, counts = _unique_rows(matrix, -1, marker)
     names = np.array(labels + [EXIT if forward else ENTRY], dtype=object)
     paths = [" → ".join(names[r[r >= 0]]) for r in rows]
     out = pd.DataFrame({"path": paths, "steps": (rows >= 0).sum(axis=1) - (rows == marker).sum(axis=1),
@@ -519,9 +552,8 @@ def checkout_loops(
     frame = assign_sessions(log, timeout=timeout)
     sid = frame["session_id"].to_numpy()
     new = np.r_[True, sid[1:] != sid[:-1]] if len(sid) else np.array([], dtype=bool)
-    names = frame["event"].astype(str)
-    checkout = names.isin(as_event_list(checkout_events, "checkout_events")).to_numpy()
-    cart = names.isin(as_event_list(cart_events, "cart_events")).to_numpy()
+    checkout = _rows_with(frame["event"], checkout_events, "checkout_events")
+    cart = _rows_with(frame["event"], cart_events, "cart_events")
     back = cart & _seen_in_session(new, checkout)
     loop = checkout & _seen_in_session(new, back)
     session = np.cumsum(new) - 1
@@ -532,7 +564,7 @@ def checkout_loops(
     keys = ["ordinal"]
     if segment:
         log.check_column(segment, "segment")
-        table["segment"] = segment_labels(frame[segment])[new]
+        table["segment"] = segment_labels(frame[segment].iloc[np.flatnonzero(new)])
         keys = ["segment", "ordinal"]
     table = table[table["reached"]]
     out = table.groupby(keys, sort=True).agg(checkout_sessions=("reached", "size"), loop_sessions=("looped", "sum"))

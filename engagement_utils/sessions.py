@@ -85,13 +85,11 @@ def assign_sessions(events: "pd.DataFrame | EventLog", timeout="30min", max_dura
     timeout = parse_duration(timeout, "timeout")
     limit = parse_duration(max_duration, "max_duration").value if max_duration is not None else None
     log = as_log(events)
-    order = log.time_order()
-    identity = bool(np.array_equal(order, np.arange(len(order))))
-    out = (log.frame.copy(deep=False) if identity else log.frame.take(order)).reset_index(drop=True)
+    out = (log.frame.copy(deep=False) if log.time_ordered else log.frame.take(log.time_order())).reset_index(drop=True)
     given = None
     if "session_id" in out.columns and not rebuild:
         given = pd.factorize(out["session_id"])[0]
-    code, ns = (log.user_code, log.ns) if identity else (log.user_code[order], log.ns[order])
+    code, ns = log.in_time_order(log.user_code), log.in_time_order(log.ns)
     starts = session_starts(code, ns, timeout.value, limit, given)
     out["session_id"] = np.cumsum(starts) - 1
     return out

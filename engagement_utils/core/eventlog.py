@@ -233,12 +233,17 @@ class EventLog:
             self._order = order_by(self.user_code, self.ns)
         return self._order
 
+    @property
+    def time_ordered(self) -> bool:
+        """Whether the rows are already in user, then time order (a canonical frame)."""
+        if self._identity is None:
+            order = self.time_order()
+            self._identity = bool(np.array_equal(order, np.arange(len(order))))
+        return self._identity
+
     def in_time_order(self, values: np.ndarray) -> np.ndarray:
         """Per-event ``values`` in :meth:`time_order`: the array itself (no copy) when the frame is canonical."""
-        order = self.time_order()
-        if self._identity is None:
-            self._identity = bool(np.array_equal(order, np.arange(len(order))))
-        return values if self._identity else values[order]
+        return values if self.time_ordered else values[self.time_order()]
 
     def event_mask(self, names: str | Iterable[str] | None, parameter: str) -> np.ndarray:
         """Rows whose event is one of ``names`` (every row when None).

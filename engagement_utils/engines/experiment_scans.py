@@ -206,7 +206,7 @@ def experiment_users(
     first_incomplete = periods.first_incomplete_ordinal(last, "day", tz)
     flags = None
     if "retention" in groups:
-        anchor = pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"]))
+        anchor = pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"]))
         flags = user_retention(src, days=tuple(retention_days), anchor=anchor, tz=tz, end=end)
     a = assignments_table(src, users, tz)
     options = dict(window_days=window_days, pre_period_days=pre_period_days, end=end_ts)

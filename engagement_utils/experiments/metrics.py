@@ -199,7 +199,7 @@ def experiment_users(
     # arrays below exist, and the per-event arrays are freed before sessionizing.
     flags = None
     if "retention" in groups:
-        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
+        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
                                tz=tz, end=end)
 
     owner = _owner(events, users["user_id"].to_numpy())
@@ -425,7 +425,7 @@ def retention_by_variant(
     [['b', 1, 1, 0.0], ['b', 2, 1, 0.0], ['control', 1, 1, 1.0], ['control', 2, 1, 0.0]]
     """
     users = assigned_users(assignments, experiment)
-    flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].to_numpy(), index=pd.Index(users["user_id"])),
+    flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
                            tz=tz, end=end)
     value_columns = list(flags.columns.drop(["user_id", "anchor"]))
     long = flags[value_columns].set_axis(list(days), axis=1).assign(variant=users["variant"].to_numpy())

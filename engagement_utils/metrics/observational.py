@@ -13,6 +13,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.extensions import take
 from scipy import stats as sps
 
 from .. import periods
@@ -101,8 +102,12 @@ def user_outcomes(
     retention = user_retention(log.frame, days=tuple(retention_days), tz=log.tz, end=end)
     retention = retention.assign(user_id=retention["user_id"].astype(object)).set_index("user_id")
     ids = people["user_id"].astype(object)
+    position = retention.index.get_indexer(ids)  # once for every column (Series.map looks the ids up per call)
     for col in [c for c in retention.columns if c.startswith("retained_")]:
-        people[col] = ids.map(retention[col]).to_numpy()
+        values = retention[col]
+        # what ids.map(values) gives: the value at each id's position, NaN (upcast) where an id is absent
+        people[col] = (take(values.to_numpy(), position, allow_fill=True) if isinstance(values.dtype, np.dtype)
+                       else ids.map(values).to_numpy())
     for w in conversion_days:
         people[f"converted_{int(w)}d"] = conversion_flags(log, people, conversion_events, int(w), end)
     return people.drop(columns=["first_seen", "code"])

@@ -51,7 +51,8 @@ def user_frame(log: EventLog, users: pd.DataFrame | None = None, columns: Sequen
     out = table.merge(seen, on="user_id", how="left")
     out["code"] = out["code"].fillna(-1).astype(np.int64)
     if "signup_at" in users.columns:
-        signup = pd.to_datetime(users["signup_at"], utc=True).to_numpy()
+        # .array, not .to_numpy(): aware timestamps would become one Timestamp object per user
+        signup = pd.to_datetime(users["signup_at"], utc=True).array
         out["first_seen"] = out["first_seen"].fillna(pd.Series(signup, index=out.index))
     return out
 

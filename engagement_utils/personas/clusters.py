@@ -11,7 +11,7 @@ import pandas as pd
 from .features import UserFeatures, feature_table
 
 __all__ = ["DEFAULT_SAMPLE", "FIT_USERS", "SILHOUETTE_MEMORY_MIB", "NOT_BEHAVIOUR", "Segmentation", "segment_users", "nearest_center",
-           "Projection", "project_personas"]
+           "Projection", "project_personas", "silhouette_scores"]
 
 NOT_BEHAVIOUR = ("tenure_days",)
 """Tenure says when a user arrived rather than how they behave: left out of clustering by
@@ -212,7 +212,6 @@ def segment_users(
     """
     import sklearn
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
 
     table = feature_table(features)
     if order_by not in table.columns:
@@ -237,18 +236,16 @@ def segment_users(
         raise ValueError(f"The 'fit_users' parameter must be at least 2 (or None); got {fit_users}")
     fit_rows = np.sort(rng.choice(n, size=fit_users, replace=False)) if fit_users is not None and n > fit_users else None
 
-    fits, scores = {}, []
+    fits = {}
     for kk in ks:
         model = KMeans(n_clusters=kk, n_init=n_init, random_state=random_state).fit(X if fit_rows is None else X[fit_rows])
         all_labels = model.labels_ if fit_rows is None else nearest_center(X, model.cluster_centers_)
         fits[kk] = (model, all_labels)
-        sample_labels = all_labels[sample]
-        if 1 < len(np.unique(sample_labels)) < len(sample):
-            with sklearn.config_context(working_memory=SILHOUETTE_MEMORY_MIB):
-                score = silhouette_score(X[sample], sample_labels)
-        else:
-            score = np.nan
-        scores.append(score)
+    # Every k is scored on the same sample: its distances are computed once for all of them.
+    scorable = [kk for kk in ks if 1 < len(np.unique(fits[kk][1][sample])) < len(sample)]
+    with sklearn.config_context(working_memory=SILHOUETTE_MEMORY_MIB):
+        scored_ks = dict(zip(scorable, silhouette_scores(X[sample], [fits[kk][1][sample] for kk in scorable])))
+    scores = [scored_ks.get(kk, np.nan) for kk in ks]
     silhouette = pd.DataFrame({"k": ks, "silhouette": scores})
     scored = silhouette.dropna()
     k_best = int(scored.loc[scored["silhouette"].idxmax(), "k"]) if len(scored) else ks[0]
@@ -266,6 +263,61 @@ def segment_users(
     return Segmentation(labels=labels, k=best, silhouette=silhouette, columns=used, log_columns=logged,
                         dropped=dropped, centers=centers, k_best=k_best, chosen_by_silhouette=k == "auto",
                         k_asked=k_asked)
+
+
+def silhouette_scores(X: np.ndarray, label_sets: list[np.ndarray], *, block_rows: int = 256) -> list[float]:
+    """``sklearn.metrics.silhouette_score(X, labels)`` for several labelings of the same rows, equal to the last bit.
+
+    scikit-learn computes the distance matrix once per call; here each chunk of it
+    (``pairwise_distances_chunked``, the chunks ``silhouette_score`` uses under the current
+    ``working_memory``) serves every labeling.  Per row and cluster the distances are summed
+    in column order, as scikit-learn's per-row ``bincount`` does, then ``a`` (mean distance to
+    the row's own cluster), ``b`` (smallest mean distance to another cluster) and the mean of
+    ``(b - a) / max(a, b)`` (0 for a row alone in its cluster).  Each labeling needs 2 to
+    ``len(X) - 1`` distinct labels.
+
+    Examples
+    --------
+    >>> from sklearn.metrics import silhouette_score
+    >>> X = np.array([[0.0, 0.1], [0.2, 0.0], [5.0, 5.2], [5.1, 4.9], [9.0, 0.0]])
+    >>> sets = [np.array([0, 0, 1, 1, 1]), np.array([0, 0, 1, 1, 2])]
+    >>> silhouette_scores(X, sets) == [silhouette_score(X, labels) for labels in sets]
+    True
+    """
+    from sklearn.metrics import pairwise_distances_chunked
+
+    if not label_sets:
+        return []
+    encoded = [np.unique(np.asarray(labels), return_inverse=True)[1].ravel().astype(np.intp) for labels in label_sets]
+    freqs = [np.bincount(labels) for labels in encoded]
+    n = len(X)
+    intra = [[] for _ in encoded]
+    inter = [[] for _ in encoded]
+    for chunk in pairwise_distances_chunked(X, metric="euclidean"):  # row chunks of the distance matrix
+        start = sum(len(part) for part in intra[0])
+        for lo in range(0, len(chunk), block_rows):  # blocks bound the (rows x columns) keys
+            block = chunk[lo:lo + block_rows]
+            rows = len(block)
+            own = np.arange(rows)
+            for j, (labels, freq) in enumerate(zip(encoded, freqs)):
+                n_labels = len(freq)
+                keys = (own[:, None] * n_labels + labels[None, :]).ravel()
+                sums = np.bincount(keys, weights=block.ravel(), minlength=rows * n_labels).reshape(rows, n_labels)
+                mine = labels[start + lo:start + lo + rows]
+                intra[j].append(sums[own, mine])
+                sums[own, mine] = np.inf
+                sums /= freq
+                inter[j].append(sums.min(axis=1))
+    scores = []
+    for j, (labels, freq) in enumerate(zip(encoded, freqs)):
+        a = np.concatenate(intra[j])
+        b = np.concatenate(inter[j])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a /= (freq - 1).take(labels, mode="clip")
+            sil = b - a
+            sil /= np.maximum(a, b)
+        scores.append(float(np.mean(np.nan_to_num(sil))))
+    return scores
 
 
 def nearest_center(X: np.ndarray, centers: np.ndarray, *, chunk_size: int = 100_000) -> np.ndarray:

@@ -10,6 +10,8 @@ import pandas as pd
 
 from .. import periods
 from ..core import EventLog, as_utc
+from .._arrays import is_sorted_by, order_by
+from ..core.engagement_scans import session_starts
 from ..core.scans import activity_keys, pack_keys, unpack_keys
 from ..sessions import CONVERSION_EVENTS, VIEW_EVENTS, parse_duration, sessionize
 from ..validation import as_event_list, check_option
@@ -133,18 +135,41 @@ def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
 
 
 def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice, timeout, n: int) -> None:
-    """Add the session features of the events at ``rows`` to ``out`` (one row per user code)."""
+    """Add the session features of the events at ``rows`` to ``out`` (one row per user code).
+
+    The sessions of :func:`~engagement_utils.sessions.sessionize` (same boundaries, durations, event
+    counts and one-event bounces, summed per user in session order) from the log's arrays: no copy
+    of the events and no session table, which set the peak memory of ``user_features``.
+    """
     frame = log.frame
-    columns = [c for c in ("user_id", "timestamp", "event", "session_id") if c in frame.columns]
-    win = frame[columns] if isinstance(rows, slice) else frame[columns].iloc[rows]
-    sessions = sessionize(win, timeout=timeout).sessions
-    scodes = pd.Categorical(sessions["user_id"], categories=log.users).codes.astype(np.int64)
+    code, ns = log.user_code[rows], log.ns[rows]
+    if len(code) == 0:  # sessionize says what is wrong with an empty window
+        columns = [c for c in ("user_id", "timestamp", "event", "session_id") if c in frame.columns]
+        sessionize(frame[columns].iloc[rows], timeout=timeout)
+    order = None if is_sorted_by(code, ns) else order_by(code, ns)
+    if order is not None:
+        code, ns = code[order], ns[order]
+    given = None
+    if "session_id" in frame.columns:  # kept, as sessionize keeps it (renumbered per user and session)
+        labels = frame["session_id"].iloc[rows]
+        given = pd.factorize(labels if order is None else labels.iloc[order])[0]
+    first = np.flatnonzero(session_starts(code, ns, parse_duration(timeout, "timeout").value, None, given))
+    last = np.r_[first[1:], len(code)] - 1
+    scodes = code[first]
+    n_events = last - first + 1
+    # Durations exactly as session_table computes them: the frame's timestamps (its unit), end - start.
+    position = np.arange(len(frame))[rows]
+    if order is not None:
+        position = position[order]
+    ts = frame["timestamp"].array
+    duration_s = np.asarray((ts.take(position[last]) - ts.take(position[first])).total_seconds(), dtype=float)
+    del code, ns, given, last, order, position
     n_sessions = np.bincount(scodes, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         out["sessions"] = n_sessions
-        out["mean_session_s"] = np.bincount(scodes, weights=sessions["duration_s"].to_numpy(), minlength=n) / n_sessions
-        out["events_per_session"] = np.bincount(scodes, weights=sessions["n_events"].to_numpy(), minlength=n) / n_sessions
-        out["bounce_rate"] = np.bincount(scodes, weights=sessions["bounce"].to_numpy(dtype=float), minlength=n) / n_sessions
+        out["mean_session_s"] = np.bincount(scodes, weights=duration_s, minlength=n) / n_sessions
+        out["events_per_session"] = np.bincount(scodes, weights=n_events, minlength=n) / n_sessions
+        out["bounce_rate"] = np.bincount(scodes, weights=(n_events == 1).astype(float), minlength=n) / n_sessions
 
 
 def order_columns(out: pd.DataFrame, orders: np.ndarray, revenue: np.ndarray | None, conversion: tuple,

@@ -182,7 +182,10 @@ def persona_outcomes(
     revenue = (np.bincount(lab_codes, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[keep]), minlength=n)
                if "revenue" in frame.columns else np.full(n, np.nan))
     ev = frame.loc[keep] if not keep.all() else frame
-    ev = ev.assign(persona=persona.to_numpy()[lab_codes])
+    # a categorical: one code per event, not one name object per event
+    names_cat = persona.astype("category")
+    ev = ev.assign(persona=pd.Categorical.from_codes(names_cat.cat.codes.to_numpy()[lab_codes],
+                                                     categories=names_cat.cat.categories))
     matrix = retention.retention_matrix(ev, "day", segment="persona", max_periods=max_days, tz=log.tz, alpha=alpha)
     values = _segment_values(log, labels, event_position, users, segment)
     return outcomes_from(labels, persona, converted, revenue, matrix, values, segment=segment, alpha=alpha,

@@ -11,6 +11,7 @@ Usage::
     engagement-report --params reports/params/online_retail.yml
     engagement-report --list                           # notebooks and their parameters
     engagement-report --timeout 300                    # stop a cell after 5 minutes
+    engagement-report --timings                        # seconds per section, and OUTPUT_DIR/timings.csv
 
 Parameter file (YAML)::
 
@@ -60,7 +61,8 @@ kernel not set up), 3 when another run holds the folder's lock.
 
 Modules: :mod:`.config` (parameter files, CLI values, the plan),
 :mod:`.render` (HTML of a report and of the index), :mod:`.folder` (records,
-index entries, lock), :mod:`.run` (the papermill runner), :mod:`.cli`.
+index entries, lock), :mod:`.run` (the papermill runner), :mod:`.timings` (seconds per
+cell and section, ``--timings``), :mod:`.cli`.
 """
 
 from .cli import main

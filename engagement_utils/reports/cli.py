@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--notebooks-dir", metavar="DIR", default="notebooks", help="where notebook names are looked up")
     parser.add_argument("--timeout", metavar="SECONDS", type=_positive_seconds, default=DEFAULT_TIMEOUT,
                         help=f"stop a notebook whose cell runs longer than this (default {DEFAULT_TIMEOUT}; 0: no limit)")
+    parser.add_argument("--timings", action="store_true",
+                        help="print each notebook's seconds per section and write every cell's seconds "
+                        "to OUTPUT_DIR/timings.csv")
     parser.add_argument("--list", action="store_true", help="list the selected notebooks and their parameters, run nothing")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output (failures are still reported)")
     return parser
@@ -105,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=not args.quiet,
             timeout=args.timeout,
             exports_dir=args.exports_dir,
+            timings=args.timings,
         )
     except (UsageError, KernelSetupError) as exc:
         print(f"engagement-report: error: {exc}", file=sys.stderr)

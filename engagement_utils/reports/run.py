@@ -44,6 +44,7 @@ from .folder import (
 )
 from .failures import ANSI, locate_failure, running_cell, section_of, shorten, source_cell_index
 from .render import key_number_blocks, parameter_value, redact_message, render_html
+from .timings import TIMINGS_NAME, cell_timings, format_timings, write_timings
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -110,6 +111,9 @@ class NotebookResult:
         Hash of the parameters and the input files' paths, sizes and mtimes.
     inputs : list of dict
         The input files (:func:`engagement_utils.reports.config.input_files`).
+    timings : list of dict
+        Seconds of every executed cell, with its section
+        (:func:`engagement_utils.reports.timings.cell_timings`); empty when nothing ran.
     """
 
     name: str
@@ -129,6 +133,7 @@ class NotebookResult:
     built_at: str | None = None
     fingerprint: str | None = None
     inputs: list[dict[str, Any]] = field(default_factory=list)
+    timings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -366,12 +371,15 @@ def _run_one(job: Job, workdir: Path, output_dir: Path, cwd: Path, cell_progress
     else:
         result.status = "ok"
         result.html_path = html_path
+        result.timings = cell_timings(executed, job)
         result.key_numbers = {k: v for _, block in key_number_blocks(executed) for k, v in block.items()}
         with contextlib.suppress(FileNotFoundError):
             failed_copy.unlink()  # a stale copy from an earlier failure would mislead
     if not result.ok:
         result.html_path = html_path if html_path.exists() else None
         if executed_path.exists():
+            with contextlib.suppress(Exception):  # a partial copy has no timings to give
+                result.timings = cell_timings(nbformat.read(executed_path, as_version=4), job)
             write_atomic(failed_copy, executed_path.read_bytes())
             result.failed_notebook = failed_copy
     result.duration = time.perf_counter() - started
@@ -407,6 +415,7 @@ def build_reports(
     progress: bool = True,
     timeout: float | None = DEFAULT_TIMEOUT,
     exports_dir: str | os.PathLike | None = None,
+    timings: bool = False,
 ) -> RunSummary:
     """Execute notebooks with parameters and write their HTML reports and the folder's index.
 
@@ -434,6 +443,9 @@ def build_reports(
     exports_dir : str or PathLike, optional
         Folder for files with user ids, given to notebooks that declare
         ``export_dir`` (default :func:`~engagement_utils.reports.config.default_exports_dir`).
+    timings : bool
+        Print each notebook's seconds per section on stderr and write every executed
+        cell's seconds to ``<output_dir>/timings.csv`` (:mod:`engagement_utils.reports.timings`).
 
     Returns
     -------
@@ -498,7 +510,11 @@ def build_reports(
                     tqdm.write(_failure_report(result), file=sys.stderr)
                 elif progress:
                     tqdm.write(f"ok     {job.name} ({result.duration:.1f} s) -> {result.html_path}", file=sys.stderr)
+                if timings:
+                    tqdm.write(format_timings(job.name, result.timings, result.duration), file=sys.stderr)
             bar.close()
+            if timings:
+                write_timings(out / TIMINGS_NAME, results)
             update_manifest(out, [r.to_record(out) for r in results])
             index_path = write_index(out, [r.name for r in results], run_at, cwd)
     return RunSummary(output_dir=out, index_path=index_path, results=results,
