@@ -284,9 +284,10 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     before duplicates are judged (as ``io.load_events(columns=...)``).
 
     ``materialize`` (:data:`MATERIALIZE`; ``"auto"``: on DuckDB only) copies the result once
-    (:func:`materializes`): one pass over the source groups the rows (with their multiplicity)
-    into a temporary table, one query over it gives all the counts, and the rows outside the
-    window are dropped in a second copy if there are any; every later scan reads the copy.
+    (:func:`materializes`): one pass over the source keeps its distinct rows in a temporary table,
+    one query over it counts them and those in the window (the rows read are the source's count,
+    free on Parquet), and the rows outside the window are dropped in a second copy if there are
+    any; every later scan reads the copy.
     Without it the canonical events are a view (three counts run in the engine, and every
     analysis re-reads the source and drops duplicates again).  Either way nothing else is read.
 
@@ -343,14 +344,12 @@ def _window_predicate(table, window):
     return predicate
 
 
-def _deduplicated(table, count: str | None = None):
-    """One row per distinct event (every column but :data:`SEQ_COLUMN`; the first in its order kept),
-    with its multiplicity in ``count`` when given."""
+def _deduplicated(table):
+    """One row per distinct event (every column but :data:`SEQ_COLUMN`; the first in its order kept)."""
     columns = [c for c in table.columns if c != SEQ_COLUMN]
-    aggs = {SEQ_COLUMN: table[SEQ_COLUMN].min()} if SEQ_COLUMN in table.columns else {}
-    if count is not None:
-        aggs[count] = table.count()
-    return table.group_by(columns).aggregate(**aggs) if aggs else table.distinct()
+    if SEQ_COLUMN in table.columns:
+        return table.group_by(columns).aggregate(**{SEQ_COLUMN: table[SEQ_COLUMN].min()})
+    return table.distinct()
 
 
 def _view(table, window, drop_duplicates: bool, report) -> Any:
@@ -371,26 +370,25 @@ def _view(table, window, drop_duplicates: bool, report) -> Any:
 def _materialized(table, window, drop_duplicates: bool, report) -> Any:
     """The canonical events copied once (``Table.cache()``), counted by one query over the copy.
 
-    The copy holds every distinct row and its multiplicity ``n`` (duplicates and the window are
-    counted from it); when rows fall outside the window a second copy keeps the others and the
-    first is released.
+    The rows read are the source's count (on Parquet read from the files' metadata); the copy
+    holds every distinct row, so one query over it gives the rows kept and those inside the
+    window.  When rows fall outside the window a second copy keeps the others and the first is
+    released.
     """
     import ibis
 
-    n = "_engagement_rows"
-    stage = (_deduplicated(table, n) if drop_duplicates else table).cache()
-    rows = stage[n].sum() if drop_duplicates else stage.count()
+    report.rows_read = int(table.count().to_pandas())
+    stage = (_deduplicated(table) if drop_duplicates else table).cache()
     predicate = _window_predicate(stage, window)
     inside = stage.count() if predicate is None else ibis.ifelse(predicate, 1, 0).sum()
-    counts = stage.aggregate(rows=rows, kept=stage.count(), inside=inside).to_pandas().iloc[0]
-    report.rows_read = int(0 if pd.isna(counts["rows"]) else counts["rows"])
+    counts = stage.aggregate(kept=stage.count(), inside=inside).to_pandas().iloc[0]
     kept, loaded = int(counts["kept"]), int(0 if pd.isna(counts["inside"]) else counts["inside"])
     report.duplicates_dropped = report.rows_read - kept
     report.rows_loaded, report.rows_outside_window = loaded, kept - loaded
-    canonical = stage.drop(n) if drop_duplicates else stage
-    if loaded < kept:
-        canonical = canonical.filter(_window_predicate(canonical, window)).cache()
-        stage.release()  # the cache entry of the second copy would otherwise keep the first alive
+    if loaded == kept:
+        return stage
+    canonical = stage.filter(_window_predicate(stage, window)).cache()
+    stage.release()  # the cache entry of the second copy would otherwise keep the first alive
     return canonical
 
 
