@@ -53,6 +53,7 @@ import polars as pl
 
 from engagement_utils import demo, engines, io
 from engagement_utils.engines import analyses as engine_analyses, ibis_scans
+from engagement_utils.engines.connect import canonical_events
 from engagement_utils.experiments import analyze_experiment, experiment_users
 from engagement_utils.funnels import funnel
 from engagement_utils.metrics import active_users
@@ -288,16 +289,15 @@ def engine_source(path: Path, columns: list[str] | None = ()) -> engines.IbisEve
     """The engine route: ``engines.duckdb_parquet(path)``, the analysis' columns, exact duplicate rows dropped.
 
     ``load_events(path, columns=columns)`` keeps ``user_id, timestamp, event`` and ``columns``
-    (None: all) and drops rows equal on all of those; the engine reads the file as it is, so
-    the same ``SELECT DISTINCT`` is added here (without it the 10M log's 21 duplicate rows
-    count twice).  Nothing else is validated on this route: ids, event names and timestamps
-    are used as the file holds them (no stripping, no null or type checks).
+    (None: all) and drops rows equal on all of those; the engine route does the same in
+    ``engines.connect.canonical_events(src, columns=columns)`` -- what a data set's ``events``
+    block with ``engine: ibis`` runs -- which on DuckDB (``materialize="auto"``) copies the
+    distinct rows once into a temporary table that the analysis' queries read (without the
+    deduplication the 10M log's 21 duplicate rows count twice).  Nothing else is validated on
+    this route: ids, event names and timestamps are used as the file holds them (no stripping,
+    no null or type checks).
     """
-    src = engines.duckdb_parquet(path)
-    table = src.table
-    if columns is not None:
-        table = table.select(*[c for c in table.columns if c in {"user_id", "timestamp", "event", *columns}])
-    return engines.IbisEvents(table.distinct(), src.tz, src.backend, src.connection)
+    return canonical_events(engines.duckdb_parquet(path), columns=columns, source=str(path))
 
 
 def engine_sessions(path: Path) -> pd.DataFrame:

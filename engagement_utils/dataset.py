@@ -116,12 +116,16 @@ ROLES = ("conversion_events", "cart_events", "checkout_events", "funnel_steps",
 TOP_LEVEL_KEYS = ("name",) + INPUTS + ROLES + ("tz", "end", "currency")
 EVENTS_OPTIONS = ("path", "preset", "column_map", "event", "event_rules", "revenue", "filters",
                   "id_columns", "timestamp_format", "start", "end", "drop_duplicates",
-                  "engine", "connection", "table", "memory_limit")
+                  "engine", "connection", "table", "memory_limit", "materialize")
 ENGINES = ("memory", "ibis")
 """``events.engine``: ``memory`` loads the events into pandas; ``ibis`` scans them where they lie."""
-ENGINE_EVENTS_OPTIONS = ("path", "engine", "connection", "table", "memory_limit", "start", "end", "drop_duplicates")
+ENGINE_EVENTS_OPTIONS = ("path", "engine", "connection", "table", "memory_limit", "materialize", "start", "end",
+                         "drop_duplicates")
 """The events options that apply with ``engine: ibis`` (``path``: a Parquet file or glob, read by DuckDB;
-or ``connection`` (``backend`` + the keys of ``ibis.<backend>.connect``) and ``table``)."""
+or ``connection`` (``backend`` + the keys of ``ibis.<backend>.connect``) and ``table``).
+``materialize`` (``auto``, ``true`` or ``false``; default ``auto``: on DuckDB only) copies the
+deduplicated, windowed events once into a temporary table that every scan reads
+(:data:`engagement_utils.engines.connect.MATERIALIZE`)."""
 TABLE_OPTIONS = ("path", "column_map", "timestamp_format")
 SUMMARY_OPTIONS = ("path", "column_map")
 
@@ -312,7 +316,7 @@ def _input_spec(name: str, raw: Any, root: Path, problems: list[str]) -> InputSp
 
 
 def _engine_keys(raw: Mapping) -> list[str]:
-    return [k for k in ("connection", "table", "memory_limit") if k in raw]
+    return [k for k in ("connection", "table", "memory_limit", "materialize") if k in raw]
 
 
 def _engine_spec(raw: Mapping, root: Path, problems: list[str]) -> InputSpec | None:
@@ -352,6 +356,14 @@ def _engine_spec(raw: Mapping, root: Path, problems: list[str]) -> InputSpec | N
         problems.append("events: engine: ibis needs path (a Parquet file or glob) or connection + table")
     if raw.get("memory_limit") is not None and not isinstance(raw["memory_limit"], str):
         problems.append(f"events.memory_limit: expected text such as '4GB', got {raw['memory_limit']!r}")
+    if "materialize" in raw:
+        from .engines.connect import check_materialize
+
+        try:
+            check_materialize(raw["materialize"])
+        except ValueError as exc:
+            problems.append(f"events.materialize: {exc} (auto: a temporary table on DuckDB only; true: on any backend; "
+                            "false: scan the source every time)")
     options = {k: v for k, v in raw.items() if k != "path" and k in ENGINE_EVENTS_OPTIONS}
     return InputSpec("events", path, options)
 
@@ -452,7 +464,8 @@ def load_events_input(spec: InputSpec):
     With ``engine: ibis`` nothing is loaded: the result is an
     :class:`~engagement_utils.engines.IbisEvents` on DuckDB (a Parquet path or glob) or on the
     connection's backend, with duplicates dropped and the date window applied in the engine
-    (:func:`engagement_utils.engines.connect.canonical_events`).
+    (:func:`engagement_utils.engines.connect.canonical_events`; on DuckDB, or with
+    ``materialize: true``, copied once into a temporary table that every later scan reads).
 
     Examples
     --------
@@ -468,7 +481,8 @@ def load_events_input(spec: InputSpec):
                           connection=options.get("connection"), memory_limit=options.get("memory_limit", "4GB"))
         label = str(spec.path) if spec.path is not None else f"{options['connection']['backend']} table {options['table']}"
         return canonical_events(src, start=options.get("start"), end=options.get("end"),
-                                drop_duplicates=options.get("drop_duplicates", True), source=label)
+                                drop_duplicates=options.get("drop_duplicates", True), source=label,
+                                materialize=options.get("materialize", "auto"))
     preset = options.pop("preset", None)
     if preset is not None:
         return presets.load_export(spec.path, preset, **options)

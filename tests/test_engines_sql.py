@@ -30,7 +30,11 @@ def _scans(src: IbisEvents) -> dict:
         src, "week", kind="n_period", cohorts="first_time", clock="calendar", start_events=None,
         return_events=["purchase"], segment="platform", end="2024-04-01", end_us=1711929600 * 10**6,
         include_partial=False)
+    default_counts = ibis_scans.retention_counts_expr(  # every event starts and returns: members read off the keys
+        src, "day", kind="n_period", cohorts="first_time", clock="calendar", start_events=None, return_events=None,
+        segment=None, end="2024-04-01", end_us=1711929600 * 10**6, include_partial=False)[1]
     return {
+        "retention_counts_default_day": default_counts,
         "activity_keys_day": ibis_scans.activity_keys_expr(src, "day", segment="platform"),
         "members_week": ibis_scans.members_expr(src, "week", start_events=["app_open"]),
         "retention_groups_week": groups,

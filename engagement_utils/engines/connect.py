@@ -24,10 +24,26 @@ import pandas as pd
 from ..core import REQUIRED_COLUMNS
 
 __all__ = ["IbisEvents", "duckdb_parquet", "duckdb_connection", "spark_session", "from_table", "from_frame",
-           "require_ibis", "SEQ_COLUMN", "open_source", "canonical_events"]
+           "require_ibis", "SEQ_COLUMN", "open_source", "canonical_events", "MATERIALIZE", "check_materialize",
+           "materializes"]
 
 SEQ_COLUMN = "event_seq"
 """Optional integer column that orders events with equal timestamps (row order of the loaded frame)."""
+
+MATERIALIZE = ("auto", True, False)
+"""Values of ``materialize`` (:func:`canonical_events`, the data set's ``events`` block):
+
+* ``"auto"`` (the default) -- materialize on DuckDB only: the local, out-of-core engine, where a
+  temporary table lives in DuckDB's buffer pool and spills to its ``temp_directory`` beyond
+  ``memory_limit``; every later scan reads it instead of re-reading the Parquet files and
+  re-dropping duplicates;
+* ``True`` -- materialize on any backend through Ibis' ``Table.cache()``: on PySpark a cached
+  (memory and disk) DataFrame behind a temporary view, on a warehouse (BigQuery, Snowflake, ...)
+  a temporary table, which is billed, needs the permission to create one and copies a table that
+  is already materialized -- so it is never done unless asked for;
+* ``False`` -- the canonical events stay a view over the source: every scan reads the source
+  again (the behaviour before ``materialize`` existed).
+"""
 
 INSTALL_HINT = "pip install -e '.[engines]'  (ibis-framework[duckdb,pyspark] with tested pins)"
 
@@ -127,11 +143,18 @@ def duckdb_connection(memory_limit: str | None = "4GB", threads: int | None = No
 
 
 def duckdb_parquet(path: str | os.PathLike, *, tz: str = "UTC", memory_limit: str | None = "4GB",
-                   threads: int | None = None, connection=None, row_order: bool = False) -> IbisEvents:
+                   threads: int | None = None, connection=None, row_order: bool = False,
+                   materialize: bool = False) -> IbisEvents:
     """Events from Parquet files (a path or a glob such as ``"data/events/*.parquet"``) on DuckDB, out of core.
 
     ``row_order=True`` adds :data:`SEQ_COLUMN` (the row number within its file), so events with
     equal timestamps keep the file's order, as the in-memory loader keeps them.
+
+    The source is a view: every query reads the files again.  ``materialize=True`` reads them once
+    into a DuckDB temporary table (in the buffer pool, spilled to disk beyond ``memory_limit``)
+    that every later query reads; :func:`canonical_events` (what a data set's ``events`` block
+    with ``engine: ibis`` runs, ``materialize: auto``) materializes the *deduplicated, windowed*
+    events instead, which is what an analysis wants -- so leave this ``False`` before it.
 
     Examples
     --------
@@ -152,6 +175,8 @@ def duckdb_parquet(path: str | os.PathLike, *, tz: str = "UTC", memory_limit: st
         table = con.sql(f"SELECT * REPLACE (CAST(\"timestamp\" AS TIMESTAMPTZ) AS \"timestamp\") FROM read_parquet('{quoted}'{extra})")
     if row_order:
         table = table.rename({SEQ_COLUMN: "file_row_number"})
+    if materialize:
+        table = table.cache()
     return IbisEvents(table, tz, "duckdb", con)
 
 
@@ -212,8 +237,42 @@ def from_frame(events: pd.DataFrame, *, tz: str = "UTC", connection=None, name: 
     return IbisEvents(table, tz, connection.name, connection, dict(events.attrs))
 
 
+def check_materialize(value) -> bool | str:
+    """``value`` if it is one of :data:`MATERIALIZE`, else the shared option error.
+
+    Examples
+    --------
+    >>> check_materialize("auto"), check_materialize(False)
+    ('auto', False)
+    >>> check_materialize("yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'materialize' parameter must be one of {'auto', True, False}; got 'yes'
+    """
+    from ..validation import check_option
+
+    if isinstance(value, bool) or (isinstance(value, str) and value == "auto"):
+        return value
+    # anything else fails; a number is shown as text, since 1 and 0 would compare equal to True and False
+    return check_option("materialize", str(value) if isinstance(value, (int, float)) else value, MATERIALIZE)
+
+
+def materializes(materialize, backend: str) -> bool:
+    """Whether ``materialize`` (one of :data:`MATERIALIZE`) copies the canonical events on ``backend``.
+
+    Examples
+    --------
+    >>> materializes("auto", "duckdb"), materializes("auto", "pyspark"), materializes("auto", "bigquery")
+    (True, False, False)
+    >>> materializes(True, "bigquery"), materializes(False, "duckdb")
+    (True, False)
+    """
+    materialize = check_materialize(materialize)
+    return backend == "duckdb" if materialize == "auto" else bool(materialize)
+
+
 def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: bool = True,
-                     source: str = "events table") -> IbisEvents:
+                     source: str = "events table", columns=None, materialize: bool | str = "auto") -> IbisEvents:
     """The events as the in-memory loader keeps them: exact duplicates dropped, then ``start <= timestamp < end``.
 
     The counts go to ``attrs["load_report"]`` (an ``io.LoadReport`` as a dict: rows read,
@@ -221,7 +280,16 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     ``attrs["cleaning_log"]``, so ``io.load_report(src)``, ``sources.cleaning_log(src)`` and the
     data overview's loading checks read them as they read a loaded frame's.  Duplicates are
     rows equal in every column (missing values equal); the first in :data:`SEQ_COLUMN` order is
-    kept.  Three counts run in the engine; nothing else is read.
+    kept.  ``columns`` (None: all) keeps ``user_id, timestamp, event`` and those columns only,
+    before duplicates are judged (as ``io.load_events(columns=...)``).
+
+    ``materialize`` (:data:`MATERIALIZE`; ``"auto"``: on DuckDB only) copies the result once
+    (:func:`materializes`): one pass over the source keeps its distinct rows in a temporary table,
+    one query over it counts them and those in the window (the rows read are the source's count,
+    free on Parquet), and the rows outside the window are dropped in a second copy if there are
+    any; every later scan reads the copy.
+    Without it the canonical events are a view (three counts run in the engine, and every
+    analysis re-reads the source and drops duplicates again).  Either way nothing else is read.
 
     Examples
     --------
@@ -230,31 +298,23 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
     >>> src = canonical_events(from_frame(ev), end="2024-01-15")
     >>> src.table.count().execute(), src.attrs["load_report"]["duplicates_dropped"], src.attrs["load_report"]["rows_outside_window"]
     (1, 1, 1)
+    >>> import ibis
+    >>> "ibis_cache" in ibis.to_sql(src.table)   # a DuckDB temporary table ("auto"); materialize=False: a view
+    True
+    >>> "ibis_cache" in ibis.to_sql(canonical_events(from_frame(ev), end="2024-01-15", materialize=False).table)
+    False
     """
-    import ibis
-
-    from ..core import as_utc
     from ..io import LoadReport
-    from .timezones import utc_instant
 
+    copy = materializes(materialize, src.backend)
     table = src.table
-    report = LoadReport(source=source, rows_read=int(table.count().to_pandas()))
-    if drop_duplicates:
-        columns = [c for c in table.columns if c != SEQ_COLUMN]
-        if SEQ_COLUMN in table.columns:
-            table = table.group_by(columns).aggregate(**{SEQ_COLUMN: table[SEQ_COLUMN].min()})
-        else:
-            table = table.distinct()
-        report.duplicates_dropped = report.rows_read - int(table.count().to_pandas())
-        if report.duplicates_dropped:
-            report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
-    kept = report.rows_read - report.duplicates_dropped
-    ts = utc_instant(table.timestamp)
-    for bound, keep in ((start, lambda b: ts >= b), (end, lambda b: ts < b)):
-        if bound is not None:
-            table = table.filter(keep(ibis.literal(as_utc(bound, "start" if bound is start else "end").to_pydatetime())))
-    report.rows_loaded = int(table.count().to_pandas()) if start is not None or end is not None else kept
-    report.rows_outside_window = kept - report.rows_loaded
+    if columns is not None:
+        keep = set(REQUIRED_COLUMNS) | set(columns) | {SEQ_COLUMN}
+        table = table.select(*[c for c in table.columns if c in keep])
+    report = LoadReport(source=source, rows_read=0)
+    table = (_materialized if copy else _view)(table, (start, end), drop_duplicates, report)
+    if report.duplicates_dropped:
+        report.warnings.append(f"{report.duplicates_dropped} exact duplicate event row(s) dropped")
     if report.rows_loaded == 0:
         raise ValueError(f"{source}: no events left in the window start={start!r}, end={end!r}")
     steps, rows = [], report.rows_read  # the in-memory loader's own steps, in its words (sources.cleaning_log)
@@ -266,6 +326,70 @@ def canonical_events(src: IbisEvents, *, start=None, end=None, drop_duplicates: 
                           "rows_after": rows - removed})
             rows -= removed
     return IbisEvents(table, src.tz, src.backend, src.connection, {"load_report": report.as_dict(), "cleaning_log": steps})
+
+
+def _window_predicate(table, window):
+    """``start <= timestamp < end`` on ``table`` for ``window = (start, end)`` (None: no bound given)."""
+    import ibis
+
+    from ..core import as_utc
+    from .timezones import utc_instant
+
+    ts, predicate = utc_instant(table.timestamp), None
+    for bound, name in zip(window, ("start", "end")):
+        if bound is not None:
+            value = ibis.literal(as_utc(bound, name).to_pydatetime())
+            keep = ts >= value if name == "start" else ts < value
+            predicate = keep if predicate is None else predicate & keep
+    return predicate
+
+
+def _deduplicated(table):
+    """One row per distinct event (every column but :data:`SEQ_COLUMN`; the first in its order kept)."""
+    columns = [c for c in table.columns if c != SEQ_COLUMN]
+    if SEQ_COLUMN in table.columns:
+        return table.group_by(columns).aggregate(**{SEQ_COLUMN: table[SEQ_COLUMN].min()})
+    return table.distinct()
+
+
+def _view(table, window, drop_duplicates: bool, report) -> Any:
+    """The canonical events as a view over ``table``, counted by up to three queries (``materialize=False``)."""
+    report.rows_read = int(table.count().to_pandas())
+    if drop_duplicates:
+        table = _deduplicated(table)
+        report.duplicates_dropped = report.rows_read - int(table.count().to_pandas())
+    kept = report.rows_read - report.duplicates_dropped
+    predicate = _window_predicate(table, window)
+    if predicate is not None:
+        table = table.filter(predicate)
+    report.rows_loaded = int(table.count().to_pandas()) if predicate is not None else kept
+    report.rows_outside_window = kept - report.rows_loaded
+    return table
+
+
+def _materialized(table, window, drop_duplicates: bool, report) -> Any:
+    """The canonical events copied once (``Table.cache()``), counted by one query over the copy.
+
+    The rows read are the source's count (on Parquet read from the files' metadata); the copy
+    holds every distinct row, so one query over it gives the rows kept and those inside the
+    window.  When rows fall outside the window a second copy keeps the others and the first is
+    released.
+    """
+    import ibis
+
+    report.rows_read = int(table.count().to_pandas())
+    stage = (_deduplicated(table) if drop_duplicates else table).cache()
+    predicate = _window_predicate(stage, window)
+    inside = stage.count() if predicate is None else ibis.ifelse(predicate, 1, 0).sum()
+    counts = stage.aggregate(kept=stage.count(), inside=inside).to_pandas().iloc[0]
+    kept, loaded = int(counts["kept"]), int(0 if pd.isna(counts["inside"]) else counts["inside"])
+    report.duplicates_dropped = report.rows_read - kept
+    report.rows_loaded, report.rows_outside_window = loaded, kept - loaded
+    if loaded == kept:
+        return stage
+    canonical = stage.filter(_window_predicate(stage, window)).cache()
+    stage.release()  # the cache entry of the second copy would otherwise keep the first alive
+    return canonical
 
 
 def open_source(engine: str = "memory", *, events_path: str | None = None, table: str | None = None,

@@ -183,9 +183,32 @@ def data_bounds(src: IbisEvents, end=None) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def retention_counts(src: IbisEvents, period: str, **options) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`retention_counts_expr`, executed: ``(groups, counts)``."""
+    """:func:`retention_counts_expr`, executed: ``(groups, counts)``.
+
+    On the calendar clock the member counts follow from ``counts`` when every member is counted
+    there exactly once at a known offset, so only one query runs: with ``kind="unbounded"`` every
+    member has one row (its last offset); with ``kind="n_period"`` and any event a return
+    (``return_events`` None) every member is active in its own cohort period, offset 0.
+
+    Examples
+    --------
+    >>> from engagement_utils.engines import from_frame
+    >>> ev = pd.DataFrame({"user_id": ["a", "a", "b"], "event": ["x"] * 3,
+    ...     "timestamp": pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-02"], utc=True)})
+    >>> options = dict(kind="n_period", cohorts="first_time", clock="calendar", start_events=None, return_events=None,
+    ...                segment=None, end=None, end_us=0, include_partial=False)
+    >>> groups, counts = retention_counts(from_frame(ev), "day", **options)
+    >>> groups.sort_values("cohort")["members"].tolist(), counts.sort_values(["cohort", "offset"])["members"].tolist()
+    ([1, 1], [1, 1, 1])
+    """
     groups, counts = retention_counts_expr(src, period, **options)
-    return execute(groups), execute(counts)
+    if options["clock"] != "calendar" or (options["kind"] == "n_period" and options["return_events"] is not None):
+        return execute(groups), execute(counts)
+    counts = execute(counts)
+    keys = [c for c in counts.columns if c not in ("offset", "members")]
+    members = counts[counts["offset"] == 0] if options["kind"] == "n_period" else counts
+    groups = members.groupby(keys, sort=False, dropna=False)["members"].sum().reset_index()
+    return groups.astype({"members": np.int64}), counts
 
 
 def _retention_inputs(src: IbisEvents, period: str, *, cohorts: str, clock: str, start_events, return_events,
@@ -196,8 +219,13 @@ def _retention_inputs(src: IbisEvents, period: str, *, cohorts: str, clock: str,
     ``a_user, period`` of return events; rolling clock -- the members joined with their return
     events at window ``offset >= 0`` (and ``member`` carries ``last_eligible``).
     """
-    member = members_expr(src, period, start_events=start_events, cohorts=cohorts, segment=segment, end=end)
     keys = ["cohort"] + (["segment"] if segment is not None else [])
+    # every event starts and returns (calendar clock): a user's cohort is its first active period (the
+    # period ordinal grows with time), so the keys are scanned once and the members read off them
+    from_keys = clock != "rolling" and cohorts == "first_time" and start_events is None and return_events is None \
+        and segment is None
+    member = None if from_keys else members_expr(src, period, start_events=start_events, cohorts=cohorts,
+                                                 segment=segment, end=end)
     t = cut(src, end)
     if event_predicate(src, return_events, "return_events") is not None:
         t = t.filter(t.event.isin(as_event_list(return_events, "return_events")))
@@ -213,9 +241,10 @@ def _retention_inputs(src: IbisEvents, period: str, *, cohorts: str, clock: str,
         offset = (joined.r_ts.delta(joined.start, unit="microsecond") // length).cast("int64")
         # floor division: returns before the start fall into negative windows and never count
         return member, groups, keys, joined.mutate(offset=offset).filter(_.offset >= 0)
-    groups = member.group_by(keys).aggregate(members=_.count())
     active = t.select(a_user=t.user_id, period=period_ordinal(t.timestamp, period, src.tz, src.backend)).distinct()
-    return member, groups, keys, active
+    if from_keys:
+        member = active.group_by(user_id=active.a_user).aggregate(cohort=active.period.min())
+    return member, member.group_by(keys).aggregate(members=_.count()), keys, active
 
 
 def _calendar_offsets(member, active):
