@@ -307,21 +307,20 @@ def engine_sessions(path: Path) -> pd.DataFrame:
 
 
 def engine_experiment(path: Path, context: dict) -> pd.DataFrame:
-    """Per assigned user on the engine, then the conversion test from per-arm sums (as notebook 03 would)."""
-    users = engine_analyses.rolling_experiment_users(engine_source(path, ["revenue"]), context["assignments"](), EXPERIMENT,
-                                                     window="14D")
-    control = context["control"]
-    engine_analyses.experiment_summary(users, "converted", control=control, kind="binary")
-    engine_analyses.experiment_summary(users, "events", control=control, kind="mean")
-    return users.select("user_id", "variant").execute()
+    """Notebook 03's route on the engine: ``experiment_users`` handed the engine source (one row per
+    assigned user computed in DuckDB, ``engines.experiment_scans``), then the same ``analyze_experiment``."""
+    return package_experiment(engine_source(path, ["revenue"]), context["assignments"]())
 
 
-def check_experiment_users(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
-    """Users per variant only: the engine counts ``[assigned_at, assigned_at + 14 days)``, the package
-    calendar days from the assignment day (and censors users not observed for all of them)."""
-    mine = project.groupby("variant", observed=True).size().sort_index()
-    theirs = engine.groupby("variant").size().sort_index()
-    return bool(list(map(str, mine.index)) == list(map(str, theirs.index)) and np.array_equal(mine.to_numpy(), theirs.to_numpy()))
+def same_experiment_users(project: pd.DataFrame, engine: pd.DataFrame) -> bool:
+    """The per-user frames are equal: ids, variants and every metric (floats to 1e-9 relative, NaN = censored)."""
+    if list(project.columns) != list(engine.columns) or len(project) != len(engine):
+        return False
+    text = ["user_id", "variant"]
+    numbers = [c for c in project.columns if c not in text and c != "assigned_at"]
+    return bool(all(np.array_equal(project[c].astype(str).to_numpy(), engine[c].astype(str).to_numpy()) for c in text)
+                and project["assigned_at"].equals(engine["assigned_at"])
+                and np.allclose(project[numbers].to_numpy(float), engine[numbers].to_numpy(float), rtol=1e-9, equal_nan=True))
 
 
 def engine_user_features(path: Path) -> pd.DataFrame:
@@ -420,7 +419,7 @@ def analyses(paths: dict[str, Path], con) -> list[Analysis]:
         Analysis("experiment", lambda ev, c: package_experiment(ev, c["assignments"]()), ["revenue"], check_experiment,
                  {"polars": lambda p: peers.polars_experiment(p, paths["assignments"], EXPERIMENT),
                   "duckdb": lambda p: peers.duckdb_experiment(con, p, paths["assignments"], EXPERIMENT)},
-                 None, engine_experiment, check_experiment_users),
+                 None, engine_experiment, same_experiment_users),
         Analysis("user_features", lambda ev, c: user_features(ev), None, check_user_features,
                  {"polars": peers.polars_user_features, "duckdb": lambda p: peers.duckdb_user_features(con, p)},
                  None, lambda p, c: engine_user_features(p), check_user_features),
