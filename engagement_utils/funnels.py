@@ -568,7 +568,20 @@ def checkout_loops(
         keys = ["segment", "ordinal"]
     table = table[table["reached"]]
     out = table.groupby(keys, sort=True).agg(checkout_sessions=("reached", "size"), loop_sessions=("looped", "sum"))
-    out = out.reset_index().astype({"checkout_sessions": float, "loop_sessions": float})
+    return loop_rates(out, period, alpha)
+
+
+def loop_rates(counts: pd.DataFrame, period: str, alpha: float = 0.05) -> pd.DataFrame:
+    """The checkout-loop table from session counts indexed by ([segment,] period ordinal): rate and Wilson CI.
+
+    Examples
+    --------
+    >>> counts = pd.DataFrame({"ordinal": [2818], "checkout_sessions": [4], "loop_sessions": [1]}).set_index("ordinal")
+    >>> loop_rates(counts, "week")[["period_start", "loop_rate"]].values.tolist()
+    [[Timestamp('2024-01-01 00:00:00'), 0.25]]
+    """
+    keys = list(counts.index.names)
+    out = counts.reset_index().astype({"checkout_sessions": float, "loop_sessions": float})
     out.insert(len(keys) - 1, "period_start", pd.to_datetime(periods.ordinal_to_start(out["ordinal"].to_numpy(), period)))
     out = out.drop(columns="ordinal")
     out["loop_rate"] = out["loop_sessions"] / out["checkout_sessions"]

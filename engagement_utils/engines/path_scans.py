@@ -26,7 +26,7 @@ import pandas as pd
 from ibis import _
 
 from .. import periods
-from ..funnels import anchor_codes
+from ..funnels import anchor_codes, loop_rates
 from ..stats import wilson_ci
 from ..validation import as_event_list
 from .connect import SEQ_COLUMN, IbisEvents
@@ -349,13 +349,7 @@ def checkout_loops(src: IbisEvents, checkout_events, cart_events, *, segment: st
         if not len(counts) and src.table.schema()[segment].is_string():  # as pandas types the in-memory text labels
             counts["segment"] = counts["segment"].astype("str")
     counts = counts.astype({"ordinal": np.int64, "checkout_sessions": np.int64, "loop_sessions": np.int64})
-    out = counts.groupby(keys, sort=True)[["checkout_sessions", "loop_sessions"]].sum()
-    out = out.reset_index().astype({"checkout_sessions": float, "loop_sessions": float})
-    out.insert(len(keys) - 1, "period_start", pd.to_datetime(periods.ordinal_to_start(out["ordinal"].to_numpy(), period)))
-    out = out.drop(columns="ordinal")
-    out["loop_rate"] = out["loop_sessions"] / out["checkout_sessions"]
-    out["ci_low"], out["ci_high"] = wilson_ci(out["loop_sessions"], out["checkout_sessions"], alpha)
-    return out
+    return loop_rates(counts.groupby(keys, sort=True)[["checkout_sessions", "loop_sessions"]].sum(), period, alpha)
 
 
 def _after(t, reached):
