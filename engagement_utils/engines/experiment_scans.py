@@ -194,7 +194,7 @@ def experiment_users(
     >>> u[["converted_1d", "events_1d", "pre_events_1d"]].values.tolist()
     [[1.0, 1.0, 1.0]]
     """
-    from ..experiments.metrics import assigned_users, experiment_frame, metric_groups
+    from ..experiments.metrics import assigned_users, assignment_anchor, experiment_frame, metric_groups
     from ..retention import user_retention
 
     groups = metric_groups(metrics, conversion_days=conversion_days, window_days=window_days, pre_period_days=pre_period_days)
@@ -206,8 +206,7 @@ def experiment_users(
     first_incomplete = periods.first_incomplete_ordinal(last, "day", tz)
     flags = None
     if "retention" in groups:
-        anchor = pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"]))
-        flags = user_retention(src, days=tuple(retention_days), anchor=anchor, tz=tz, end=end)
+        flags = user_retention(src, days=tuple(retention_days), anchor=assignment_anchor(users), tz=tz, end=end)
     a = assignments_table(src, users, tz)
     options = dict(window_days=window_days, pre_period_days=pre_period_days, end=end_ts)
     counts = window_counts(src, a, groups, conversion_events=conversion_events, conversion_days=conversion_days, **options)

@@ -80,6 +80,18 @@ def assigned_users(assignments: pd.DataFrame, experiment: str) -> pd.DataFrame:
                          "variant": chosen["variant"].astype(str).to_numpy(), "assigned_at": at})
 
 
+def assignment_anchor(users: pd.DataFrame) -> pd.Series:
+    """Each assigned user's ``assigned_at`` indexed by ``user_id``: the anchor of the retention flags after assignment.
+
+    Examples
+    --------
+    >>> users = pd.DataFrame({"user_id": ["a"], "variant": ["b"], "assigned_at": pd.to_datetime(["2024-01-02 10:00"], utc=True)})
+    >>> assignment_anchor(users).to_dict()
+    {'a': Timestamp('2024-01-02 10:00:00+0000', tz='UTC')}
+    """
+    return pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"]))
+
+
 def _owner(events: pd.DataFrame, user_ids: np.ndarray) -> np.ndarray:
     """Row of ``user_ids`` for each event (-1 for users outside the experiment), via the id categories."""
     ids = events["user_id"]
@@ -199,7 +211,7 @@ def experiment_users(
     # arrays below exist, and the per-event arrays are freed before sessionizing.
     flags = None
     if "retention" in groups:
-        flags = user_retention(events, days=tuple(retention_days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
+        flags = user_retention(events, days=tuple(retention_days), anchor=assignment_anchor(users),
                                tz=tz, end=end)
 
     owner = _owner(events, users["user_id"].to_numpy())
@@ -425,7 +437,7 @@ def retention_by_variant(
     [['b', 1, 1, 0.0], ['b', 2, 1, 0.0], ['control', 1, 1, 1.0], ['control', 2, 1, 0.0]]
     """
     users = assigned_users(assignments, experiment)
-    flags = user_retention(events, days=tuple(days), anchor=pd.Series(users["assigned_at"].array, index=pd.Index(users["user_id"])),
+    flags = user_retention(events, days=tuple(days), anchor=assignment_anchor(users),
                            tz=tz, end=end)
     value_columns = list(flags.columns.drop(["user_id", "anchor"]))
     long = flags[value_columns].set_axis(list(days), axis=1).assign(variant=users["variant"].to_numpy())
