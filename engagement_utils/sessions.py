@@ -91,7 +91,9 @@ def assign_sessions(events: "pd.DataFrame | EventLog", timeout="30min", max_dura
         given = pd.factorize(out["session_id"])[0]
     code, ns = log.in_time_order(log.user_code), log.in_time_order(log.ns)
     starts = session_starts(code, ns, timeout.value, limit, given)
-    out["session_id"] = np.cumsum(starts) - 1
+    session_id = np.cumsum(starts, dtype=np.int64)
+    session_id -= 1  # in place: a 10M log's temporary is 80 MB
+    out["session_id"] = session_id
     return out
 
 
@@ -166,6 +168,7 @@ def session_table(
         n_screens = n_views
     bounce = n_events == 1 if bounce_on == "events" else n_views <= 1
     user = events["user_id"]
+    # copy=False: every column is a new array, so the table needs no second, consolidated copy of them
     table = pd.DataFrame({
         "session_id": events["session_id"].iloc[first].to_numpy(),
         # a categorical keeps its dtype (no per-row objects); other ids become a plain array
@@ -174,10 +177,9 @@ def session_table(
         "n_events": n_events, "n_views": n_views, "n_screens": n_screens,
         "bounce": bounce, "converted": converted,
         "engaged": (duration_s >= engaged_min_seconds) | (n_views >= engaged_min_views) | converted,
-    })
+    }, copy=False)
     if "revenue" in events.columns:
-        revenue = events["revenue"].to_numpy(dtype=float, copy=True)
-        table["revenue"] = session_sums(first, np.nan_to_num(revenue, copy=False))
+        table["revenue"] = _revenue_per_session(events["revenue"].to_numpy(dtype=float), first)
     keep = list(keep)
     missing = [c for c in keep if c not in events.columns]
     if missing:
@@ -185,6 +187,17 @@ def session_table(
     for col in dict.fromkeys((["platform"] if "platform" in events.columns else []) + keep):
         table[col] = events[col].iloc[first].reset_index(drop=True)
     return table
+
+
+def _revenue_per_session(revenue: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Revenue summed per session (missing values count 0), from the rows that have any.
+
+    Revenue sits on a few events: summing only those rows, in row order as ``np.add.reduceat``
+    would, gives the same sums without a float copy of every event.
+    """
+    rows = np.flatnonzero(revenue > 0)  # NaN and 0 add nothing
+    session = np.searchsorted(first, rows, side="right") - 1
+    return np.bincount(session, weights=revenue[rows], minlength=len(first))
 
 
 class Sessionized(NamedTuple):

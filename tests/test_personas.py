@@ -453,3 +453,47 @@ def test_fit_k_lowers_k_to_the_distinct_profiles_and_says_so():
     seg = personas.segment_users(features, k=4, columns=["active_days", "events"], fit_k=True)
     assert seg.k == 3 and seg.k_asked == 4 and seg.labels.nunique() == 3
     assert seg.text.startswith("4 personas were asked for, but the users have only 3 distinct feature profiles")
+
+
+@pytest.mark.parametrize("n_values", [3, 40])  # one pass per category, and (user, value) keys
+def test_main_platform_is_the_most_frequent_value_first_on_ties(n_values):
+    rng = np.random.default_rng(5)
+    n = 3000
+    names = [f"p{i:02d}" for i in range(n_values)]
+    platform = pd.Series(rng.choice(names, n, p=np.r_[0.5, np.full(n_values - 1, 0.5 / (n_values - 1))]), dtype="object")
+    platform[rng.random(n) < 0.1] = None
+    ev = pd.DataFrame({
+        "user_id": rng.choice([f"u{i}" for i in range(60)] + ["nobody_known"], n),
+        "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
+        "event": "app_open", "platform": platform,
+    })
+    ev.loc[ev["user_id"] == "nobody_known", "platform"] = None
+    ev = pd.concat([ev, pd.DataFrame({"user_id": ["tied"] * 4, "event": "app_open", "platform": ["p02", "p01", "p01", "p02"],
+                                      "timestamp": pd.to_datetime(["2024-01-02"] * 4, utc=True)})], ignore_index=True)
+    got = personas.user_features(ev).table["main_platform"]
+
+    def expected(values):
+        counts = values.dropna().value_counts()
+        if counts.empty:
+            return "unknown"
+        top = counts[counts == counts.max()].index
+        return sorted(top)[0]  # categories are sorted: the first category wins a tie
+
+    want = ev.groupby("user_id")["platform"].apply(expected)
+    assert got.astype(str).to_dict() == want.to_dict()
+    assert got["tied"] == "p01" and got["nobody_known"] == "unknown"
+
+
+def test_user_revenue_adds_every_amount_in_event_order():
+    rng = np.random.default_rng(8)
+    n = 2500
+    revenue = np.where(rng.random(n) < 0.4, rng.gamma(2.0, 17.3, n), np.nan)
+    revenue[rng.random(n) < 0.05] = 0.0
+    ev = pd.DataFrame({
+        "user_id": rng.choice([f"u{i}" for i in range(40)], n),
+        "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s"),
+        "event": np.where(np.isnan(revenue), "app_open", "purchase"), "revenue": revenue,
+    }).sort_values(["user_id", "timestamp"], kind="stable")
+    got = personas.user_features(ev).table["revenue"]
+    want = ev.groupby("user_id")["revenue"].apply(lambda r: sum(0.0 if np.isnan(x) else x for x in r))
+    assert got.to_dict() == want.to_dict()  # exactly: the same additions in the same order

@@ -120,22 +120,41 @@ def _per_user_distinct(code: np.ndarray, values: np.ndarray, n: int) -> np.ndarr
     return np.bincount(unpack_keys(keys)[0], minlength=n)
 
 
+_MAIN_VALUE_PASSES = 16  # categories counted one pass each; more are counted from (user, value) keys
+
+
 def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
     """Most frequent non-missing category per user (first category on ties), "unknown" if none."""
     cat = values.astype("category") if not isinstance(values.dtype, pd.CategoricalDtype) else values
     vcodes = cat.cat.codes.to_numpy()
     k = len(cat.cat.categories)
-    ok = vcodes >= 0
     width = max(k, 1)
-    counts = np.bincount(codes[ok].astype(np.int64) * width + vcodes[ok], minlength=n * width).reshape(n, width)
+    if width <= _MAIN_VALUE_PASSES:
+        # One pass per category (a platform has a handful), none with a per-event key array (80 MB
+        # at 10M events); the most frequent category counts what the user's other events leave.
+        counts = np.zeros((n, width), dtype=np.int64)
+        frequent = int(np.argmax(np.bincount(vcodes[vcodes >= 0], minlength=width)))
+        for j in range(k):
+            if j != frequent:
+                counts[:, j] = np.bincount(codes[vcodes == j], minlength=n)
+        counts[:, frequent] = np.bincount(codes, minlength=n) - counts.sum(axis=1)
+        missing = vcodes < 0
+        if missing.any():
+            counts[:, frequent] -= np.bincount(codes[missing], minlength=n)
+    else:
+        ok = vcodes >= 0
+        key = np.multiply(codes[ok], width, dtype=np.int64)
+        key += vcodes[ok]
+        counts = np.bincount(key, minlength=n * width).reshape(n, width)
+        del key
     labels = cat.cat.categories.astype(str).tolist() + ["unknown"]
     names = list(dict.fromkeys(labels))  # a category literally named "unknown" is merged
     best = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), k)
     return pd.Categorical.from_codes(np.array([names.index(label) for label in labels])[best], categories=names)
 
 
-def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice, timeout, n: int) -> None:
-    """Add the session features of the events at ``rows`` to ``out`` (one row per user code).
+def _session_columns(log: EventLog, rows: np.ndarray | slice, timeout, n: int) -> dict[str, np.ndarray]:
+    """The session features of the events at ``rows``, one value per user code.
 
     The sessions of :func:`~engagement_utils.sessions.sessionize` (same boundaries, durations, event
     counts and one-event bounces, summed per user in session order) from the log's arrays: no copy
@@ -158,18 +177,21 @@ def _session_columns(out: pd.DataFrame, log: EventLog, rows: np.ndarray | slice,
     scodes = code[first]
     n_events = last - first + 1
     # Durations exactly as session_table computes them: the frame's timestamps (its unit), end - start.
-    position = np.arange(len(frame))[rows]
-    if order is not None:
-        position = position[order]
+    def frame_position(i: np.ndarray) -> np.ndarray:  # of the i-th ordered event (no position array per event)
+        j = i if order is None else order[i]
+        return j if isinstance(rows, slice) else rows[j]
+
     ts = frame["timestamp"].array
-    duration_s = np.asarray((ts.take(position[last]) - ts.take(position[first])).total_seconds(), dtype=float)
-    del code, ns, given, last, order, position
+    duration_s = np.asarray((ts.take(frame_position(last)) - ts.take(frame_position(first))).total_seconds(), dtype=float)
+    del code, ns, given, last, order
     n_sessions = np.bincount(scodes, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["sessions"] = n_sessions
-        out["mean_session_s"] = np.bincount(scodes, weights=duration_s, minlength=n) / n_sessions
-        out["events_per_session"] = np.bincount(scodes, weights=n_events, minlength=n) / n_sessions
-        out["bounce_rate"] = np.bincount(scodes, weights=(n_events == 1).astype(float), minlength=n) / n_sessions
+        return {
+            "sessions": n_sessions,
+            "mean_session_s": np.bincount(scodes, weights=duration_s, minlength=n) / n_sessions,
+            "events_per_session": np.bincount(scodes, weights=n_events, minlength=n) / n_sessions,
+            "bounce_rate": np.bincount(scodes, weights=(n_events == 1).astype(float), minlength=n) / n_sessions,
+        }
 
 
 def order_columns(out: pd.DataFrame, orders: np.ndarray, revenue: np.ndarray | None, conversion: tuple,
@@ -186,7 +208,9 @@ def order_columns(out: pd.DataFrame, orders: np.ndarray, revenue: np.ndarray | N
     if revenue is not None:
         out["revenue"] = revenue
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["aov"] = np.where(orders > 0, out["revenue"] / np.maximum(orders, 1), np.nan)
+            # arrays, not out["revenue"]: numpy asking a Series for its array attributes makes pandas
+            # build a hash table of the user index (1M ids: 1M Python strings)
+            out["aov"] = np.where(orders > 0, np.asarray(revenue, dtype=float) / np.maximum(orders, 1), np.nan)
     else:
         omitted.update(dict.fromkeys(("revenue", "aov"), "the events have no 'revenue' column"))
     out["converted"] = orders > 0
@@ -324,6 +348,30 @@ def user_features(
     last_ns[~seen] = end_ns
     del bcode, bns
 
+    omitted: dict[str, str] = {}
+    present = _present_events(frame)
+    # Browsing: any event that is neither a conversion nor carries revenue (a clickstream, not a transactions log).
+    browsing = ~conversion_rows[rows]
+    if "revenue" in frame.columns:
+        browsing &= np.isnan(frame["revenue"].to_numpy(dtype=float)[rows])
+    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns or bool(browsing.any())
+    del browsing
+    session_columns = {}
+    if session_features is True or (session_features == "auto" and has_views):
+        # before the day ordinals below exist (80 MB at 10M events): the session arrays set the peak
+        session_columns = _session_columns(log, rows, timeout, n)
+    else:
+        reason = ("turned off (session_features=False)" if session_features is False else
+                  "the events have no browsing events (only conversions and events with revenue) or session_id: "
+                  "sessions of a purchase-only log would only restate orders")
+        omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
+
+    main_platform = None
+    if "platform" in frame.columns:  # also before the day ordinals exist
+        platform, pcode = (frame["platform"], code) if everything else (frame["platform"].iloc[np.flatnonzero(before)], code[before])
+        main_platform = _main_value(platform, pcode, n)
+        del platform, pcode
+
     out = pd.DataFrame(index=pd.Index(log.users, name="user_id"))
     out["recency_days"] = (end_ns - last_ns) // DAY.value
     out["tenure_days"] = (end_ns - first_ns) // DAY.value
@@ -334,20 +382,8 @@ def user_features(
     eligible_from = pd.Series(np.maximum(first_ns, start_ns).view("M8[ns]")).dt.tz_localize("UTC")
     out["active_day_share"] = out["active_days"] / (last_day - periods.period_ordinal(eligible_from, "day", tz) + 1)
 
-    omitted: dict[str, str] = {}
-    present = _present_events(frame)
-    # Browsing: any event that is neither a conversion nor carries revenue (a clickstream, not a transactions log).
-    browsing = ~conversion_rows[rows]
-    if "revenue" in frame.columns:
-        browsing &= np.isnan(frame["revenue"].to_numpy(dtype=float)[rows])
-    has_views = bool(present & set(VIEW_EVENTS)) or "session_id" in frame.columns or bool(browsing.any())
-    if session_features is True or (session_features == "auto" and has_views):
-        _session_columns(out, log, rows, timeout, n)
-    else:
-        reason = ("turned off (session_features=False)" if session_features is False else
-                  "the events have no browsing events (only conversions and events with revenue) or session_id: "
-                  "sessions of a purchase-only log would only restate orders")
-        omitted.update(dict.fromkeys(SESSION_FEATURES, reason))
+    for name, values in session_columns.items():
+        out[name] = values
 
     is_order = conversion_rows[rows]
     if order_column in frame.columns:
@@ -356,16 +392,21 @@ def user_features(
         orders = _per_user_distinct(wcode[is_order], order_code, n) + np.bincount(wcode[is_order][order_code < 0], minlength=n)
     else:
         orders = np.bincount(wcode[is_order], minlength=n)
-    revenue = (np.bincount(wcode, weights=np.nan_to_num(frame["revenue"].to_numpy(dtype=float)[rows]), minlength=n)
-               if "revenue" in frame.columns else None)
+    revenue = None
+    if "revenue" in frame.columns:
+        # summed from the rows that carry revenue (NaN and 0 add nothing), in row order: the same
+        # sums as adding every row, without a float copy of every event
+        amount = frame["revenue"].to_numpy(dtype=float)[rows]
+        paid = np.flatnonzero(amount > 0)
+        revenue = np.bincount(wcode[paid], weights=amount[paid], minlength=n)
+        del amount, paid
     out = order_columns(out, orders, revenue, conversion, omitted)
     if "channel" in frame.columns:
         out["channels_reached"] = _per_user_distinct(wcode, pd.factorize(frame["channel"])[0][rows], n)
     else:
         omitted["channels_reached"] = "the events have no 'channel' column"
-    if "platform" in frame.columns:
-        platform, pcode = (frame["platform"], code) if everything else (frame["platform"].iloc[np.flatnonzero(before)], code[before])
-        out["main_platform"] = _main_value(platform, pcode, n)
+    if main_platform is not None:
+        out["main_platform"] = main_platform
     else:
         omitted["main_platform"] = "the events have no 'platform' column"
     for name, names in (count_events or {}).items():
