@@ -222,3 +222,42 @@ def test_unknown_interaction_event_is_the_same_error_and_other_events_are_folded
     assert a.values.tolist() == [["a", pd.Timestamp("2024-03-25 10:00", tz="UTC"), "(other)"],
                                  ["a", pd.Timestamp("2024-03-25 10:30", tz="UTC"), "(other)"],
                                  ["a", pd.Timestamp("2024-03-25 11:00:00.000001", tz="UTC"), "purchase"]]
+
+
+def session_id_events() -> pd.DataFrame:
+    """A log whose own ``session_id`` disagrees with the 30-minute gap rule in every way."""
+    rows = [
+        ("s1", "2024-03-25T10:00:00", "app_open", "A", None),
+        ("s1", "2024-03-25T10:01:00", "screen_view", "B", None),  # new id one minute later: a new session
+        ("s1", "2024-03-25T12:30:00", "purchase", "B", 12.5),  # same id after 2.5 hours: the same session
+        ("s2", "2024-03-25T09:00:00", "app_open", None, None),  # missing ids are one label
+        ("s2", "2024-03-25T09:05:00", "screen_view", None, None),
+        ("s2", "2024-03-25T09:10:00", "app_open", "C", None),
+        ("s3", "2024-03-26T08:00:00", "app_open", "D", None),
+        ("s3", "2024-03-26T08:00:00", "screen_view", "D", None),  # a tie inside one session
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "timestamp", "event", "session_id", "revenue"])
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["revenue"] = frame["revenue"].astype(float)
+    return frame.astype({"user_id": "category", "event": "category", "session_id": "category"})
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_datas_own_session_ids_are_kept_on_both_engines(engine, request):
+    from engagement_utils import personas
+    from engagement_utils.engines.connect import from_frame
+
+    frame = session_id_events()
+    con = request.getfixturevalue("spark") if engine == "pyspark" else None
+    src = from_frame(frame, tz=TZ, connection=con, name=f"sid_{engine}")
+    table = sessions.sessionize(frame, "30min").sessions
+    assert table.groupby("user_id", observed=True).size().to_dict() == {"s1": 2, "s2": 2, "s3": 1}  # not the gap rule's 2, 1, 1
+    assert_same(sessions.session_summary(table), sessions.session_summary(src, timeout="30min"))
+    expected = report.visits_per_period(table, "day", tz=TZ, last=5)
+    assert_same(expected, report.visits_per_period(src, "day", tz=TZ, last=5, timeout="30min"), rtol=1e-12)
+    counts = table["duration_s"].value_counts().sort_index()
+    durations = report.session_durations(src, "30min")
+    np.testing.assert_array_equal(durations["duration_s"].to_numpy(), counts.index.to_numpy())
+    memory = personas.user_features(frame, tz=TZ).table
+    on_engine = personas.user_features(src, tz=TZ).table
+    assert memory["sessions"].to_dict() == on_engine["sessions"].to_dict() == {"s1": 2, "s2": 2, "s3": 1}

@@ -120,6 +120,9 @@ def source(request, demo):
                 frame, assignments = adversarial_events(), adversarial_assignments()
             elif data == "integer_ids":
                 frame, assignments = integer_ids(adversarial_events(), adversarial_assignments())
+            elif data == "session_ids":  # the data's own sessions, one per event: the experiment still cuts 30-minute ones
+                frame, assignments = adversarial_events(), adversarial_assignments()
+                frame["session_id"] = pd.Categorical([f"s{i}" for i in range(len(frame))])
             else:  # no revenue column at all
                 frame, assignments = adversarial_events().drop(columns="revenue"), adversarial_assignments()
             made[engine, data] = frame, assignments, from_frame(frame, connection=con, name=f"exp_{data}_{engine}")
@@ -166,7 +169,7 @@ ADVERSARIAL_CASES = [
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("data", ["adversarial", "integer_ids", "no_revenue"])
+@pytest.mark.parametrize("data", ["adversarial", "integer_ids", "no_revenue", "session_ids"])
 @pytest.mark.parametrize("case", ADVERSARIAL_CASES, ids=["berlin", "berlin-end", "new_york", "berlin-defaults", "utc-two-groups"])
 def test_adversarial_experiment_users_equal(source, engine, data, case):
     if engine == "pyspark" and data != "adversarial" and case is not ADVERSARIAL_CASES[0]:

@@ -121,7 +121,8 @@ def window_counts(src: IbisEvents, a, groups: Sequence[str], *, conversion_event
     if "sessions" in groups:
         t = src.table
         mine = src.with_table(t.semi_join(a, t.user_id == a.a_user))  # a session never spans two users
-        s = ibis_scans.session_expr(mine, SESSION_TIMEOUT, end=end).select("user_id", "start", "duration_us")
+        # rebuilt by the gap rule, as the in-memory experiment sessionizes user, time and event only
+        s = ibis_scans.session_expr(mine, SESSION_TIMEOUT, end=end, rebuild=True).select("user_id", "start", "duration_us")
         s = s.mutate(s_day=period_ordinal(s.start, "day", src.tz, src.backend))
         sj = a.join(s, a.a_user == s.user_id)
         rel, after = sj.s_day - sj.a_day, sj.start >= sj.a_at

@@ -345,19 +345,24 @@ def bracket_counts(src: IbisEvents, period: str, brackets, **options) -> tuple[p
 def session_expr(src: IbisEvents, timeout, *, end=None, keep: Sequence[str] = (),
                  view_events: Iterable[str] = ("screen_view", "page_view", "app_open"),
                  conversion_events: Iterable[str] = ("purchase",), engaged_min_seconds: float = 10.0,
-                 engaged_min_views: int = 2):
+                 engaged_min_views: int = 2, rebuild: bool = False):
     """One row per session (a gap strictly longer than ``timeout`` starts one, DESIGN §5).
 
+    Events that carry a ``session_id`` keep those sessions (a new one where it changes, missing
+    values one label) unless ``rebuild=True``, as :func:`engagement_utils.sessions.assign_sessions`.
     Columns ``user_id, session, start, end, duration_us, n_events, n_views, converted, bounce, engaged``,
     ``revenue`` when the events carry it, and the ``keep`` columns from each session's first event.
     """
     t = cut(src, end)
     window = ibis.window(group_by=t.user_id, order_by=_order(t))
     rows = ibis.window(group_by=t.user_id, order_by=_order(t), preceding=None, following=0)
-    gap = interval(timeout)
     ts = utc_instant(t.timestamp)
     prev = ts.lag().over(window)
-    t = t.mutate(_ts=ts, _new=(prev.isnull() | (ts > prev + gap)).cast("int64"))
+    if "session_id" in t.columns and not rebuild:
+        new = prev.isnull() | ~t.session_id.identical_to(t.session_id.lag().over(window))
+    else:
+        new = prev.isnull() | (ts > prev + interval(timeout))
+    t = t.mutate(_ts=ts, _new=new.cast("int64"))
     t = t.mutate(session=t._new.sum().over(rows))
     aggs = dict(
         start=t._ts.min(), end=t._ts.max(), n_events=t.count(),
