@@ -13,6 +13,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 from engagement_utils import personas, retention
 from engagement_utils.core import EventLog
+from test_sessions import sparse_revenue_events
 
 DEMO_COUNTS = {"searches": "search", "cart_adds": "add_to_cart"}
 DEMO_CLUSTER_FEATURES = ["active_days", "recency_days", "mean_session_s", "searches", "revenue"]
@@ -485,15 +486,7 @@ def test_main_platform_is_the_most_frequent_value_first_on_ties(n_values):
 
 
 def test_user_revenue_adds_every_amount_in_event_order():
-    rng = np.random.default_rng(8)
-    n = 2500
-    revenue = np.where(rng.random(n) < 0.4, rng.gamma(2.0, 17.3, n), np.nan)
-    revenue[rng.random(n) < 0.05] = 0.0
-    ev = pd.DataFrame({
-        "user_id": rng.choice([f"u{i}" for i in range(40)], n),
-        "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 20 * 86400, n), unit="s"),
-        "event": np.where(np.isnan(revenue), "app_open", "purchase"), "revenue": revenue,
-    }).sort_values(["user_id", "timestamp"], kind="stable")
+    ev = sparse_revenue_events(8, 2500, [f"u{i}" for i in range(40)], 20 * 86400).sort_values(["user_id", "timestamp"], kind="stable")
     got = personas.user_features(ev).table["revenue"]
     want = ev.groupby("user_id")["revenue"].apply(lambda r: sum(0.0 if np.isnan(x) else x for x in r))
     assert got.to_dict() == want.to_dict()  # exactly: the same additions in the same order

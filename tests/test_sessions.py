@@ -173,18 +173,22 @@ def test_demo_sessions_recover_generator(demo_events):
     assert 0 < summary["bounce_rate"] < summary["engaged_rate"] < 1
 
 
+def sparse_revenue_events(seed: int, n: int, users: list, span_s: int) -> pd.DataFrame:
+    """Random events with revenue on some (NaN on most, 0 on a few): several amounts per user and session."""
+    rng = np.random.default_rng(seed)
+    revenue = np.where(rng.random(n) < 0.35, rng.gamma(2.0, 13.7, n), np.nan)
+    revenue[rng.random(n) < 0.05] = 0.0
+    return pd.DataFrame({
+        "user_id": rng.choice(users, n),
+        "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, span_s, n), unit="s"),
+        "event": np.where(np.isnan(revenue), "app_open", "purchase"), "revenue": revenue,
+    })
+
+
 def test_session_revenue_sums_in_event_order_with_missing_as_zero():
     # Sparse revenue (NaN, 0 and amounts, several per session) summed per session must equal
     # adding every event's revenue in event order, missing counting 0, to the last bit.
-    rng = np.random.default_rng(11)
-    n = 2000
-    revenue = np.where(rng.random(n) < 0.3, rng.gamma(2.0, 13.7, n), np.nan)
-    revenue[rng.random(n) < 0.05] = 0.0
-    ev = pd.DataFrame({
-        "user_id": rng.choice(list("abcdef"), n),
-        "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 3 * 3600, n), unit="s"),
-        "event": "purchase", "revenue": revenue,
-    })
+    ev = sparse_revenue_events(11, 2000, list("abcdef"), 3 * 3600)
     out = sessionize(ev, "10min")
     with_ids = out.events
     expected = [sum(0.0 if np.isnan(r) else r for r in grp["revenue"]) for _, grp in with_ids.groupby("session_id", sort=True)]
