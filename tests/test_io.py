@@ -191,3 +191,21 @@ def test_demo_files_load_cleanly(demo_dir):
     io.load_spend(demo_dir / "spend.csv")
     io.load_users(demo_dir / "users.csv")
     io.load_surveys(demo_dir / "surveys.csv")
+
+
+def test_user_and_assignment_files_load_as_their_frames(tmp_path):
+    # Files take the Arrow-dictionary route for ids and text; a DataFrame the pandas one: same tables, same errors.
+    users = pd.DataFrame({"user_id": [" b", "a ", "c", "é"], "plan": ["pro", None, "free", "pro"],
+                          "signup_at": ["2024-01-02 10:00", "2024-01-01", "2023-12-31 23:59:59", "2024-01-03T08:00:00"]})
+    assignments = pd.DataFrame({"user_id": ["a ", " b", "c"], "experiment": ["x", "x", "y"], "variant": ["control", "b", "control"],
+                                "assigned_at": ["2024-01-05 10:00", "2024-01-05 11:00", "2024-01-06 09:00"]})
+    users.to_csv(tmp_path / "users.csv", index=False)
+    assignments.to_csv(tmp_path / "assignments.csv", index=False)
+    pd.testing.assert_frame_equal(io.load_users(tmp_path / "users.csv"), io.load_users(users), check_exact=True)
+    pd.testing.assert_frame_equal(io.load_assignments(tmp_path / "assignments.csv"), io.load_assignments(assignments), check_exact=True)
+    assert io.load_users(tmp_path / "users.csv")["user_id"].tolist() == ["a", "b", "c", "é"]
+    for bad, message in ((["a", " a "], "listed more than once"), (["a", "  "], "null id")):
+        pd.DataFrame({"user_id": bad}).to_csv(tmp_path / "bad.csv", index=False)
+        for source in (tmp_path / "bad.csv", pd.DataFrame({"user_id": bad})):  # rows are named per source (CSV line, row)
+            with pytest.raises(DataValidationError, match=message):
+                io.load_users(source)

@@ -17,6 +17,20 @@ __all__ = ["load_assignments", "load_spend", "load_users", "load_surveys", "atta
 SURVEY_SCALES = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
+def _read_with_ids(source, what: str, column_map: Mapping[str, str] | None) -> tuple[pd.DataFrame, bool]:
+    """The table with text as categoricals over Arrow dictionaries (ids encoded once over the whole column),
+    and whether the ``user_id`` column arrived so encoded (its categories are then stripped as the events' are).
+
+    A 1M-row user table: pandas' factorize of the ids and of each text column was most of loading it.
+    """
+    column_map = dict(column_map or {})
+    ids = [old for old, new in column_map.items() if new == "user_id"] + ([] if "user_id" in column_map.values() else ["user_id"])
+    frame = read_table(source, what, text_as_codes=True, high_cardinality=ids)
+    encoded = not isinstance(source, pd.DataFrame) and any(
+        c in frame.columns and isinstance(frame[c].dtype, pd.CategoricalDtype) for c in ids)
+    return frame, encoded
+
+
 def _categorize_text(frame: pd.DataFrame, skip: set[str]) -> None:
     for col in frame.columns:
         if col in skip:
@@ -44,11 +58,11 @@ def load_assignments(
     >>> a["variant"].tolist()
     ['control', 'b']
     """
-    frame = read_table(source, "assignments")
+    frame, encoded = _read_with_ids(source, "assignments", column_map)
     check = Checker(frame, source, "assignments")
     check.apply_column_map(column_map)
     check.require(["user_id", "experiment", "variant"])
-    check.ids("user_id")
+    check.ids("user_id", strip_categories=encoded)
     check.timestamps("assigned_at", timestamp_format)
     for col in ("experiment", "variant"):
         if col in check.frame.columns and check.frame[col].isna().any():
@@ -111,11 +125,11 @@ def load_users(source, *, column_map: Mapping[str, str] | None = None, timestamp
     >>> str(u["platform"].dtype)
     'category'
     """
-    frame = read_table(source, "users")
+    frame, encoded = _read_with_ids(source, "users", column_map)
     check = Checker(frame, source, "users")
     check.apply_column_map(column_map)
     check.require(["user_id"])
-    check.ids("user_id")
+    check.ids("user_id", strip_categories=encoded)
     check.timestamps("signup_at", timestamp_format)
     if "user_id" in check.frame.columns:
         repeated = check.frame["user_id"].duplicated() & check.frame["user_id"].notna()
