@@ -327,6 +327,9 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
         first, last = complete_periods(log, "week")
         if first > last:
             extra["Active days per week"] = ["needs a complete week (Monday to Sunday) inside the data"]
+        if segment and not _mau_at_a_week_end(log):
+            extra["Active users by segment"] = ["needs a week that ends at least 30 days after the data start "
+                                                "(the table shows each segment on a week's last day with a complete MAU window)"]
         first, last = complete_periods(log, period)
         if first > last:
             extra["Lifecycle"] = [f"needs a complete {period} inside the data (a shorter `period` parameter may fit)"]
@@ -359,6 +362,14 @@ def overview_sections(prof, *, segment: str | None, path_column: str, strata: Se
         "Message reach": by,
         "Messaging channels and onboarding": requires(user_columns=["n_messaging_channels", "onboarding"]),
     }, prof, extra)
+
+
+def _mau_at_a_week_end(log) -> bool:
+    """Whether a Sunday with a complete 30-day MAU window lies inside the data (a row of :func:`latest_complete`)."""
+    day = log.ordinal("day")
+    first_full = int(day.min()) + 29  # the first day whose trailing 30 days are all observed
+    sunday = first_full + (3 - first_full) % 7  # day ordinal 0 is a Thursday: (d + 3) % 7 == 6 on Sundays
+    return sunday <= int(day.max())
 
 
 def _bounds_log(src):

@@ -232,3 +232,14 @@ def test_money_bounds_fold_and_exact_decimals_line_up():
 def test_index_columns_read_with_two_decimals():
     t = pd.DataFrame({"segment": list("abc"), "users": [22, 45, 25], "index": [0.81, 1.0444, 0.9222]})
     assert [row[-1] for row in cells(disp.table_html(t))[1:]] == ["0.81", "1.04", "0.92"]
+
+
+def test_a_table_whose_every_group_is_hidden_shows_why_not_an_empty_header():
+    from engagement_utils.display.tables import table_html
+
+    out = table_html(pd.DataFrame({"platform": ["ios", "web"], "users": [3, 4]}), caption="Sessions by platform")
+    assert "<table" not in out and "Sessions by platform" in out
+    assert "All 2 groups have fewer than 10 users and are not shown (privacy)." in out
+    assert "No rows to show." in table_html(pd.DataFrame({"users": pd.Series([], dtype=int)}))
+    partly = table_html(pd.DataFrame({"platform": ["ios", "web"], "users": [3, 40]}))
+    assert "<table" in partly and "1 group with fewer than 10 users is not shown (privacy)." in partly

@@ -251,3 +251,23 @@ def test_new_readings_from_hostile_values_render_inert():
                     display.key_numbers_html({"Users": "2", **sections.key_number()}), table])
     assert live_markup(page, marker="alert") == []
     assert "&lt;script&gt;" in page and "&lt;img" in page
+
+
+@pytest.mark.parametrize("span_days", [28, 29, 30, 35, 36, 37, 44])
+def test_active_users_by_segment_is_skipped_exactly_when_its_table_would_be_empty(span_days):
+    # The table reads each segment's MAU on the last Sunday with a complete 30-day window; a short
+    # export (a week-old GA4 sample) has none, and the section says so instead of showing an empty table.
+    from engagement_utils.core import EventLog
+    from engagement_utils.data_profile import profile
+
+    for start in pd.date_range("2024-01-01", periods=7):  # every weekday as the data start
+        ev = pd.DataFrame({"user_id": pd.Categorical(["a", "b"]), "event": pd.Categorical(["open", "open"]),
+                           "platform": ["ios", "web"],
+                           "timestamp": pd.to_datetime([start, start + pd.Timedelta(days=span_days)], utc=True)})
+        log = EventLog(ev)
+        table = report.latest_complete(metrics.active_users(log, "week", segment="platform"))
+        sections = report.overview_sections(profile(ev), segment="platform", path_column="event", strata=[],
+                                            interactions=[], log=log)
+        assert sections.ok("Active users by segment") == (len(table) > 0), (start, span_days)
+        if len(table) == 0:
+            assert "30 days after the data start" in sections.note("Active users by segment")

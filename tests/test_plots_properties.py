@@ -174,3 +174,23 @@ def test_checkout_loops_ticks_are_the_periods():
     ax.figure.canvas.draw()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-02-01", "2024-03-01", "2024-04-01"]
     plt.close("all")
+
+
+@pytest.mark.parametrize("days", [2, 60])
+def test_active_users_chart_draws_only_windows_with_values_in_whole_users(days):
+    from engagement_utils import metrics
+
+    start = pd.Timestamp("2024-01-05", tz="UTC")
+    ev = pd.DataFrame({"user_id": ["a", "b", "c"] * days, "event": "open",
+                       "timestamp": [start + pd.Timedelta(days=d, hours=h) for d in range(days) for h in (1, 2, 3)]})
+    ax = plots.plot_active_users(metrics.active_users(ev))
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    ticks = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert all(float(t.replace("−", "-")).is_integer() for t in ticks)  # 3 users, never "2.95"
+    if days == 2:  # no complete 7- or 30-day window: DAU only, no stickiness axis, one tick per day
+        assert labels == ["DAU"] and len(ax.figure.axes) == 1
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["2024-01-05", "2024-01-06"]
+    else:
+        assert labels == ["DAU", "WAU", "MAU", "stickiness (DAU/MAU)"] and len(ax.figure.axes) == 2
+    plt.close("all")

@@ -304,6 +304,21 @@ def _html_table(cells: pd.DataFrame, numeric: set, labels: Mapping[str, str] | N
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
+def _nothing_shown(n_hidden: int, min_group_size: int) -> str:
+    """Why a table has no rows to show.
+
+    Examples
+    --------
+    >>> _nothing_shown(3, 10), _nothing_shown(0, 10)
+    ('All 3 groups have fewer than 10 users and are not shown (privacy).', 'No rows to show.')
+    """
+    if n_hidden > 1:
+        return f"All {n_hidden:,} groups have fewer than {min_group_size:,} users and are not shown (privacy)."
+    if n_hidden == 1:
+        return f"The one group has fewer than {min_group_size:,} users and is not shown (privacy)."
+    return "No rows to show."
+
+
 def table_html(
     df: pd.DataFrame | pd.Series,
     caption: str | None = None,
@@ -400,12 +415,15 @@ def table_html(
     parts = []
     if caption:
         parts.append(f'<div style="font-weight:600;margin:0.5em 0 0.3em">{html.escape(caption)}</div>')
-    parts.append(tables)
     notes = []
+    n_hidden = int(hidden.sum())
+    if frame.empty:  # a header row over nothing reads as a broken report: say why instead
+        notes.append(_nothing_shown(n_hidden, min_group_size))
+    else:
+        parts.append(tables)
     if len(frame) > max_rows:
         notes.append(f"Showing {max_rows:,} of {len(frame):,} rows.")
-    n_hidden = int(hidden.sum())
-    if n_hidden:
+    if n_hidden and not frame.empty:
         groups = "group" if n_hidden == 1 else "groups"
         verb = "is" if n_hidden == 1 else "are"
         notes.append(f"{n_hidden:,} {groups} with fewer than {min_group_size:,} users {verb} not shown (privacy).")

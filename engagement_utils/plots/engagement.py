@@ -16,6 +16,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ._style import error_extents, percent_axis, shorten, tidy_labels
 
@@ -36,18 +37,32 @@ _LIFECYCLE_COLORS = {"new": "#4c9be8", "returning": "#3aa655", "resurrecting": "
 
 
 def plot_active_users(active: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """DAU, WAU and MAU lines (left axis) with stickiness DAU/MAU (right axis), from :func:`metrics.active_users`."""
+    """DAU, WAU and MAU lines (left axis) with stickiness DAU/MAU (right axis), from :func:`metrics.active_users`.
+
+    A window with no complete day yet (WAU and MAU of a log shorter than 7 / 30 days) gets no line
+    and no legend entry; counts are whole users on an axis from zero, and a span of at most two weeks gets
+    one dated tick per day.
+    """
     ax = ax or plt.subplots()[1]
     for column, label in (("dau", "DAU"), ("wau", "WAU"), ("mau", "MAU")):
-        ax.plot(active["date"], active[column], label=label)
+        if active[column].notna().any():
+            ax.plot(active["date"], active[column], label=label)
     ax.set_ylabel("active users")
-    right = ax.twinx()
-    right.plot(active["date"], active["stickiness"], color="0.3", linestyle="--", label="stickiness (DAU/MAU)")
-    right.set_ylabel("stickiness")
-    right.grid(False)
-    percent_axis(right)
-    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.set_ylim(bottom=0)  # counts from zero: a flat line of 3 users is not drawn as a swing between 2.85 and 3.15
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    handles = ax.get_legend_handles_labels()[0]
+    if active["stickiness"].notna().any():
+        right = ax.twinx()
+        right.plot(active["date"], active["stickiness"], color="0.3", linestyle="--", label="stickiness (DAU/MAU)")
+        right.set_ylabel("stickiness")
+        right.grid(False)
+        percent_axis(right)
+        handles += right.get_legend_handles_labels()[0]
     ax.legend(handles, [h.get_label() for h in handles], loc="upper left", frameon=True)
+    days = pd.to_datetime(active["date"]).drop_duplicates().sort_values()
+    if 0 < len(days) <= 14:
+        ax.set_xticks(days)
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
     ax.set_title("Active users on trailing windows")
     ax.figure.autofmt_xdate()
     return ax
