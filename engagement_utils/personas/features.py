@@ -130,17 +130,10 @@ def _main_value(values: pd.Series, codes: np.ndarray, n: int) -> pd.Categorical:
     k = len(cat.cat.categories)
     width = max(k, 1)
     if width <= _MAIN_VALUE_PASSES:
-        # One pass per category (a platform has a handful), none with a per-event key array (80 MB
-        # at 10M events); the most frequent category counts what the user's other events leave.
+        # one pass per category (a platform has a handful): no per-event key array (80 MB at 10M events)
         counts = np.zeros((n, width), dtype=np.int64)
-        frequent = int(np.argmax(np.bincount(vcodes[vcodes >= 0], minlength=width)))
         for j in range(k):
-            if j != frequent:
-                counts[:, j] = np.bincount(codes[vcodes == j], minlength=n)
-        counts[:, frequent] = np.bincount(codes, minlength=n) - counts.sum(axis=1)
-        missing = vcodes < 0
-        if missing.any():
-            counts[:, frequent] -= np.bincount(codes[missing], minlength=n)
+            counts[:, j] = np.bincount(codes[vcodes == j], minlength=n)
     else:
         ok = vcodes >= 0
         key = np.multiply(codes[ok], width, dtype=np.int64)
